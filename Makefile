@@ -1,0 +1,55 @@
+# classxpm: every target sets up what it needs itself, on a fresh machine with Python 3.11.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.classxpm-installed
+
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export GX_ANALYTICS_ENABLED := False
+export CLASSXPM_HOME ?= $(AIRFLOW_HOME)
+export PATH := $(BIN):$(PATH)
+MIGRATED := $(AIRFLOW_HOME)/.migrated
+
+.PHONY: help demo test lint format lock bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet \
+		-r requirements.txt -c constraints.txt -e .
+	touch $@
+
+$(MIGRATED): $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { cat $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	touch $@
+
+demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)
+	$(BIN)/python -m classxpm.demo
+
+test: $(MIGRATED)  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff as linter and formatter check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: $(STAMP)  ## re-resolve constraints.txt from requirements.txt
+	$(BIN)/uv pip compile --python 3.11 --no-header requirements.txt -o constraints.txt
+
+clean:  ## remove the venv and the local Airflow home
+	rm -rf $(VENV) $(AIRFLOW_HOME)
