@@ -1,0 +1,1 @@
+"""The Class source database: its schema contract, demo data and extraction."""
