@@ -1,0 +1,217 @@
+"""Plan each fund as create, link, update, unchanged, needs-review or skipped: pure functions, no I/O.
+
+Class is the source of truth for mapped fields. A full run compares against XPM's current state (so a
+field edited by hand in XPM is put back); an incremental run compares against the hash last synced.
+Matching never uses the TFN (XPM returns it masked): the Class fund id via the stored link first, then
+the XPM ExportCode, then one exact name + ABN match. Two or more candidates go to a person.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from classxpm.identifiers import mask_tfn
+from classxpm.sync.model import (
+    SENSITIVE_FIELDS,
+    Action,
+    DesiredContact,
+    DesiredFund,
+    Link,
+    LinkedContact,
+    RemoteClient,
+    RemoteContact,
+    SyncMode,
+)
+
+
+@dataclass(frozen=True)
+class ContactStep:
+    """What happens to one member's contact."""
+
+    member_id: str
+    action: Action
+    contact_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class FundPlan:
+    """The planned action for one fund, with the fields that differ and each contact's step."""
+
+    fund_id: str
+    scope_code: str
+    action: Action
+    client_uuid: str | None = None
+    reason: str = ""
+    changed_fields: tuple[str, ...] = ()
+    contact_steps: tuple[ContactStep, ...] = ()
+
+    @property
+    def write_calls(self) -> int:
+        """How many XPM write calls carrying out this plan takes."""
+        if self.action is Action.CREATE:
+            return 1
+        if self.action not in (Action.UPDATE, Action.LINK):
+            return 0
+        contact_writes = sum(s.action in (Action.CREATE, Action.UPDATE) for s in self.contact_steps)
+        return int(bool(self.changed_fields)) + contact_writes
+
+
+class RemoteIndex:
+    """XPM clients indexed for matching: by UUID, by ExportCode and by exact name + ABN."""
+
+    def __init__(self, clients: Iterable[RemoteClient]) -> None:
+        self.by_uuid: dict[str, RemoteClient] = {}
+        self.by_export_code: dict[str, list[RemoteClient]] = defaultdict(list)
+        self.by_name_abn: dict[tuple[str, str], list[RemoteClient]] = defaultdict(list)
+        for client in clients:
+            self.by_uuid[client.uuid] = client
+            if client.export_code:
+                self.by_export_code[client.export_code.casefold()].append(client)
+            if client.business_number:
+                self.by_name_abn[(client.name.casefold(), client.business_number)].append(client)
+
+    def candidates(self, desired: DesiredFund, taken: set[str]) -> tuple[str, list[RemoteClient]]:
+        """Return how the fund matched ("export code" or "name and ABN") and the unlinked candidates."""
+        by_code = [
+            c for c in self.by_export_code.get(desired.scope_code.casefold(), []) if c.uuid not in taken
+        ]
+        if by_code or not desired.business_number:
+            return "ExportCode", by_code
+        key = (desired.name.strip().casefold(), desired.business_number)
+        return "name and ABN", [c for c in self.by_name_abn.get(key, []) if c.uuid not in taken]
+
+
+def _same(field: str, wanted: str | None, held: str | None) -> bool:
+    wanted, held = (wanted or "").strip(), (held or "").strip()
+    if field in SENSITIVE_FIELDS:
+        return mask_tfn(wanted) == held or wanted == held
+    return wanted == held
+
+
+def changed_fields(wanted: Mapping[str, str | None], held: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Return the mapped fields whose XPM value differs from Class's (TaxNumber by its visible digits)."""
+    return tuple(f for f, value in wanted.items() if not _same(f, value, held.get(f)))
+
+
+def _match_contact(
+    desired: DesiredContact, remote: list[RemoteContact], taken: set[str]
+) -> RemoteContact | None:
+    name = (desired.fields.get("Name") or "").strip().casefold()
+    matches = [
+        c for c in remote if c.uuid not in taken and (c.fields.get("Name") or "").strip().casefold() == name
+    ]
+    return matches[0] if len(matches) == 1 else None
+
+
+def plan_contacts(
+    desired: DesiredFund, link: Link | None, remote: RemoteClient | None
+) -> tuple[ContactStep, ...]:
+    """Plan each member's contact on an existing client: link, update, create or leave unchanged."""
+    linked = link.contacts if link else {}
+    remote_by_uuid = {c.uuid: c for c in remote.contacts} if remote else {}
+    taken = {lc.contact_uuid for lc in linked.values()}
+    steps = []
+    for contact in desired.contacts:
+        held = linked.get(contact.member_id)
+        if held is not None:
+            steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
+            continue
+        match = _match_contact(contact, list(remote.contacts) if remote else [], taken)
+        if match is None:
+            steps.append(ContactStep(contact.member_id, Action.CREATE))
+            continue
+        taken.add(match.uuid)
+        differs = bool(changed_fields(contact.fields, match.fields))
+        steps.append(ContactStep(contact.member_id, Action.UPDATE if differs else Action.LINK, match.uuid))
+    return tuple(steps)
+
+
+def _step_for_linked(
+    contact: DesiredContact, held: LinkedContact, remote: RemoteContact | None
+) -> ContactStep:
+    if remote is not None:
+        differs = bool(changed_fields(contact.fields, remote.fields))
+    else:
+        differs = contact.payload_hash != held.payload_hash
+    return ContactStep(contact.member_id, Action.UPDATE if differs else Action.UNCHANGED, held.contact_uuid)
+
+
+def plan_fund(
+    desired: DesiredFund,
+    link: Link | None,
+    remote: RemoteIndex | None,
+    *,
+    sync_mode: SyncMode = SyncMode.UPSERT,
+    taken: set[str] | None = None,
+    quarantine_reason: str | None = None,
+) -> FundPlan:
+    """Plan one fund.
+
+    Args:
+        desired: The fund as XPM should hold it.
+        link: The fund's stored link, or None when it was never synced.
+        remote: XPM's clients; None when the run compares against stored hashes only (incremental).
+        sync_mode: Which writes the run may make.
+        taken: Client UUIDs already linked to other funds (never matched again).
+        quarantine_reason: Why the validation gate held the fund back, if it did.
+
+    Returns:
+        The fund's plan. Funds whose plan is unchanged, quarantined, needs-review or skipped make no writes.
+    """
+    if quarantine_reason:
+        return FundPlan(desired.fund_id, desired.scope_code, Action.QUARANTINED, reason=quarantine_reason)
+    if link is not None:
+        return _plan_linked(desired, link, remote, sync_mode)
+    return _plan_unlinked(desired, remote or RemoteIndex([]), sync_mode, taken or set())
+
+
+def _plan_linked(
+    desired: DesiredFund, link: Link, remote: RemoteIndex | None, sync_mode: SyncMode
+) -> FundPlan:
+    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code, "client_uuid": link.client_uuid}
+    held = remote.by_uuid.get(link.client_uuid) if remote is not None else None
+    if remote is not None and held is None:
+        reason = "the linked XPM client is archived or deleted in XPM"
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
+    if held is not None:
+        fields = changed_fields(desired.fields, held.fields)
+        if not fields and desired.payload_hash != link.payload_hash:
+            fields = tuple(f for f in desired.fields if f in SENSITIVE_FIELDS and desired.fields[f])
+    else:
+        fields = tuple(desired.fields) if desired.payload_hash != link.payload_hash else ()
+    steps = plan_contacts(desired, link, held)
+    if not fields and all(s.action is Action.UNCHANGED for s in steps):
+        return FundPlan(**base, action=Action.UNCHANGED, contact_steps=steps)
+    if sync_mode is SyncMode.CREATE_ONLY:
+        return FundPlan(
+            **base, action=Action.SKIPPED, reason="create_only leaves existing clients as they are"
+        )
+    return FundPlan(**base, action=Action.UPDATE, changed_fields=fields, contact_steps=steps)
+
+
+def _plan_unlinked(
+    desired: DesiredFund, remote: RemoteIndex, sync_mode: SyncMode, taken: set[str]
+) -> FundPlan:
+    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code}
+    how, candidates = remote.candidates(desired, taken)
+    if len(candidates) > 1:
+        reason = f"{len(candidates)} XPM clients match by {how}; link one by hand"
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
+    if candidates:
+        held = candidates[0]
+        fields = () if sync_mode is SyncMode.CREATE_ONLY else changed_fields(desired.fields, held.fields)
+        steps = plan_contacts(desired, None, held)
+        return FundPlan(
+            **base,
+            action=Action.LINK,
+            client_uuid=held.uuid,
+            reason=f"matched by {how}",
+            changed_fields=fields,
+            contact_steps=steps,
+        )
+    if sync_mode is SyncMode.UPDATE_ONLY:
+        return FundPlan(**base, action=Action.SKIPPED, reason="update_only creates no clients")
+    steps = tuple(ContactStep(c.member_id, Action.CREATE) for c in desired.contacts)
+    return FundPlan(**base, action=Action.CREATE, contact_steps=steps)

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import pytest
+
+from classxpm.sync.model import (
+    Action,
+    DesiredContact,
+    DesiredFund,
+    Link,
+    LinkedContact,
+    RemoteClient,
+    RemoteContact,
+    SyncMode,
+)
+from classxpm.sync.plan import RemoteIndex, changed_fields, plan_fund
+
+FIELDS = {
+    "Name": "Smith Family Super Fund",
+    "ExportCode": "SMITH01",
+    "TaxNumber": "123456782",
+    "BusinessNumber": "51824753556",
+    "City": "Sydney",
+}
+
+
+def desired(fields=None, contacts=(), payload_hash="h1") -> DesiredFund:
+    return DesiredFund("f1", "SMITH01", {**FIELDS, **(fields or {})}, payload_hash, tuple(contacts))
+
+
+def remote(uuid="c1", fields=None, contacts=()) -> RemoteClient:
+    held = {**FIELDS, "TaxNumber": "******782", **(fields or {})}
+    return RemoteClient(uuid, held, tuple(contacts))
+
+
+JANE = DesiredContact("m1", {"Name": "Jane Smith", "Email": "jane@example.com"}, "ch1")
+
+
+def test_a_new_fund_is_created_with_its_members_inline():
+    plan = plan_fund(desired(contacts=[JANE]), None, RemoteIndex([]))
+    assert plan.action is Action.CREATE
+    assert plan.write_calls == 1
+    assert [s.action for s in plan.contact_steps] == [Action.CREATE]
+
+
+def test_an_existing_client_with_the_scope_code_as_export_code_is_linked_not_duplicated():
+    plan = plan_fund(desired(), None, RemoteIndex([remote()]))
+    assert (plan.action, plan.client_uuid, plan.changed_fields) == (Action.LINK, "c1", ())
+    assert plan.write_calls == 0
+
+
+def test_a_linked_match_with_different_fields_is_put_right():
+    plan = plan_fund(desired(), None, RemoteIndex([remote(fields={"City": "Parramatta"})]))
+    assert plan.action is Action.LINK
+    assert plan.changed_fields == ("City",)
+    assert plan.write_calls == 1
+
+
+def test_one_exact_name_and_abn_match_links_when_no_export_code_matches():
+    held = remote(fields={"ExportCode": ""})
+    plan = plan_fund(desired(), None, RemoteIndex([held]))
+    assert (plan.action, plan.reason) == (Action.LINK, "matched by name and ABN")
+
+
+@pytest.mark.parametrize(
+    "clients",
+    [
+        [remote("c1"), remote("c2")],
+        [remote("c1", {"ExportCode": ""}), remote("c2", {"ExportCode": ""})],
+    ],
+)
+def test_two_candidates_need_review_and_are_never_created(clients):
+    plan = plan_fund(desired(), None, RemoteIndex(clients))
+    assert plan.action is Action.NEEDS_REVIEW
+    assert "2 XPM clients match" in plan.reason
+
+
+def test_a_client_linked_to_another_fund_is_not_matched_again():
+    plan = plan_fund(desired(), None, RemoteIndex([remote("c1")]), taken={"c1"})
+    assert plan.action is Action.CREATE
+
+
+def test_full_run_puts_back_a_field_edited_by_hand_in_xpm():
+    link = Link("f1", "c1", "h1")
+    plan = plan_fund(desired(), link, RemoteIndex([remote(fields={"Name": "Smith SF (edited)"})]))
+    assert (plan.action, plan.changed_fields) == (Action.UPDATE, ("Name",))
+
+
+def test_full_run_with_nothing_changed_makes_no_writes():
+    plan = plan_fund(desired(), Link("f1", "c1", "h1"), RemoteIndex([remote()]))
+    assert plan.action is Action.UNCHANGED
+    assert plan.write_calls == 0
+
+
+def test_a_tfn_change_hidden_by_masking_is_caught_by_the_hash():
+    new_tfn = desired(fields={"TaxNumber": "876543782"}, payload_hash="h2")
+    plan = plan_fund(new_tfn, Link("f1", "c1", "h1"), RemoteIndex([remote()]))
+    assert (plan.action, plan.changed_fields) == (Action.UPDATE, ("TaxNumber",))
+
+
+def test_incremental_compares_hashes_only():
+    link = Link("f1", "c1", "h1")
+    assert plan_fund(desired(), link, None).action is Action.UNCHANGED
+    changed = plan_fund(desired(payload_hash="h2"), link, None)
+    assert changed.action is Action.UPDATE
+
+
+def test_a_linked_client_gone_from_xpm_needs_review():
+    plan = plan_fund(desired(), Link("f1", "gone", "h1"), RemoteIndex([remote()]))
+    assert plan.action is Action.NEEDS_REVIEW
+
+
+def test_contacts_link_by_name_update_when_different_and_create_when_new():
+    kim = DesiredContact("m2", {"Name": "Kim Smith", "Email": "kim@example.com"}, "ch2")
+    held = remote(contacts=[RemoteContact("k1", {"Name": "jane smith", "Email": "jane@example.com"})])
+    held_jane = RemoteContact("k1", {"Name": "Jane Smith", "Email": "old@example.com"})
+    plan = plan_fund(desired(contacts=[JANE, kim]), None, RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [
+        (Action.UPDATE, "k1"),
+        (Action.CREATE, None),
+    ]
+    linked = Link("f1", "c1", "h1", {"m1": LinkedContact("k1", "old")})
+    plan = plan_fund(desired(contacts=[JANE]), linked, RemoteIndex([remote(contacts=[held_jane])]))
+    assert (plan.action, plan.write_calls) == (Action.UPDATE, 1)
+
+
+@pytest.mark.parametrize(
+    ("sync_mode", "link", "expected"),
+    [
+        (SyncMode.UPDATE_ONLY, None, Action.SKIPPED),
+        (SyncMode.CREATE_ONLY, Link("f1", "c1", "h0"), Action.SKIPPED),
+        (SyncMode.CREATE_ONLY, None, Action.CREATE),
+        (SyncMode.UPDATE_ONLY, Link("f1", "c1", "h0"), Action.UPDATE),
+    ],
+)
+def test_sync_modes_limit_the_writes(sync_mode, link, expected):
+    index = RemoteIndex([remote(fields={"City": "Perth"})])
+    assert (
+        plan_fund(desired(), link, index if link else RemoteIndex([]), sync_mode=sync_mode).action is expected
+    )
+
+
+def test_quarantined_funds_make_no_writes_and_keep_the_reason():
+    plan = plan_fund(desired(), None, RemoteIndex([]), quarantine_reason="TFN fails its check digit")
+    assert (plan.action, plan.reason, plan.write_calls) == (
+        Action.QUARANTINED,
+        "TFN fails its check digit",
+        0,
+    )
+
+
+def test_masked_tax_number_compares_by_visible_digits():
+    assert changed_fields({"TaxNumber": "123456782"}, {"TaxNumber": "******782"}) == ()
+    assert changed_fields({"TaxNumber": "123456782"}, {"TaxNumber": "******999"}) == ("TaxNumber",)
+
+
+def test_repr_never_shows_a_tfn():
+    assert "123456782" not in repr(desired())
