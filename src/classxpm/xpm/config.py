@@ -1,0 +1,93 @@
+"""Settings of the XPM client as one frozen value, independent of Airflow (the hook builds it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from classxpm.xpm.errors import ConfigurationError
+
+DEFAULT_API_BASE_URL = "https://api.xero.com/practicemanager/3.1"
+DEFAULT_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+DEFAULT_TOKEN_URL = "https://identity.xero.com/connect/token"  # noqa: S105 (a URL, not a secret)
+DEFAULT_REVOCATION_URL = "https://identity.xero.com/connect/revocation"
+DEFAULT_CONNECTIONS_URL = "https://api.xero.com/connections"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEFAULT_SCOPES = "offline_access practicemanager.client practicemanager.job.read"
+
+URL_SETTINGS = ("authorize_url", "token_url", "revocation_url", "connections_url", "redirect_uri")
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """In-request retries (seconds apart), kept apart from Airflow task retries (minutes apart)."""
+
+    attempts: int = 5
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.backoff_base < 0 or self.backoff_cap < 0 or self.retry_after_cap < 0:
+            raise ConfigurationError("retry settings must be positive (attempts at least 1)")
+
+
+@dataclass(frozen=True)
+class XpmConfig:
+    """Everything needed to reach XPM for one app registration. The secret never shows in repr."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    authorize_url: str = DEFAULT_AUTHORIZE_URL
+    token_url: str = DEFAULT_TOKEN_URL
+    revocation_url: str = DEFAULT_REVOCATION_URL
+    connections_url: str = DEFAULT_CONNECTIONS_URL
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    scopes: str = DEFAULT_SCOPES
+    timeout_seconds: float = 30.0
+    retry: RetrySettings = RetrySettings()
+
+    def __post_init__(self) -> None:
+        if not self.client_id or not self.client_secret:
+            raise ConfigurationError("the XPM connection needs a client id (login) and secret (password)")
+        for name in ("api_base_url", *URL_SETTINGS):
+            _require_http_url(name, getattr(self, name))
+        if "offline_access" not in self.scopes.split():
+            raise ConfigurationError("scopes must include offline_access, or Xero issues no refresh token")
+        if self.timeout_seconds <= 0:
+            raise ConfigurationError("timeout_seconds must be positive")
+
+    @classmethod
+    def from_settings(
+        cls, client_id: str, client_secret: str, host: str | None, extras: Mapping[str, Any]
+    ) -> XpmConfig:
+        """Build a config from connection-like parts; unset extras take Xero's production values.
+
+        Raises:
+            ConfigurationError: A value is missing or invalid, or an extra is unknown.
+        """
+        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts"}
+        unknown = sorted(set(extras) - known)
+        if unknown:
+            raise ConfigurationError(f"unknown XPM connection extras: {', '.join(unknown)}")
+        values = {key: extras[key] for key in (*URL_SETTINGS, "scopes") if extras.get(key)}
+        if extras.get("timeout_seconds"):
+            values["timeout_seconds"] = float(extras["timeout_seconds"])
+        if extras.get("attempts"):
+            values["retry"] = RetrySettings(attempts=int(extras["attempts"]))
+        return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
+
+    def with_redirect_port(self, port: int) -> XpmConfig:
+        """Return a copy whose redirect URI uses ``port`` on the same host and path."""
+        parts = urlsplit(self.redirect_uri)
+        netloc = f"{parts.hostname}:{port}"
+        return replace(self, redirect_uri=parts._replace(netloc=netloc).geturl())
+
+
+def _require_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {value!r}")

@@ -1,0 +1,192 @@
+"""The one error taxonomy of the XPM client, and the one place that classifies responses.
+
+Retriable errors may succeed when repeated in-request (seconds); Deferred ends a run until the daily quota
+resets; Reauthorise and NotAuthorised need a person; Fatal errors are configuration or entitlement problems;
+RecordError belongs to one record and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+REAUTHORISE_MESSAGE = "Sync failed. Token expired. Re-authorisation required."
+NOT_AUTHORISED_MESSAGE = "Xero Integration not Authorised"
+DAILY_LIMIT_PROBLEM = "day"
+
+
+class XpmError(Exception):
+    """Base of every error the XPM client raises."""
+
+
+class Retriable(XpmError):
+    """A failure that may pass when the same request is sent again (429, 5xx, connection errors).
+
+    Attributes:
+        status: The HTTP status, or None when no response arrived.
+        retry_after: Seconds the server asked us to wait, when it said.
+        request_sent: False only when the request certainly never reached the server.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None, *, request_sent: bool
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.request_sent = request_sent
+
+
+class RateLimited(Retriable):
+    """A per-minute or concurrency 429: wait Retry-After and send again."""
+
+
+class Deferred(XpmError):
+    """The tenant's daily quota is spent: end the run and resume after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        wait = "unknown" if retry_after is None else f"{retry_after:.0f} s"
+        super().__init__(f"XPM daily call limit reached; deferred until the quota resets (in {wait})")
+        self.retry_after = retry_after
+
+
+class AccessTokenRejected(XpmError):
+    """A 401 on an API call: refresh the access token once and send again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"XPM rejected the access token ({detail})")
+        self.expired = detail.startswith("TokenExpired")
+
+
+class Reauthorise(XpmError):
+    """The grant is expired or revoked: a person must authorise the integration again."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(REAUTHORISE_MESSAGE)
+        self.reason = reason
+
+
+class NotAuthorised(XpmError):
+    """No grant is stored for the business."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_AUTHORISED_MESSAGE)
+
+
+class Fatal(XpmError):
+    """A failure that repeating cannot fix: stop the run."""
+
+
+class TenantForbidden(Fatal):
+    """403: the tenant is unknown or was disconnected from the app."""
+
+
+class ConfigurationError(Fatal):
+    """Bad client credentials, a missing scope or entitlement, or an invalid setting."""
+
+
+class ResponseFormatError(Fatal):
+    """A response body that is malformed or unsafe to parse (DTDs, entities)."""
+
+
+class NotFound(XpmError):
+    """404: the resource (or path) does not exist."""
+
+
+class RecordError(XpmError):
+    """HTTP 200 whose XML says ``<Status>ERROR</Status>``: report the record and go on.
+
+    Attributes:
+        description: XPM's ErrorDescription text.
+    """
+
+    def __init__(self, description: str) -> None:
+        super().__init__(f"XPM refused the record: {description}")
+        self.description = description
+
+
+def classify(response: httpx.Response) -> XpmError | None:
+    """Return the error a response stands for, or None when it is a success.
+
+    This is the only function that reads statuses and error bodies; every caller raises what it returns.
+    """
+    if response.status_code < 400:
+        return _envelope_error(response)
+    if response.status_code == 429:
+        return _rate_limit_error(response.headers)
+    if response.status_code >= 500:
+        return Retriable(f"XPM answered HTTP {response.status_code}", response.status_code, request_sent=True)
+    if code := _json_field(response, "error"):
+        return _token_endpoint_error(code)
+    return _client_error(response)
+
+
+def classify_transport_error(exc: httpx.TransportError) -> Retriable:
+    """Classify a failure to get any response (refused connection, timeout, dropped connection)."""
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return Retriable(f"no response from XPM ({type(exc).__name__})", request_sent=not never_sent)
+
+
+def _rate_limit_error(headers: Mapping[str, str]) -> XpmError:
+    retry_after = _seconds(headers.get("Retry-After"))
+    if headers.get("X-Rate-Limit-Problem", "").lower() == DAILY_LIMIT_PROBLEM:
+        return Deferred(retry_after)
+    problem = headers.get("X-Rate-Limit-Problem", "unknown")
+    return RateLimited(f"XPM rate limit hit ({problem})", 429, retry_after, request_sent=True)
+
+
+def _client_error(response: httpx.Response) -> XpmError:
+    status = response.status_code
+    if status == 401:
+        return _unauthorised_error(_json_field(response, "Detail"))
+    if status == 403:
+        return TenantForbidden(f"XPM refused the tenant (HTTP 403, {_json_field(response, 'Detail')})")
+    if status == 404:
+        return NotFound(f"XPM has no {response.request.url.path}")
+    return ConfigurationError(f"XPM answered HTTP {status} to {response.request.url.path}")
+
+
+def _unauthorised_error(detail: str) -> XpmError:
+    if detail.startswith("AuthorizationUnsuccessful"):
+        return ConfigurationError("XPM refused the call: a scope or entitlement is missing")
+    return AccessTokenRejected(detail or "no detail")
+
+
+def _token_endpoint_error(code: str) -> XpmError:
+    if code == "invalid_grant":
+        return Reauthorise("the refresh token was refused (invalid_grant)")
+    if code in {"invalid_client", "unauthorized_client"}:
+        return ConfigurationError(f"Xero refused the client id or secret ({code})")
+    return ConfigurationError(f"Xero refused the token request ({code})")
+
+
+def _envelope_error(response: httpx.Response) -> XpmError | None:
+    if "xml" not in response.headers.get("Content-Type", "") or not response.content:
+        return None
+    from classxpm.xpm import xml
+
+    envelope = xml.parse_envelope(response.content)
+    if envelope.ok:
+        return None
+    return RecordError(envelope.error_description)
+
+
+def _json_field(response: httpx.Response, name: str) -> str:
+    try:
+        body = json.loads(response.content or b"{}")
+    except ValueError:
+        return ""
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,105 @@
+"""Per-tenant rate governor shared by every thread of a process.
+
+XPM allows 5 concurrent calls, 60 a minute and 5,000 a day per tenant. The governor keeps at most 5 calls in
+flight, spends a per-minute budget that the X-MinLimit-Remaining header corrects, and remembers
+X-DayLimit-Remaining so a sync can plan. Across Airflow workers the ``xpm_api`` pool caps concurrency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+from classxpm.xpm.errors import Deferred
+
+MAX_IN_FLIGHT = 5
+MINUTE_LIMIT = 60
+WINDOW_SECONDS = 60.0
+
+
+class TenantGovernor:
+    """The call budget of one tenant in this process."""
+
+    def __init__(
+        self,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        minute_limit: int = MINUTE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._lock = threading.Lock()
+        self._minute_limit = minute_limit
+        self._clock = clock
+        self._sleep = sleep
+        self._window_start = clock()
+        self._minute_budget = minute_limit
+        self._day_remaining: int | None = None
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the in-flight slots and one unit of this minute's budget for a call.
+
+        Raises:
+            Deferred: The daily quota is known to be spent.
+        """
+        if self._day_remaining == 0:
+            raise Deferred(None)
+        with self._slots:
+            self._spend_minute_budget()
+            yield
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Correct the budgets from a response's X-MinLimit-Remaining and X-DayLimit-Remaining."""
+        minute, day = _count(headers, "X-MinLimit-Remaining"), _count(headers, "X-DayLimit-Remaining")
+        with self._lock:
+            if minute is not None:
+                self._minute_budget = min(self._minute_budget, minute)
+            if day is not None:
+                self._day_remaining = day
+            if headers.get("X-Rate-Limit-Problem", "").lower() == "day":
+                self._day_remaining = 0
+
+    def remaining_daily(self) -> int | None:
+        """Calls left today for this tenant as XPM last reported it; None before the first response."""
+        with self._lock:
+            return self._day_remaining
+
+    def _spend_minute_budget(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._take_or_wait()
+            if wait <= 0:
+                return
+            self._sleep(wait)
+
+    def _take_or_wait(self) -> float:
+        elapsed = self._clock() - self._window_start
+        if elapsed >= WINDOW_SECONDS:
+            self._window_start, self._minute_budget, elapsed = self._clock(), self._minute_limit, 0.0
+        if self._minute_budget > 0:
+            self._minute_budget -= 1
+            return 0.0
+        return WINDOW_SECONDS - elapsed
+
+
+def _count(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+_registry: dict[str, TenantGovernor] = {}
+_registry_lock = threading.Lock()
+
+
+def governor_for(tenant_id: str) -> TenantGovernor:
+    """Return this process's one governor for ``tenant_id`` (created on first use)."""
+    with _registry_lock:
+        return _registry.setdefault(tenant_id, TenantGovernor())
+
+
+def remaining_daily_quota(tenant_id: str) -> int | None:
+    """Calls left today for ``tenant_id`` as last reported to this process; None when not yet known."""
+    return governor_for(tenant_id).remaining_daily()

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from classxpm.xpm.errors import Deferred
+from classxpm.xpm.governor import TenantGovernor, governor_for
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_minute_budget_waits_for_the_next_window():
+    time = FakeTime()
+    governor = TenantGovernor(minute_limit=2, clock=time.clock, sleep=time.sleep)
+    for _ in range(3):
+        with governor.slot():
+            time.now += 1
+    assert time.sleeps == [58.0]
+
+
+def test_min_limit_header_lowers_the_budget():
+    time = FakeTime()
+    governor = TenantGovernor(minute_limit=60, clock=time.clock, sleep=time.sleep)
+    governor.observe({"X-MinLimit-Remaining": "0", "X-DayLimit-Remaining": "4321"})
+    with governor.slot():
+        pass
+    assert time.sleeps == [60.0]
+    assert governor.remaining_daily() == 4321
+
+
+def test_daily_quota_spent_defers_without_a_call():
+    governor = TenantGovernor()
+    governor.observe({"X-Rate-Limit-Problem": "day", "Retry-After": "5000"})
+    assert governor.remaining_daily() == 0
+    with pytest.raises(Deferred), governor.slot():
+        pass
+
+
+def test_at_most_five_in_flight():
+    governor = TenantGovernor(max_in_flight=5)
+    release = threading.Event()
+    inside = []
+    peak = []
+    lock = threading.Lock()
+
+    def call():
+        with governor.slot():
+            with lock:
+                inside.append(1)
+                peak.append(len(inside))
+            release.wait(5)
+            with lock:
+                inside.pop()
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    while len(peak) < 5:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert max(peak) == 5
+
+
+def test_one_governor_per_tenant_per_process():
+    assert governor_for("tenant-a") is governor_for("tenant-a")
+    assert governor_for("tenant-a") is not governor_for("tenant-b")
