@@ -36,12 +36,12 @@ class MappingError(Exception):
     """A mapping file is unreadable or wrong; the message has one ``file: key: reason`` line per problem."""
 
     def __init__(self, lines: list[str]) -> None:
-        super().__init__("\n".join(_DIGIT_RUN.sub("########", line) for line in lines))
+        super().__init__("\n".join(lines))
 
     @classmethod
     def at(cls, path: Path, problems: list[tuple[str, str]]) -> MappingError:
-        """Build the error for ``path`` from (key path, reason) pairs."""
-        return cls([f"{path}: {key}: {reason}" for key, reason in problems])
+        """Build the error for ``path`` from (key path, reason) pairs, masking long digit runs in both."""
+        return cls([f"{path}: {_masked(key)}: {_masked(reason)}" for key, reason in problems])
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,10 @@ def _explain(detail: ErrorDetails) -> tuple[str, str]:
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return key, f"wrong type: expected {_expected(kind)}, found {_yaml_type(detail['input'])}"
     return key or "(file)", detail["msg"]
+
+
+def _masked(text: str) -> str:
+    return _DIGIT_RUN.sub("########", text)
 
 
 def _shown(value: object) -> str:

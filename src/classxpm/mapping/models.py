@@ -97,7 +97,7 @@ SOURCE_TABLES: dict[str, sa.Table] = {"funds": schema.funds, "members": schema.m
 class FieldMapping(BaseModel):
     """How one XPM element gets its value: from a column, a join of columns, or a constant."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     from_: StrictStr | None = Field(default=None, alias="from")
     join: Annotated[tuple[StrictStr, ...], Field(min_length=2)] | None = None

@@ -245,3 +245,11 @@ def test_default_mappings_report_every_bad_file_and_a_swapped_target(tmp_path):
         f"{tmp_path / 'client.yaml'}: target: must be client in client.yaml, found contact",
         f"{tmp_path / 'contact.yaml'}: (file): cannot be read: No such file or directory",
     ]
+
+
+def test_a_tfn_typed_as_a_key_is_masked_too(tmp_path):
+    with pytest.raises(MappingError) as error:
+        load_mapping(write(tmp_path, VALID + "  '123 456 782':\n    from: tfn\n"))
+    assert str(error.value).splitlines() == [
+        f"{tmp_path / 'client.yaml'}: fields.########: '########' is not an XPM client element"
+    ]
