@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from classxpm.db import make_engine
+from classxpm.state.crypto import TokenCipher
+from classxpm.state.migrations import VERSION_TABLE, upgrade
+from classxpm.state.tokens import TokenStore
+from classxpm.xpm.auth import TokenSet
+from classxpm.xpm.errors import NotAuthorised, Reauthorise
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ACCESS = "access-token-SECRET-aaaaaaaaaaaaaaaa"
+REFRESH = "refresh-token-SECRET-bbbbbbbbbbbbbbb"
+
+
+@pytest.fixture
+def store(db_url):
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    yield TokenStore(engine, TokenCipher(Fernet.generate_key().decode()), clock=lambda: NOW)
+    engine.dispose()
+
+
+def tokens(tenant="tenant-1"):
+    return TokenSet(ACCESS, REFRESH, NOW + timedelta(minutes=30), "offline_access", "event-1", tenant)
+
+
+def test_upgrade_is_repeatable_and_uses_its_own_version_table(db_url):
+    upgrade(db_url)
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0001"
+        assert "xpm_grants" in sa.inspect(conn).get_table_names()
+    engine.dispose()
+
+
+def test_save_then_get_round_trips(store):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    grant = store.require("biz-1")
+    assert grant.tokens == tokens()
+    assert (grant.tenant_name, grant.connection_id, grant.invalid_reason) == ("Demo Practice", "conn-1", None)
+    assert grant.days_left(NOW) == 60
+    assert grant.days_left(NOW + timedelta(days=55, hours=1)) == 4
+    assert store.business_ids() == ["biz-1"]
+
+
+def test_tokens_are_unreadable_in_the_raw_database(store, db_url):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        raw = " ".join(str(value) for value in conn.execute(sa.text("SELECT * FROM xpm_grants")).one())
+    engine.dispose()
+    assert ACCESS not in raw
+    assert REFRESH not in raw
+    assert "SECRET" not in raw
+
+
+def test_secrets_are_not_in_repr(store):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    assert "SECRET" not in repr(store.require("biz-1"))
+
+
+def test_missing_grant_is_not_authorised(store):
+    with pytest.raises(NotAuthorised, match=r"^Xero Integration not Authorised$"):
+        store.require("nobody")
+
+
+def test_discard_forgets_the_grant(store):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    store.discard("biz-1")
+    assert store.get("biz-1") is None
+
+
+def test_an_invalid_grant_needs_reauthorisation_until_saved_again(store, db_url):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE xpm_grants SET invalid_reason = 'invalid_grant'"))
+    engine.dispose()
+    with pytest.raises(Reauthorise, match=r"^Sync failed\. Token expired\. Re-authorisation required\.$"):
+        store.require("biz-1")
+    assert store.require_any("biz-1").days_left(NOW) == 0
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    assert store.require("biz-1").invalid_reason is None
