@@ -22,7 +22,13 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from classxpm.xpm.config import XpmConfig
-from classxpm.xpm.errors import ConfigurationError, ResponseFormatError, classify, classify_transport_error
+from classxpm.xpm.errors import (
+    ConfigurationError,
+    Reauthorise,
+    ResponseFormatError,
+    classify,
+    classify_transport_error,
+)
 from classxpm.xpm.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -176,6 +182,19 @@ class IdentityClient:
         """
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return token_set_from(self._post_token(form, idempotent=True), self._clock(), tenant_id)
+
+    def check_client_credentials(self) -> None:
+        """Prove the client id and secret by offering a dummy refresh token: Xero must refuse the grant.
+
+        Raises:
+            ConfigurationError: Xero refused the client credentials (invalid_client).
+        """
+        form = {"grant_type": "refresh_token", "refresh_token": "classxpm-connection-test"}
+        try:
+            self._post_token(form, idempotent=True)
+        except Reauthorise:
+            return
+        raise ConfigurationError("the token endpoint accepted a dummy refresh token: is token_url right?")
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke the grant: Xero removes every tenant connection it holds."""

@@ -1,0 +1,1 @@
+"""Airflow integration of classxpm: hooks and the provider registration."""

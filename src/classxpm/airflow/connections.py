@@ -1,0 +1,69 @@
+"""The project's fixed Airflow connection ids, and how each becomes a client or a database URL.
+
+Connections are read through the Task SDK, which also reads ``AIRFLOW_CONN_*`` environment variables, so the
+CLI works without a running Airflow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from classxpm.xpm.config import XpmConfig
+from classxpm.xpm.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+CLASS_DB_CONN_ID = "class_db"
+STATE_CONN_ID = "classxpm_state"
+XPM_CONN_ID = "xpm_default"
+
+_SQLITE_TYPES = {"sqlite"}
+_POSTGRES_TYPES = {"postgres", "postgresql"}
+
+
+def get_connection(conn_id: str) -> Connection:
+    """Look a connection up through the Task SDK (environment variables, secrets backends, the API)."""
+    from airflow.sdk.bases.hook import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def xpm_config_from(connection: Connection) -> XpmConfig:
+    """Turn an ``xpm`` connection into the client's frozen config.
+
+    Raises:
+        ConfigurationError: The connection lacks credentials or holds an invalid or unknown setting.
+    """
+    return XpmConfig.from_settings(
+        connection.login or "", connection.password or "", connection.host, connection.extra_dejson
+    )
+
+
+def database_url_from(connection: Connection) -> str:
+    """Turn a database connection into a SQLAlchemy URL.
+
+    An ``sqlalchemy_url`` extra wins; a sqlite connection's host is the file path; a postgres connection
+    uses psycopg 3.
+
+    Raises:
+        ConfigurationError: The connection type is neither SQLite nor PostgreSQL and has no sqlalchemy_url.
+    """
+    import sqlalchemy as sa
+
+    if url := connection.extra_dejson.get("sqlalchemy_url"):
+        return url
+    if connection.conn_type in _SQLITE_TYPES:
+        return f"sqlite:///{connection.host}"
+    if connection.conn_type in _POSTGRES_TYPES:
+        url = sa.URL.create(
+            "postgresql+psycopg",
+            username=connection.login or None,
+            password=connection.password or None,
+            host=connection.host or None,
+            port=connection.port or None,
+            database=connection.schema or None,
+        )
+        return url.render_as_string(hide_password=False)
+    kind = connection.conn_type
+    raise ConfigurationError(f"connection {connection.conn_id} has type {kind}: not a database")
