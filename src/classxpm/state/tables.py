@@ -22,12 +22,7 @@ xpm_grants = sa.Table(
     sa.Column("access_token", sa.Text, nullable=False),
     sa.Column("access_expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("refresh_token", sa.Text, nullable=False),
-    sa.Column(
-        "refresh_issued_at",
-        sa.DateTime(timezone=True),
-        nullable=False,
-        comment="starts the 60-day idle clock",
-    ),
+    sa.Column("refresh_issued_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("previous_refresh_token", sa.Text),
     sa.Column("rotated_at", sa.DateTime(timezone=True)),
     sa.Column("authorised_at", sa.DateTime(timezone=True), nullable=False),

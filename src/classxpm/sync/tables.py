@@ -1,0 +1,135 @@
+"""State tables of the sync: runs, run-scoped staging, links, the outcome log, watermarks and leases.
+
+TFNs live only in ``staged_funds.tfn_encrypted`` (Fernet) and as keyed hashes inside payload hashes;
+every other column is TFN-free, so the state database can be inspected and backed up as it is.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from classxpm.state.tables import metadata
+
+UtcDateTime = sa.DateTime(timezone=True)
+"""Operational times are aware UTC; times copied from Class (updated_at, watermarks) stay naive UTC."""
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("business_id", sa.String(36), nullable=False),
+    sa.Column("tenant_id", sa.String(36)),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("sync_mode", sa.String(20), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("status", sa.String(20), nullable=False, default="running"),
+    sa.Column("source_watermark", sa.DateTime),
+    sa.Column("summary", sa.JSON),
+)
+
+staged_funds = sa.Table(
+    "staged_funds",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("fund_id", sa.String(36), primary_key=True),
+    sa.Column("scope_code", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("tfn_encrypted", sa.Text),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+staged_members = sa.Table(
+    "staged_members",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("member_id", sa.String(36), primary_key=True),
+    sa.Column("fund_id", sa.String(36), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_staged_members_run_fund", "run_id", "fund_id"),
+)
+
+fund_links = sa.Table(
+    "fund_links",
+    metadata,
+    sa.Column("business_id", sa.String(36), primary_key=True),
+    sa.Column("fund_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("scope_code", sa.String(32), nullable=False),
+    sa.Column("client_uuid", sa.String(36)),
+    sa.Column("payload_hash", sa.String(64)),
+    sa.Column("web_url", sa.String(500)),
+    sa.Column("last_synced_at", UtcDateTime),
+    sa.Column("last_status", sa.String(20)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("create_started_at", UtcDateTime),
+    sa.Index("ix_fund_links_client", "tenant_id", "client_uuid"),
+)
+
+contact_links = sa.Table(
+    "contact_links",
+    metadata,
+    sa.Column("business_id", sa.String(36), primary_key=True),
+    sa.Column("member_id", sa.String(36), primary_key=True),
+    sa.Column("fund_id", sa.String(36), nullable=False),
+    sa.Column("contact_uuid", sa.String(36), nullable=False),
+    sa.Column("payload_hash", sa.String(64)),
+    sa.Column("last_synced_at", UtcDateTime),
+)
+
+sync_outcomes = sa.Table(
+    "sync_outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("business_id", sa.String(36), nullable=False),
+    sa.Column("fund_id", sa.String(36), nullable=False),
+    sa.Column("scope_code", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_sync_outcomes_run", "run_id"),
+    sa.Index("ix_sync_outcomes_fund", "business_id", "fund_id"),
+)
+
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("business_id", sa.String(36), primary_key=True),
+    sa.Column("source_watermark", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+tenant_leases = sa.Table(
+    "tenant_leases",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("holder", sa.String(250), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+remote_clients = sa.Table(
+    "remote_clients",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("client_uuid", sa.String(36), primary_key=True),
+    sa.Column("export_code", sa.String(64)),
+    sa.Column("name", sa.String(255)),
+    sa.Column("business_number", sa.String(20)),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("contacts", sa.JSON, nullable=False),
+    sa.Column("read_at", UtcDateTime, nullable=False),
+    sa.Index("ix_remote_clients_export_code", "tenant_id", "export_code"),
+)
+
+remote_reads = sa.Table(
+    "remote_reads",
+    metadata,
+    sa.Column("tenant_id", sa.String(36), primary_key=True),
+    sa.Column("full_read_at", UtcDateTime),
+    sa.Column("modified_read_at", UtcDateTime),
+)
