@@ -51,6 +51,11 @@ class TokenCipher:
         except InvalidToken:
             raise ConfigurationError("cannot decrypt stored tokens: was the Fernet key changed?") from None
 
+    @property
+    def hash_key(self) -> bytes:
+        """The HMAC key derived from the secret, for payload hashes that must not reveal a TFN."""
+        return self._hash_key
+
     def keyed_hash(self, value: str) -> str:
         """Return a hex HMAC-SHA256 of ``value``: stable across runs, useless without the secret."""
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
