@@ -12,6 +12,7 @@ import click
 
 COMMANDS: dict[str, str] = {
     "demo-data": "classxpm.cli.demo_data:demo_data",
+    "xpm-sim": "classxpm.cli.xpm_sim:xpm_sim",
 }
 
 
