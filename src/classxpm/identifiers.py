@@ -15,6 +15,7 @@ ABN_WEIGHTS = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
 ACN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 1)
 
 _SEPARATORS = re.compile(r"[\s\-]")
+_DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){7,}")
 
 
 def normalise(value: object) -> str:
@@ -84,3 +85,11 @@ def mask_tfn(value: object) -> str:
     if len(digits) < 4:
         return "*" * len(digits)
     return "*" * (len(digits) - 3) + digits[-3:]
+
+
+def mask_digit_runs(text: str) -> str:
+    """Hide every run of eight or more digits (spaces and hyphens allowed between them) in free text.
+
+    For messages that may quote a value, such as an error text from XPM: a TFN in them is never shown.
+    """
+    return _DIGIT_RUN.sub("########", text)

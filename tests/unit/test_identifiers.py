@@ -4,7 +4,14 @@ import random
 
 import pytest
 
-from classxpm.identifiers import is_valid_abn, is_valid_acn, is_valid_tfn, mask_tfn, normalise
+from classxpm.identifiers import (
+    is_valid_abn,
+    is_valid_acn,
+    is_valid_tfn,
+    mask_digit_runs,
+    mask_tfn,
+    normalise,
+)
 
 # Every vector from shared/reference/domain.md, section 1.
 TFN_VALID = ["123 456 782", "876 543 210", "37118629", "37118660", "38593474", "85655734", "12345677"]
@@ -86,3 +93,15 @@ def test_mask_tfn_keeps_at_most_the_last_three_digits(value, masked):
 
 def test_normalise_strips_spaces_and_hyphens():
     assert normalise(" 004-085 616 ") == "004085616"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("TFN 123 456 782 is already used", "TFN ######## is already used"),
+        ("duplicate 123456782.", "duplicate ########."),
+        ("postcode 0800 and phone 0400", "postcode 0800 and phone 0400"),
+    ],
+)
+def test_mask_digit_runs_hides_anything_tfn_long(text, shown):
+    assert mask_digit_runs(text) == shown

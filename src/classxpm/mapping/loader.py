@@ -19,12 +19,12 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from classxpm.identifiers import mask_digit_runs
 from classxpm.mapping.models import FieldMapping, Mapping
 
 MAPPINGS_DIR_ENV = "CLASSXPM_MAPPINGS_DIR"
 PROJECT_MAPPINGS_DIR = Path(__file__).resolve().parents[3] / "include" / "mappings"
 
-_DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){7,}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ALLOWED_KEYS = {
     1: sorted(Mapping.model_fields),
@@ -41,7 +41,7 @@ class MappingError(Exception):
     @classmethod
     def at(cls, path: Path, problems: list[tuple[str, str]]) -> MappingError:
         """Build the error for ``path`` from (key path, reason) pairs, masking long digit runs in both."""
-        return cls([f"{path}: {_masked(key)}: {_masked(reason)}" for key, reason in problems])
+        return cls([f"{path}: {mask_digit_runs(key)}: {mask_digit_runs(reason)}" for key, reason in problems])
 
 
 @dataclass(frozen=True)
@@ -170,10 +170,6 @@ def _explain(detail: ErrorDetails) -> tuple[str, str]:
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return key, f"wrong type: expected {_expected(kind)}, found {_yaml_type(detail['input'])}"
     return key or "(file)", detail["msg"]
-
-
-def _masked(text: str) -> str:
-    return _DIGIT_RUN.sub("########", text)
 
 
 def _shown(value: object) -> str:

@@ -33,11 +33,13 @@ class FundFilter:
         business_id: Only funds of this Class business; None reads every business.
         changed_since: Only funds whose row, or any member's row, changed at or after this UTC time.
         fund_codes: Only funds with these scope codes (e.g. after a bulk import); empty reads all.
+        retry_fund_ids: Funds read whatever ``changed_since`` says: those a previous run could not finish.
     """
 
     business_id: str | None = None
     changed_since: datetime | None = None
     fund_codes: tuple[str, ...] = ()
+    retry_fund_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,7 +91,10 @@ def _fund_conditions(flt: FundFilter) -> list[sa.ColumnElement[bool]]:
             .where(members.c.fund_id == funds.c.fund_id, members.c.updated_at >= flt.changed_since)
             .exists()
         )
-        conditions.append(sa.or_(funds.c.updated_at >= flt.changed_since, member_changed))
+        changed = [funds.c.updated_at >= flt.changed_since, member_changed]
+        if flt.retry_fund_ids:
+            changed.append(funds.c.fund_id.in_(flt.retry_fund_ids))
+        conditions.append(sa.or_(*changed))
     return conditions
 
 

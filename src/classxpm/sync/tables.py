@@ -133,3 +133,27 @@ remote_reads = sa.Table(
     sa.Column("full_read_at", UtcDateTime),
     sa.Column("modified_read_at", UtcDateTime),
 )
+
+planned_funds = sa.Table(
+    "planned_funds",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("fund_id", sa.String(36), primary_key=True),
+    sa.Column("scope_code", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("client_uuid", sa.String(36)),
+    sa.Column("reason", sa.Text),
+    sa.Column("changed_fields", sa.JSON, nullable=False),
+    sa.Column("contact_steps", sa.JSON, nullable=False),
+    sa.Column("write_calls", sa.Integer, nullable=False),
+    sa.Column("diff", sa.JSON),
+)
+
+quarantined_funds = sa.Table(
+    "quarantined_funds",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("fund_id", sa.String(36), primary_key=True),
+    sa.Column("scope_code", sa.String(32), nullable=False),
+    sa.Column("rules", sa.JSON, nullable=False),
+)

@@ -82,6 +82,11 @@ def test_a_member_change_counts_as_a_change_of_its_fund(engine):
     assert chunks[0].max_updated_at == later
 
 
+def test_funds_to_retry_are_read_even_when_unchanged(engine):
+    flt = FundFilter(changed_since=T0 + timedelta(days=1), retry_fund_ids=("f-004",))
+    assert _fund_ids(iter_fund_chunks(engine, flt)) == ["f-004"]
+
+
 def test_fund_codes_narrow_the_read(engine):
     chunks = list(iter_fund_chunks(engine, FundFilter(fund_codes=("FUND002", "FUND009"))))
     assert _fund_ids(chunks) == ["f-002", "f-009"]

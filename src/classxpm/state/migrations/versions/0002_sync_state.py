@@ -1,4 +1,4 @@
-"""Create the sync state: runs, staging, links, outcomes, watermarks, leases and the XPM client cache.
+"""Create the sync state: runs, staging, plans, quarantine, links, outcomes, watermarks, leases, XPM cache.
 
 Revision ID: 0002
 Revises: 0001
@@ -120,11 +120,33 @@ def upgrade() -> None:
         sa.Column("full_read_at", UTC_DATETIME),
         sa.Column("modified_read_at", UTC_DATETIME),
     )
+    op.create_table(
+        "planned_funds",
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("fund_id", sa.String(36), primary_key=True),
+        sa.Column("scope_code", sa.String(32), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("client_uuid", sa.String(36)),
+        sa.Column("reason", sa.Text()),
+        sa.Column("changed_fields", sa.JSON(), nullable=False),
+        sa.Column("contact_steps", sa.JSON(), nullable=False),
+        sa.Column("write_calls", sa.Integer(), nullable=False),
+        sa.Column("diff", sa.JSON()),
+    )
+    op.create_table(
+        "quarantined_funds",
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("fund_id", sa.String(36), primary_key=True),
+        sa.Column("scope_code", sa.String(32), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Drop the sync tables."""
     for name in (
+        "quarantined_funds",
+        "planned_funds",
         "remote_reads",
         "remote_clients",
         "tenant_leases",

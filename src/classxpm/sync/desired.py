@@ -1,0 +1,63 @@
+"""Turn staged Class rows into what XPM should hold, through the YAML mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from classxpm.mapping import DefaultMappings, MappedRecord, map_row, payload_hash
+from classxpm.sync.model import DesiredContact, DesiredFund
+
+
+@dataclass(frozen=True)
+class MappedFund:
+    """A fund's desired XPM state, or the problems that keep it from being sent."""
+
+    fund_id: str
+    scope_code: str
+    desired: DesiredFund | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the fund from being sent."""
+        return self.desired is not None
+
+
+def _fields(record: MappedRecord) -> dict[str, str | None]:
+    return {name: record.values[name] for name in record.values}
+
+
+def _describe(table: str, record: MappedRecord) -> list[str]:
+    return [f"{table} {p.record_key} {p.field}: {p.reason}" for p in record.errors]
+
+
+def map_fund(
+    fund: Mapping[str, Any], members: Sequence[Mapping[str, Any]], mappings: DefaultMappings, secret: bytes
+) -> MappedFund:
+    """Map one fund and its members; any field error keeps the whole fund back, named in plain words.
+
+    Args:
+        fund: The fund's Class row (TFN in clear, in memory only).
+        members: The fund's member rows.
+        mappings: The client and contact mappings.
+        secret: The HMAC key for payload hashes.
+
+    Returns:
+        The desired fund, or the problems naming the table, record and field of each.
+    """
+    client = map_row(mappings.client, fund)
+    contacts = [map_row(mappings.contact, member) for member in members]
+    problems = _describe("funds", client) + [p for c in contacts for p in _describe("members", c)]
+    scope_code = str(fund.get("scope_code") or "")
+    if problems:
+        return MappedFund(str(fund.get("fund_id")), scope_code, None, tuple(problems))
+    desired = DesiredFund(
+        fund_id=client.key,
+        scope_code=scope_code,
+        fields=_fields(client),
+        payload_hash=payload_hash(client, secret),
+        contacts=tuple(DesiredContact(c.key, _fields(c), payload_hash(c, secret)) for c in contacts),
+    )
+    return MappedFund(client.key, scope_code, desired)
