@@ -101,7 +101,6 @@ async def _run(
     sim: Simulator = request.app.state.sim
     info = request_info(request.scope)
     info.endpoint = endpoint
-    info.tenant = request.headers.get("xero-tenant-id")
     denied = _authorise(sim, request, info, area)
     if denied is not None:
         return denied

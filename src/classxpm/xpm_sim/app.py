@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from classxpm.xpm_sim import admin, clients, connections, oauth
+from classxpm.xpm_sim import admin, clients, connections, contacts, jobs, oauth
 from classxpm.xpm_sim.config import SimConfig
 from classxpm.xpm_sim.middleware import SimMiddleware
 from classxpm.xpm_sim.runtime import Simulator
@@ -34,6 +34,15 @@ def create_app(config: SimConfig, store: Store | None = None) -> SimulatorApp:
     Returns:
         A Starlette app whose ``state.sim`` is the running :class:`Simulator`.
     """
-    app = SimulatorApp(routes=[*oauth.ROUTES, *connections.ROUTES, *clients.ROUTES, *admin.ROUTES])
+    app = SimulatorApp(
+        routes=[
+            *oauth.ROUTES,
+            *connections.ROUTES,
+            *clients.ROUTES,
+            *contacts.ROUTES,
+            *jobs.ROUTES,
+            *admin.ROUTES,
+        ],
+    )
     app.state.sim = Simulator(config, store)
     return app

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +52,7 @@ class SimMiddleware:
             return
         # uvicorn passes its request cycle's bound ``send``; its transport is what a lost response drops.
         info = RequestInfo(transport=getattr(getattr(send, "__self__", None), "transport", None))
+        info.tenant = Headers(scope=scope).get("xero-tenant-id")
         scope[SCOPE_KEY] = info
         status: list[int] = []
 
