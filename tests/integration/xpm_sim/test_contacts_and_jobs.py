@@ -46,9 +46,19 @@ def test_add_contact_returns_the_documented_shape(api, client_uuid):
     root = _new_contact(api, client_uuid)
     assert root.get("api-method") == "Contact"
     contact = root.find("Contact")
-    assert [child.tag for child in contact] == [
-        "UUID", "Name", "Salutation", "Addressee", "Mobile", "Email", "Phone", "IsDeleted", "IsPrimary", "Position",
-    ]  # fmt: skip
+    expected = [
+        "UUID",
+        "Name",
+        "Salutation",
+        "Addressee",
+        "Mobile",
+        "Email",
+        "Phone",
+        "IsDeleted",
+        "IsPrimary",
+        "Position",
+    ]
+    assert [child.tag for child in contact] == expected
     assert (contact.findtext("IsPrimary"), contact.findtext("Position")) == ("Yes", "Trustee")
 
 
@@ -101,7 +111,10 @@ def test_link_existing_contacts_at_most_ten(api, xpm_sim, client_uuid):
             content=f"<Client><Contacts>{eleven}</Contacts></Client>".encode(),
         )
     )
-    two = f"<Contact><UUID>{uuids[0]}</UUID><Position>Director</Position><IsPrimary>Yes</IsPrimary></Contact><Contact><UUID>{uuids[1]}</UUID></Contact>"
+    two = (
+        f"<Contact><UUID>{uuids[0]}</UUID><Position>Director</Position><IsPrimary>Yes</IsPrimary></Contact>"
+        f"<Contact><UUID>{uuids[1]}</UUID></Contact>"
+    )
     root = _ok(
         api.post(
             f"client.api/client/{client_uuid}/contacts",
@@ -127,17 +140,14 @@ def test_contacts_paged_list_to_the_last_page(api, xpm_sim):
 
 @pytest.fixture
 def jobs(xpm_sim, client_uuid):
-    return xpm_sim.seed(
-        {
-            "jobs": [
-                {"client_export_code": "C-1", "Name": "2025 SMSF audit", "State": "In Progress", "DueDate": "20250930",
-                 "Manager": "Pat Manager",
-                 "Tasks": [{"Name": "Collect statements", "Completed": True, "DueDate": "2025-07-31"},
-                           {"Name": "Lodge return", "Completed": False, "DueDate": "20251031"}]},
-                {"client_uuid": client_uuid, "ID": "J000309", "Name": "Old audit", "State": "Completed"},
-            ]
-        }
-    )["jobs"]  # fmt: skip
+    tasks = [
+        {"Name": "Collect statements", "Completed": True, "DueDate": "2025-07-31"},
+        {"Name": "Lodge return", "Completed": False, "DueDate": "20251031"},
+    ]
+    audit = {"client_export_code": "C-1", "Name": "2025 SMSF audit", "State": "In Progress"}
+    audit.update(DueDate="20250930", Manager="Pat Manager", Tasks=tasks)
+    old = {"client_uuid": client_uuid, "ID": "J000309", "Name": "Old audit", "State": "Completed"}
+    return xpm_sim.seed({"jobs": [audit, old]})["jobs"]
 
 
 def test_current_jobs_skip_finished_ones(api, jobs):

@@ -1,4 +1,4 @@
-"""Injected faults over loopback HTTP: 500/503 at a rate, latency, 429 bursts, lost responses, reproducibility."""
+"""Injected faults over loopback HTTP: 500/503 at a rate, latency, 429 bursts, lost responses, seeds."""
 
 from __future__ import annotations
 
