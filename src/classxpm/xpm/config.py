@@ -80,6 +80,11 @@ class XpmConfig:
             values["retry"] = RetrySettings(attempts=int(extras["attempts"]))
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
 
+    @property
+    def redirect_port(self) -> int:
+        """The port of the redirect URI (the local callback server listens on it)."""
+        return urlsplit(self.redirect_uri).port or 80
+
     def with_redirect_port(self, port: int) -> XpmConfig:
         """Return a copy whose redirect URI uses ``port`` on the same host and path."""
         parts = urlsplit(self.redirect_uri)

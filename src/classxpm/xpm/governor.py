@@ -37,6 +37,7 @@ class TenantGovernor:
         self._window_start = clock()
         self._minute_budget = minute_limit
         self._day_remaining: int | None = None
+        self._deferred_until: float | None = None
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -45,8 +46,7 @@ class TenantGovernor:
         Raises:
             Deferred: The daily quota is known to be spent.
         """
-        if self._day_remaining == 0:
-            raise Deferred(None)
+        self._raise_if_deferred()
         with self._slots:
             self._spend_minute_budget()
             yield
@@ -59,13 +59,29 @@ class TenantGovernor:
                 self._minute_budget = min(self._minute_budget, minute)
             if day is not None:
                 self._day_remaining = day
-            if headers.get("X-Rate-Limit-Problem", "").lower() == "day":
-                self._day_remaining = 0
+            self._note_limit_problem(headers)
+
+    def _note_limit_problem(self, headers: Mapping[str, str]) -> None:
+        problem = headers.get("X-Rate-Limit-Problem", "").lower()
+        retry_after = float(headers.get("Retry-After") or WINDOW_SECONDS)
+        if problem == "day":
+            self._day_remaining = 0
+            self._deferred_until = self._clock() + retry_after
+        elif problem == "minute":
+            # XPM's fixed window ends when Retry-After says; start the next one then.
+            self._window_start = self._clock() + retry_after - WINDOW_SECONDS
+            self._minute_budget = 0
 
     def remaining_daily(self) -> int | None:
         """Calls left today for this tenant as XPM last reported it; None before the first response."""
         with self._lock:
             return self._day_remaining
+
+    def _raise_if_deferred(self) -> None:
+        with self._lock:
+            wait = None if self._deferred_until is None else self._deferred_until - self._clock()
+        if wait is not None and wait > 0:
+            raise Deferred(wait)
 
     def _spend_minute_budget(self) -> None:
         while True:
@@ -90,14 +106,31 @@ def _count(headers: Mapping[str, str], name: str) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
-_registry: dict[str, TenantGovernor] = {}
-_registry_lock = threading.Lock()
+class GovernorRegistry:
+    """One governor per tenant; the module's ``PROCESS_GOVERNORS`` is shared by every thread of a process."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._governors: dict[str, TenantGovernor] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def for_tenant(self, tenant_id: str) -> TenantGovernor:
+        """Return the governor of ``tenant_id`` (created on first use)."""
+        with self._lock:
+            if tenant_id not in self._governors:
+                self._governors[tenant_id] = TenantGovernor(clock=self._clock, sleep=self._sleep)
+            return self._governors[tenant_id]
+
+
+PROCESS_GOVERNORS = GovernorRegistry()
 
 
 def governor_for(tenant_id: str) -> TenantGovernor:
-    """Return this process's one governor for ``tenant_id`` (created on first use)."""
-    with _registry_lock:
-        return _registry.setdefault(tenant_id, TenantGovernor())
+    """Return this process's one governor for ``tenant_id``."""
+    return PROCESS_GOVERNORS.for_tenant(tenant_id)
 
 
 def remaining_daily_quota(tenant_id: str) -> int | None:

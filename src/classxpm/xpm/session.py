@@ -11,6 +11,7 @@ import httpx
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import Clock, IdentityClient, MemoryTokenSource, TokenSet, TokenSource, utcnow
 from classxpm.xpm.config import XpmConfig
+from classxpm.xpm.governor import PROCESS_GOVERNORS, GovernorRegistry
 from classxpm.xpm.retry import RetryPolicy
 from classxpm.xpm.transport import Transport
 
@@ -25,16 +26,18 @@ class XpmSession:
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = utcnow,
         http: httpx.Client | None = None,
+        governors: GovernorRegistry = PROCESS_GOVERNORS,
     ) -> None:
         self.config = config
         self.policy = RetryPolicy(config.retry, sleep=sleep)
         self.http = http or httpx.Client(timeout=config.timeout_seconds, follow_redirects=False)
         self.clock = clock
+        self.governors = governors
         self.identity = IdentityClient(config, self.http, self.policy, clock)
 
     def api(self, tokens: TokenSource) -> XpmApi:
         """Return an API client that authorises its calls from ``tokens``."""
-        transport = Transport(self.config, tokens, self.http, policy=self.policy)
+        transport = Transport(self.config, tokens, self.http, policy=self.policy, governors=self.governors)
         return XpmApi(transport, self.config.connections_url)
 
     def api_for_tokens(self, tokens: TokenSet) -> XpmApi:

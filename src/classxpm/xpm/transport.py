@@ -16,7 +16,7 @@ import httpx
 from classxpm.xpm.auth import TokenSource
 from classxpm.xpm.config import XpmConfig
 from classxpm.xpm.errors import AccessTokenRejected, Reauthorise, classify, classify_transport_error
-from classxpm.xpm.governor import TenantGovernor, governor_for
+from classxpm.xpm.governor import PROCESS_GOVERNORS, GovernorRegistry, TenantGovernor
 from classxpm.xpm.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ class Transport:
         http: httpx.Client,
         *,
         policy: RetryPolicy | None = None,
-        governor: TenantGovernor | None = None,
+        governors: GovernorRegistry = PROCESS_GOVERNORS,
     ) -> None:
         self._config = config
         self._tokens = tokens
         self._http = http
         self._policy = policy or RetryPolicy(config.retry)
         tenant = tokens.tenant_id
-        self._governor = governor or (governor_for(tenant) if tenant else TenantGovernor())
+        self._governor = governors.for_tenant(tenant) if tenant else TenantGovernor()
 
     @property
     def governor(self) -> TenantGovernor:

@@ -1,0 +1,57 @@
+"""A one-shot HTTP server on 127.0.0.1 that receives the OAuth redirect of a local login."""
+
+from __future__ import annotations
+
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import urlsplit
+
+from classxpm.xpm.errors import ConfigurationError
+
+_PAGE = b"<html><body><p>Authorisation received. You can close this window.</p></body></html>"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CallbackServer
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path != self.server.callback_path:
+            self.send_error(404)
+            return
+        self.server.received = self.path
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(_PAGE)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Log nothing: the request line carries the authorization code."""
+
+
+class CallbackServer(HTTPServer):
+    """Listens on the redirect URI's path on 127.0.0.1; ``port`` 0 picks a free port."""
+
+    def __init__(self, redirect_uri: str, port: int) -> None:
+        self.callback_path = urlsplit(redirect_uri).path or "/"
+        self.received: str | None = None
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def port(self) -> int:
+        """The port actually bound."""
+        return self.server_address[1]
+
+    def wait_for_callback(self, timeout_seconds: float) -> str:
+        """Serve until the redirect arrives; return its path and query.
+
+        Raises:
+            ConfigurationError: No redirect arrived within ``timeout_seconds``.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        while self.received is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConfigurationError(f"no authorisation callback arrived within {timeout_seconds:.0f} s")
+            self.timeout = min(remaining, 1.0)
+            self.handle_request()
+        return self.received
