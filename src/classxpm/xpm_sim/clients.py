@@ -34,8 +34,12 @@ def live_client(call: Call, client_uuid: str | None, include_deleted: bool = Fal
 
 def _clients_element(call: Call, clients: list[dict[str, Any]], detailed: bool) -> ET.Element:
     element = ET.Element("Clients")
-    element.extend(client_element(call.sim.store, client, detailed) for client in clients)
+    element.extend(client_element(call.sim.store, call.sim.config, client, detailed) for client in clients)
     return element
+
+
+def _detailed(call: Call) -> bool:
+    return call.flag("detailed") or call.sim.config.list_detailed_by_default
 
 
 def list_clients(call: Call) -> Response:
@@ -47,7 +51,7 @@ def list_clients(call: Call) -> Response:
         if since is None:
             raise ApiError("modifiedsince must be yyyy-MM-ddTHH:mm:ss")
         clients = [c for c in clients if from_stamp(c["_modified"]) >= since.replace(tzinfo=UTC)]
-    return call.ok(_clients_element(call, clients, call.flag("detailed")))
+    return call.ok(_clients_element(call, clients, _detailed(call)))
 
 
 def paged_list(call: Call) -> Response:
@@ -58,7 +62,7 @@ def paged_list(call: Call) -> Response:
         if client["IsArchived"] == "No" and client["IsDeleted"] == "No"
     ]
     clients, pagination = page(call, live, "client.api/paged-list")
-    return call.ok(_clients_element(call, clients, call.flag("detailed")), pagination)
+    return call.ok(_clients_element(call, clients, _detailed(call)), pagination)
 
 
 def search(call: Call) -> Response:
@@ -72,7 +76,7 @@ def search(call: Call) -> Response:
         for client in records.tenant_records(call.sim.store, "clients", call.tenant)
         if client["IsDeleted"] == "No" and any(query in str(client.get(name, "")).lower() for name in fields)
     ]
-    return call.ok(_clients_element(call, found, call.flag("detailed")))
+    return call.ok(_clients_element(call, found, _detailed(call)))
 
 
 def get(call: Call) -> Response:
@@ -80,7 +84,7 @@ def get(call: Call) -> Response:
     client = live_client(call, call.path("uuid"), include_deleted=True)
     url = ET.Element("WebUrl")
     url.text = web_url(call.sim.config, client)
-    return call.ok(url, client_element(call.sim.store, client, detailed=True))
+    return call.ok(url, client_element(call.sim.store, call.sim.config, client, detailed=True))
 
 
 def add_client(call: Call) -> Response:
@@ -98,7 +102,7 @@ def add_client(call: Call) -> Response:
             client, contact["UUID"], given_fields.get("Position"), given_fields.get("IsPrimary")
         )
     records.touch(call.sim.store, "clients", client, now)
-    return call.ok(client_element(call.sim.store, client, detailed=True))
+    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
 
 
 def update_client(call: Call) -> Response:
@@ -111,7 +115,7 @@ def update_client(call: Call) -> Response:
     check_client_fields(call.sim.store, call.sim.config, call.tenant, fields, client["UUID"])
     client.update(fields)
     records.touch(call.sim.store, "clients", client, call.sim.now())
-    return call.ok(client_element(call.sim.store, client, detailed=True))
+    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
 
 
 def archive_client(call: Call) -> Response:
@@ -119,7 +123,7 @@ def archive_client(call: Call) -> Response:
     client = live_client(call, text_of(call.document("Client"), "UUID"))
     client["IsArchived"] = "Yes"
     records.touch(call.sim.store, "clients", client, call.sim.now())
-    return call.ok(client_element(call.sim.store, client, detailed=True))
+    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
 
 
 def delete_client(call: Call) -> Response:

@@ -19,6 +19,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "invalid_client_status": (400, 401),
     "missing_tenant_status": (400, 403),
     "client_delete_mode": ("soft", "hard"),
+    "date_of_birth_form": ("datetime", "date"),
 }
 
 
@@ -61,6 +62,10 @@ class SimConfig:
     max_page_size: int = 500
     max_body_bytes: int = 3_500_000
     api_method_attribute: bool = True
+    list_detailed_by_default: bool = False
+    date_of_birth_form: str = "datetime"
+    business_structures: list[str] = field(default_factory=list)
+    connection_tenant_name: bool = True
     web_url_base: str = "https://practicemanager.xero.com"
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _shape(sim: Simulator, connection: dict[str, Any]) -> dict[str, Any]:
         "authEventId": connection["authEventId"],
         "tenantId": connection["tenantId"],
         "tenantType": "PRACTICEMANAGER",
-        "tenantName": tenant["name"],
+        "tenantName": tenant["name"] if sim.config.connection_tenant_name else None,
         "createdDateUtc": connection_datetime(from_stamp(connection["created"])),
         "updatedDateUtc": connection_datetime(from_stamp(connection["updated"])),
     }

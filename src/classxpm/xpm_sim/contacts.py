@@ -103,7 +103,7 @@ def link_contacts(call: Call) -> Response:
     for contact, fields in wanted:
         records.link_contact(client, contact["UUID"], fields.get("Position"), fields.get("IsPrimary"))
     records.touch(call.sim.store, "clients", client, call.sim.now())
-    return call.ok(client_element(call.sim.store, client, detailed=True))
+    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
 
 
 def list_contacts(call: Call) -> Response:

@@ -26,7 +26,7 @@ _JOB_FIELDS = ("Name", "Description", "State", "ClientOrderNumber", "Budget", "T
 _TASK_FIELDS = ("Name", "Description", "EstimatedMinutes", "ActualMinutes")
 
 
-def client_element(store: Store, client: dict[str, Any], detailed: bool) -> ET.Element:
+def client_element(store: Store, config: SimConfig, client: dict[str, Any], detailed: bool) -> ET.Element:
     """``<Client>``: the summary fields and contacts, plus every practice field when ``detailed``.
 
     The TaxNumber is always masked, as XPM does.
@@ -34,7 +34,7 @@ def client_element(store: Store, client: dict[str, Any], detailed: bool) -> ET.E
     element = ET.Element("Client")
     add(element, "UUID", client["UUID"])
     for name in _SUMMARY_FIELDS:
-        add(element, name, render_input_date(client[name]) if name == "DateOfBirth" else client[name])
+        add(element, name, _date_of_birth(config, client[name]) if name == "DateOfBirth" else client[name])
         if name == "Name":
             for part in (part for part in _NAME_PARTS if client.get(part)):
                 add(element, part, client[part])
@@ -45,6 +45,11 @@ def client_element(store: Store, client: dict[str, Any], detailed: bool) -> ET.E
     if detailed:
         _add_practice_fields(element, store, client)
     return element
+
+
+def _date_of_birth(config: SimConfig, text: str) -> str:
+    rendered = render_input_date(text)
+    return rendered[:10] if config.date_of_birth_form == "date" else rendered
 
 
 def _staff_ref(staff_uuid: str) -> dict[str, str]:

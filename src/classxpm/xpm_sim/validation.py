@@ -16,6 +16,7 @@ NAME_REQUIRED = "Client Name is required"
 TFN_INVALID = "The tax number is not valid"
 TFN_DUPLICATE = "The tax number is already in use by another client"
 ABN_INVALID = "The business number is not valid"
+STRUCTURE_UNKNOWN = "The business structure is not one configured for this practice"
 
 
 def check_client_fields(
@@ -31,6 +32,9 @@ def check_client_fields(
     tax_number = fields.get("TaxNumber", "")
     if tax_number:
         _check_tax_number(store, config, tenant, tax_number, client_uuid)
+    structure = fields.get("BusinessStructure", "")
+    if structure and config.business_structures and structure not in config.business_structures:
+        raise ApiError(STRUCTURE_UNKNOWN)
     business_number = fields.get("BusinessNumber", "")
     if business_number and not _abn_ok(config, business_number):
         raise ApiError(ABN_INVALID)

@@ -253,3 +253,29 @@ def test_clients_are_per_tenant(xpm_sim):
         assert [c.findtext("Name") for c in _ok(theirs.get("client.api/list")).findall("Clients/Client")] == [
             "Theirs"
         ]
+
+
+def test_date_of_birth_form_is_configurable(api, xpm_sim):
+    uuid = _ok(_add(api, "<Client><Name>A</Name><DateOfBirth>19701126</DateOfBirth></Client>")).findtext(
+        "Client/UUID"
+    )
+    assert _ok(api.get(f"client.api/get/{uuid}")).findtext("Client/DateOfBirth") == "1970-11-26T00:00:00"
+    xpm_sim.patch_config(date_of_birth_form="date")
+    assert _ok(api.get(f"client.api/get/{uuid}")).findtext("Client/DateOfBirth") == "1970-11-26"
+
+
+def test_list_can_be_detailed_by_default(api, xpm_sim):
+    _ok(_add(api, "<Client><Name>A</Name></Client>"))
+    xpm_sim.patch_config(list_detailed_by_default=True)
+    assert _ok(api.get("client.api/list")).find("Clients/Client/TaxNumber") is not None
+
+
+def test_business_structure_checked_only_against_a_configured_list(api, xpm_sim):
+    _ok(_add(api, "<Client><Name>A</Name><BusinessStructure>Anything</BusinessStructure></Client>"))
+    xpm_sim.patch_config(business_structures=["Superannuation Fund"])
+    assert "business structure" in _error(
+        _add(api, "<Client><Name>B</Name><BusinessStructure>SMSF</BusinessStructure></Client>")
+    )
+    _ok(
+        _add(api, "<Client><Name>C</Name><BusinessStructure>Superannuation Fund</BusinessStructure></Client>")
+    )

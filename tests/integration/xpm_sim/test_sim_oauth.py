@@ -312,3 +312,12 @@ def test_login_hint_picks_the_user(xpm_sim, http):
         "/connections", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     ).json()
     assert [c["tenantName"] for c in connections] == ["Other Practice"]
+
+
+def test_tenant_name_can_be_null_in_connections(xpm_sim, http):
+    xpm_sim.patch_config(connection_tenant_name=False)
+    tokens = xpm_sim.authorize()
+    connections = http.get(
+        "/connections", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
+    assert connections[0]["tenantName"] is None
