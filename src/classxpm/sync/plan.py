@@ -91,8 +91,11 @@ def _same(field: str, wanted: str | None, held: str | None) -> bool:
 
 
 def changed_fields(wanted: Mapping[str, str | None], held: Mapping[str, str | None]) -> tuple[str, ...]:
-    """Return the mapped fields whose XPM value differs from Class's (TaxNumber by its visible digits)."""
-    return tuple(f for f, value in wanted.items() if not _same(f, value, held.get(f)))
+    """Return the mapped fields whose XPM value differs from Class's (TaxNumber by its visible digits).
+
+    A field XPM did not return at all is unknown, not different: the payload hash decides for it.
+    """
+    return tuple(f for f, value in wanted.items() if f in held and not _same(f, value, held[f]))
 
 
 def _match_contact(
@@ -178,7 +181,8 @@ def _plan_linked(
     if held is not None:
         fields = changed_fields(desired.fields, held.fields)
         if not fields and desired.payload_hash != link.payload_hash:
-            fields = tuple(f for f in desired.fields if f in SENSITIVE_FIELDS and desired.fields[f])
+            # XPM shows TaxNumber masked and may omit fields: those are the ones that can hide a change.
+            fields = tuple(f for f in desired.fields if f in SENSITIVE_FIELDS or f not in held.fields)
     else:
         fields = tuple(desired.fields) if desired.payload_hash != link.payload_hash else ()
     steps = plan_contacts(desired, link, held)

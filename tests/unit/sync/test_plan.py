@@ -155,3 +155,7 @@ def test_masked_tax_number_compares_by_visible_digits():
 
 def test_repr_never_shows_a_tfn():
     assert "123456782" not in repr(desired())
+
+
+def test_fields_xpm_did_not_return_are_unknown_not_changed():
+    assert changed_fields({"TaxNumber": "123456782", "Name": "A"}, {"Name": "A"}) == ()

@@ -1,0 +1,105 @@
+"""The sync DAG's shape, shared by the nightly ``class_xpm_sync`` and the 15-minute ``class_xpm_incremental``.
+
+Each task is a one-line call into ``classxpm.airflow.sync_tasks``; tasks pass a run reference, never data.
+The validation gate sits between extract and plan.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, dag, get_current_context, task
+
+XPM_POOL = "xpm_api"
+DEFAULT_ARGS = {
+    "owner": "practice-data",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+def sync_params(mode: str) -> dict[str, Param]:
+    """The trigger form: validated params with defaults and descriptions."""
+    return {
+        "mode": Param(
+            mode, enum=["full", "incremental"], description="full re-reads XPM; incremental sends changes"
+        ),
+        "fund_codes": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Only these scope codes (e.g. after a bulk fund import); empty means every fund",
+        ),
+        "dry_run": Param(
+            False, type="boolean", description="Plan and report the record-level diff; write nothing"
+        ),
+        "sync_mode": Param(
+            "upsert",
+            enum=["upsert", "update_only", "create_only"],
+            description="Which writes the run may make",
+        ),
+        "business_id": Param(
+            None,
+            type=["null", "string"],
+            description="The Class business; optional when only one is authorised",
+        ),
+    }
+
+
+def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> DAG:
+    """Build one of the two sync DAGs."""
+
+    @dag(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="Australia/Sydney"),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params=sync_params(mode),
+        tags=["classxpm", "xpm", "sync"],
+        doc_md=__doc__,
+    )
+    def sync() -> None:
+        @task
+        def start() -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            context = get_current_context()
+            return sync_tasks.start(dag_id, context["run_id"], dict(context["params"]))
+
+        @task
+        def extract(ref: dict[str, Any]) -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            sync_tasks.extract(ref)
+            return ref
+
+        @task(pool=XPM_POOL)
+        def plan(ref: dict[str, Any]) -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            sync_tasks.plan(ref)
+            return ref
+
+        @task(pool=XPM_POOL)
+        def upsert(ref: dict[str, Any]) -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            sync_tasks.upsert(ref)
+            return ref
+
+        @task
+        def report(ref: dict[str, Any]) -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            return sync_tasks.report(ref)
+
+        report(upsert(plan(extract(start()))))
+
+    return sync()

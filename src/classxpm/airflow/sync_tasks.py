@@ -1,0 +1,128 @@
+"""What the sync DAGs' tasks call: resources from the Airflow connections, Airflow's view of our errors.
+
+Every function here runs inside a task, never at parse time. Errors are translated once: not authorised
+skips the run, a refused grant fails it without retries and with the seed's message, configuration errors
+fail without retries, everything else is left to the task's retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from classxpm.airflow.connections import (
+    CLASS_DB_CONN_ID,
+    STATE_CONN_ID,
+    XPM_CONN_ID,
+    database_url_from,
+    get_connection,
+    xpm_config_from,
+)
+from classxpm.mapping import MappingError
+from classxpm.source.extract import SourceContractError
+from classxpm.sync.run import RunRef, RunRequest, SyncEnv
+from classxpm.xpm.errors import Fatal, NotAuthorised, Reauthorise
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+REPORTS_ENV = "CLASSXPM_REPORTS_DIR"
+
+
+def reports_dir() -> Path:
+    """Where run reports go: ``CLASSXPM_REPORTS_DIR``, else ``$AIRFLOW_HOME/reports``."""
+    if configured := os.environ.get(REPORTS_ENV):
+        return Path(configured)
+    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "reports"
+
+
+@contextmanager
+def sync_env() -> Iterator[SyncEnv]:
+    """Open the sync's resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
+    import httpx
+
+    from classxpm.db import make_engine
+    from classxpm.mapping import load_default_mappings
+    from classxpm.state.crypto import load_cipher
+    from classxpm.state.tokens import StoredTokenSource, TokenStore
+    from classxpm.sync.run import CallCounter
+    from classxpm.xpm.session import XpmSession
+
+    source = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)), hide_parameters=True)
+    state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
+    config = xpm_config_from(get_connection(XPM_CONN_ID))
+    counter, cipher = CallCounter(), load_cipher()
+    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+    session = XpmSession(config, http=http)
+
+    def open_api(business_id: str) -> Any:
+        tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
+        return session.api(tokens)
+
+    try:
+        yield SyncEnv(source, state, cipher, load_default_mappings(), open_api, reports_dir(), calls=counter)
+    finally:
+        session.close()
+        source.dispose()
+        state.dispose()
+
+
+def run_step(step: Callable[[SyncEnv], T]) -> T:
+    """Run one sync step with fresh resources, translating our errors into Airflow's task outcomes."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    try:
+        with sync_env() as env:
+            return step(env)
+    except NotAuthorised as exc:
+        raise AirflowSkipException(str(exc)) from None
+    except Reauthorise as exc:
+        log.error("%s (%s)", exc, exc.reason)
+        raise AirflowFailException(str(exc)) from None
+    except (Fatal, MappingError, SourceContractError) as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+def start(dag_id: str, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The start task: validate params, check authorisation, open the run; returns the RunRef for XCom."""
+    from classxpm.sync import steps
+
+    request = RunRequest.from_params(params)
+    return run_step(lambda env: steps.start(env, dag_id, run_id, request)).to_xcom()
+
+
+def extract(ref: dict[str, Any]) -> dict[str, int]:
+    """The extract task."""
+    from classxpm.sync import steps
+
+    return run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+
+
+def plan(ref: dict[str, Any]) -> dict[str, int]:
+    """The plan task."""
+    from classxpm.sync import steps
+
+    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)))
+
+
+def upsert(ref: dict[str, Any]) -> dict[str, int]:
+    """The upsert task."""
+    from classxpm.sync import steps
+
+    return run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref)))
+
+
+def report(ref: dict[str, Any]) -> dict[str, Any]:
+    """The report task: writes the run report and fails the run when any fund failed, after all ran."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from classxpm.sync import steps
+
+    result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)))
+    if result.failed:
+        raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
+    return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}

@@ -1,0 +1,112 @@
+"""Link state: which XPM client and contacts each fund and member are, and the outcome log.
+
+A result is recorded in one transaction with its link, so a crash can lose at most the record of a write
+that the next run then finds again by ExportCode; it can never leave a link without its outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from classxpm.sync.model import Link, LinkedContact
+from classxpm.sync.tables import contact_links, fund_links, sync_outcomes
+
+RETRY_STATUSES = ("failed", "deferred", "creating")
+
+
+def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
+    """Insert ``values`` or, when the primary key exists, update the other columns given."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    keys = [column.name for column in table.primary_key.columns]
+    statement = dialect.insert(table).values(**values)
+    updates = {name: statement.excluded[name] for name in values if name not in keys}
+    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+def load_links(state: Engine, business_id: str) -> dict[str, Link]:
+    """Return every fund of the business that is linked to an XPM client, with its linked contacts."""
+    with state.connect() as conn:
+        funds = conn.execute(
+            sa.select(fund_links.c.fund_id, fund_links.c.client_uuid, fund_links.c.payload_hash).where(
+                fund_links.c.business_id == business_id, fund_links.c.client_uuid.is_not(None)
+            )
+        ).all()
+        contacts = conn.execute(
+            sa.select(contact_links).where(contact_links.c.business_id == business_id)
+        ).mappings()
+        by_fund: dict[str, dict[str, LinkedContact]] = {}
+        for row in contacts:
+            by_fund.setdefault(row["fund_id"], {})[row["member_id"]] = LinkedContact(
+                row["contact_uuid"], row["payload_hash"]
+            )
+    return {
+        row.fund_id: Link(row.fund_id, row.client_uuid, row.payload_hash, by_fund.get(row.fund_id, {}))
+        for row in funds
+    }
+
+
+def funds_to_retry(state: Engine, business_id: str) -> tuple[str, ...]:
+    """Funds whose last sync failed, was deferred or was cut short: the next run takes them again."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id).where(
+                fund_links.c.business_id == business_id, fund_links.c.last_status.in_(RETRY_STATUSES)
+            )
+        ).scalars()
+        return tuple(sorted(rows))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one fund in one run (TFN-free)."""
+
+    fund_id: str
+    scope_code: str
+    action: str
+    status: str
+    detail: str = ""
+
+
+class LinkRecorder:
+    """Writes one run's link rows and outcome log for one business and tenant."""
+
+    def __init__(self, business_id: str, tenant_id: str, run_id: str) -> None:
+        self.business_id, self.tenant_id, self.run_id = business_id, tenant_id, run_id
+
+    def outcome_row(self, outcome: Outcome, at: datetime) -> dict[str, Any]:
+        """The outcome-log row for ``outcome``."""
+        return {
+            "run_id": self.run_id,
+            "business_id": self.business_id,
+            "fund_id": outcome.fund_id,
+            "scope_code": outcome.scope_code,
+            "action": outcome.action,
+            "status": outcome.status,
+            "detail": outcome.detail or None,
+            "at": at,
+        }
+
+    def outcomes(self, conn: Connection, outcomes: Iterable[Outcome], at: datetime) -> None:
+        """Append outcomes to the log."""
+        rows = [self.outcome_row(outcome, at) for outcome in outcomes]
+        if rows:
+            conn.execute(sa.insert(sync_outcomes), rows)
+
+    def fund(self, conn: Connection, fund_id: str, scope_code: str, **values: Any) -> None:
+        """Create or update a fund's link row with ``values`` (client_uuid, payload_hash, last_status...)."""
+        keys = {"business_id": self.business_id, "fund_id": fund_id}
+        upsert(conn, fund_links, {**keys, "tenant_id": self.tenant_id, "scope_code": scope_code, **values})
+
+    def contact(
+        self, conn: Connection, fund_id: str, member_id: str, contact_uuid: str, **values: Any
+    ) -> None:
+        """Create or update a member's link to its XPM contact (payload_hash, last_synced_at)."""
+        keys = {"business_id": self.business_id, "member_id": member_id}
+        upsert(conn, contact_links, {**keys, "fund_id": fund_id, "contact_uuid": contact_uuid, **values})

@@ -1,0 +1,142 @@
+"""What XPM holds: read in bulk on full runs, by ``modifiedsince`` on incremental runs, cached in state.
+
+The cache lets an incremental run match a new fund against clients created by hand in XPM with one list
+call, instead of one search per fund. It holds TaxNumber only in XPM's masked form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from classxpm.sync.links import upsert
+from classxpm.sync.model import RemoteClient, RemoteContact
+from classxpm.sync.plan import RemoteIndex
+from classxpm.sync.tables import remote_clients, remote_reads
+from classxpm.xpm import xml
+from classxpm.xpm.api import XpmApi
+
+MODIFIED_OVERLAP = timedelta(minutes=5)
+"""Read a little before the last read, so a client written while we read is never missed."""
+
+CONTACT_FIELDS = ("Name", "Salutation", "Addressee", "Mobile", "Email", "Phone", "Position")
+
+
+def contact_fields(contact: xml.Contact) -> dict[str, str | None]:
+    """The mapped fields of an XPM contact, by XPM element name."""
+    values = (
+        contact.name,
+        contact.salutation,
+        contact.addressee,
+        contact.mobile,
+        contact.email,
+        contact.phone,
+    )
+    return dict(zip(CONTACT_FIELDS, (*values, contact.position), strict=True))
+
+
+def remote_from(client: xml.Client) -> RemoteClient:
+    """Turn a parsed XPM client into the planner's view of it."""
+    contacts = tuple(
+        RemoteContact(c.uuid, contact_fields(c)) for c in client.contacts if c.uuid and not c.is_deleted
+    )
+    return RemoteClient(client.uuid or "", dict(client.fields), contacts)
+
+
+def _live(clients: Iterable[xml.Client]) -> tuple[list[RemoteClient], list[str]]:
+    live, gone = [], []
+    for client in clients:
+        if client.is_archived or client.is_deleted:
+            gone.append(client.uuid or "")
+        else:
+            live.append(remote_from(client))
+    return live, gone
+
+
+def _row(tenant_id: str, client: RemoteClient, read_at: datetime) -> dict:
+    return {
+        "tenant_id": tenant_id,
+        "client_uuid": client.uuid,
+        "export_code": client.export_code or None,
+        "name": client.name[:255],
+        "business_number": client.business_number or None,
+        "fields": dict(client.fields),
+        "contacts": [{"uuid": c.uuid, "fields": c.fields} for c in client.contacts],
+        "read_at": read_at,
+    }
+
+
+class RemoteState:
+    """The cached XPM clients of one tenant."""
+
+    def __init__(self, state: Engine, tenant_id: str) -> None:
+        self.state, self.tenant_id = state, tenant_id
+
+    def last_read(self) -> datetime | None:
+        """When the cache was last brought up to date, full or by ``modifiedsince``; None when never."""
+        with self.state.connect() as conn:
+            row = conn.execute(
+                sa.select(remote_reads).where(remote_reads.c.tenant_id == self.tenant_id)
+            ).first()
+        if row is None or row.full_read_at is None:
+            return None
+        return max(stamp for stamp in (row.full_read_at, row.modified_read_at) if stamp is not None)
+
+    def read_full(self, api: XpmApi) -> list[RemoteClient]:
+        """Read every live client from XPM (paged, 500 a page)."""
+        return _live(api.iter_clients())[0]
+
+    def replace(self, live: list[RemoteClient], read_at: datetime) -> None:
+        """Replace the cache with a full read."""
+        with self.state.begin() as conn:
+            conn.execute(sa.delete(remote_clients).where(remote_clients.c.tenant_id == self.tenant_id))
+            if live:
+                conn.execute(sa.insert(remote_clients), [_row(self.tenant_id, c, read_at) for c in live])
+            upsert(
+                conn,
+                remote_reads,
+                {"tenant_id": self.tenant_id, "full_read_at": read_at, "modified_read_at": None},
+            )
+
+    def read_modified(self, api: XpmApi, since: datetime) -> tuple[list[RemoteClient], list[str]]:
+        """Read the clients changed since ``since``: the live ones, and the UUIDs archived or deleted."""
+        return _live(api.list_clients(detailed=True, modified_since=since - MODIFIED_OVERLAP))
+
+    def merge(self, live: list[RemoteClient], gone: list[str], read_at: datetime) -> None:
+        """Merge a ``modifiedsince`` read into the cache."""
+        with self.state.begin() as conn:
+            doomed = gone + [c.uuid for c in live]
+            if doomed:
+                conn.execute(
+                    sa.delete(remote_clients).where(
+                        remote_clients.c.tenant_id == self.tenant_id, remote_clients.c.client_uuid.in_(doomed)
+                    )
+                )
+            if live:
+                conn.execute(sa.insert(remote_clients), [_row(self.tenant_id, c, read_at) for c in live])
+            upsert(conn, remote_reads, {"tenant_id": self.tenant_id, "modified_read_at": read_at})
+
+    def index(self) -> RemoteIndex:
+        """Build the matching index from the cache."""
+        with self.state.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.contacts
+                ).where(remote_clients.c.tenant_id == self.tenant_id)
+            ).all()
+        return RemoteIndex(
+            RemoteClient(
+                row.client_uuid,
+                row.fields,
+                tuple(RemoteContact(c["uuid"], c["fields"]) for c in row.contacts),
+            )
+            for row in rows
+        )
+
+    def store(self, client: RemoteClient, read_at: datetime) -> None:
+        """Put one client, as XPM returned it after a write or a get, into the cache."""
+        with self.state.begin() as conn:
+            upsert(conn, remote_clients, _row(self.tenant_id, client, read_at))

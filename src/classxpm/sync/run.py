@@ -1,0 +1,131 @@
+"""A sync run's identity and parameters, and the resources its steps share.
+
+``RunRef`` is all that passes between tasks (through XCom): ids and flags, never rows or secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from classxpm.mapping import DefaultMappings
+from classxpm.state.crypto import TokenCipher
+from classxpm.sync.model import RunMode, SyncMode
+from classxpm.xpm.api import XpmApi
+from classxpm.xpm.auth import utcnow
+from classxpm.xpm.errors import ConfigurationError
+
+
+def _codes(value: object) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if not isinstance(value, list | tuple):
+        raise ConfigurationError("fund_codes must be a list of scope codes")
+    return tuple(sorted({str(code).strip() for code in value if str(code).strip()}))
+
+
+def _choice(kind: type, name: str, value: object) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ConfigurationError(f"{name} must be one of {allowed}, not {value!r}") from None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a person (trigger form) or the schedule asked for."""
+
+    mode: RunMode = RunMode.FULL
+    sync_mode: SyncMode = SyncMode.UPSERT
+    dry_run: bool = False
+    fund_codes: tuple[str, ...] = ()
+    business_id: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RunRequest:
+        """Validate DAG params into a request.
+
+        Raises:
+            ConfigurationError: A param has a value the sync does not know.
+        """
+        dry_run = params.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise ConfigurationError("dry_run must be true or false")
+        return cls(
+            mode=_choice(RunMode, "mode", params.get("mode") or RunMode.FULL),
+            sync_mode=_choice(SyncMode, "sync_mode", params.get("sync_mode") or SyncMode.UPSERT),
+            dry_run=dry_run,
+            fund_codes=_codes(params.get("fund_codes")),
+            business_id=(params.get("business_id") or None),
+        )
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run in progress, as passed between tasks."""
+
+    run_id: str
+    business_id: str
+    tenant_id: str
+    mode: RunMode
+    sync_mode: SyncMode
+    dry_run: bool
+    fund_codes: tuple[str, ...] = ()
+
+    def to_xcom(self) -> dict[str, Any]:
+        """A JSON-safe dict for XCom."""
+        return {**asdict(self), "mode": self.mode.value, "sync_mode": self.sync_mode.value}
+
+    @classmethod
+    def from_xcom(cls, data: Mapping[str, Any]) -> RunRef:
+        """Rebuild a reference from its XCom dict."""
+        return cls(
+            run_id=data["run_id"],
+            business_id=data["business_id"],
+            tenant_id=data["tenant_id"],
+            mode=RunMode(data["mode"]),
+            sync_mode=SyncMode(data["sync_mode"]),
+            dry_run=bool(data["dry_run"]),
+            fund_codes=tuple(data.get("fund_codes") or ()),
+        )
+
+
+class CallCounter:
+    """Counts the HTTP requests one task sends to Xero (retries included)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _request: object) -> None:
+        """Count one request (an httpx request event hook)."""
+        self.count += 1
+
+
+@dataclass
+class SyncEnv:
+    """The resources a sync step uses: databases, cipher, mappings and a way to reach XPM."""
+
+    source: Engine
+    state: Engine
+    cipher: TokenCipher
+    mappings: DefaultMappings
+    open_api: Callable[[str], XpmApi]
+    reports_dir: Path
+    calls: CallCounter = field(default_factory=CallCounter)
+    clock: Callable[[], datetime] = utcnow
+    day_limit: int = 5000
+    reserve_fraction: float = 0.10
+    calls_per_minute: int = 60
+
+    @property
+    def reserve(self) -> int:
+        """Daily calls left for people using XPM: the sync never spends them."""
+        return int(self.day_limit * self.reserve_fraction)
