@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 
 from classxpm.db import make_engine
 from classxpm.state.crypto import TokenCipher
-from classxpm.state.migrations import VERSION_TABLE, upgrade
+from classxpm.state.migrations import VERSION_TABLE, alembic_config, upgrade
 from classxpm.state.tokens import TokenStore
 from classxpm.xpm.auth import TokenSet
 from classxpm.xpm.errors import NotAuthorised, Reauthorise
@@ -35,7 +36,8 @@ def test_upgrade_is_repeatable_and_uses_its_own_version_table(db_url):
     upgrade(db_url)
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0001"
+        head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == head
         assert "xpm_grants" in sa.inspect(conn).get_table_names()
     engine.dispose()
 
