@@ -17,7 +17,7 @@ export CLASSXPM_HOME ?= $(AIRFLOW_HOME)
 export PATH := $(BIN):$(PATH)
 MIGRATED := $(AIRFLOW_HOME)/.migrated
 
-.PHONY: help demo test lint format lock bench clean
+.PHONY: help demo test lint format lock bench clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ $(MIGRATED): $(STAMP)
 demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)
 	$(BIN)/python -m classxpm.demo
 
-test: $(MIGRATED)  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
+test: $(MIGRATED) system-deps  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+system-deps:  ## install the Debian packages the tests need (.ci/apt-packages), when missing
+	@bash .ci/install-system-deps
 
 lint: $(STAMP)  ## ruff as linter and formatter check
 	$(BIN)/ruff check .

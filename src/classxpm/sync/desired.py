@@ -16,6 +16,7 @@ class MappedFund:
 
     fund_id: str
     scope_code: str
+    name: str
     desired: DesiredFund | None
     problems: tuple[str, ...] = ()
 
@@ -50,9 +51,9 @@ def map_fund(
     client = map_row(mappings.client, fund)
     contacts = [map_row(mappings.contact, member) for member in members]
     problems = _describe("funds", client) + [p for c in contacts for p in _describe("members", c)]
-    scope_code = str(fund.get("scope_code") or "")
+    scope_code, name = str(fund.get("scope_code") or ""), str(fund.get("scope_description") or "")[:255]
     if problems:
-        return MappedFund(str(fund.get("fund_id")), scope_code, None, tuple(problems))
+        return MappedFund(str(fund.get("fund_id")), scope_code, name, None, tuple(problems))
     desired = DesiredFund(
         fund_id=client.key,
         scope_code=scope_code,
@@ -60,4 +61,4 @@ def map_fund(
         payload_hash=payload_hash(client, secret),
         contacts=tuple(DesiredContact(c.key, _fields(c), payload_hash(c, secret)) for c in contacts),
     )
-    return MappedFund(client.key, scope_code, desired)
+    return MappedFund(client.key, scope_code, name, desired)

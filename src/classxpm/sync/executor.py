@@ -73,9 +73,7 @@ class Executor:
     def _create(self, plan: FundPlan, desired: DesiredFund) -> Outcome:
         announced = self.clock()
         with self.state.begin() as conn:
-            self.recorder.fund(
-                conn, plan.fund_id, plan.scope_code, last_status="creating", create_started_at=announced
-            )
+            self.recorder.fund(conn, plan, last_status="creating", create_started_at=announced)
         try:
             client = self.api.add_client(desired.fields, [c.fields for c in desired.contacts])
             note = ""
@@ -150,8 +148,7 @@ class Executor:
         with self.state.begin() as conn:
             self.recorder.fund(
                 conn,
-                plan.fund_id,
-                plan.scope_code,
+                plan,
                 client_uuid=client_uuid,
                 payload_hash=desired.payload_hash,
                 last_synced_at=now,
@@ -178,6 +175,6 @@ class Executor:
         outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, "failed", detail)
         log.warning("fund %s: %s failed: %s", plan.scope_code, plan.action.value, detail)
         with self.state.begin() as conn:
-            self.recorder.fund(conn, plan.fund_id, plan.scope_code, last_status="failed", last_error=detail)
+            self.recorder.fund(conn, plan, last_status="failed", last_error=detail)
             self.recorder.outcomes(conn, [outcome], now)
         return outcome

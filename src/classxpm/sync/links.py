@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.sync.model import Link, LinkedContact
+from classxpm.sync.plan import FundPlan
 from classxpm.sync.tables import contact_links, fund_links, sync_outcomes
 
 RETRY_STATUSES = ("failed", "deferred", "creating")
@@ -99,10 +100,11 @@ class LinkRecorder:
         if rows:
             conn.execute(sa.insert(sync_outcomes), rows)
 
-    def fund(self, conn: Connection, fund_id: str, scope_code: str, **values: Any) -> None:
-        """Create or update a fund's link row with ``values`` (client_uuid, payload_hash, last_status...)."""
-        keys = {"business_id": self.business_id, "fund_id": fund_id}
-        upsert(conn, fund_links, {**keys, "tenant_id": self.tenant_id, "scope_code": scope_code, **values})
+    def fund(self, conn: Connection, plan: FundPlan, **values: Any) -> None:
+        """Create or update the link row of a planned fund with ``values`` (client_uuid, last_status...)."""
+        keys = {"business_id": self.business_id, "fund_id": plan.fund_id}
+        names = {"scope_code": plan.scope_code, "fund_name": plan.name or None}
+        upsert(conn, fund_links, {**keys, "tenant_id": self.tenant_id, **names, **values})
 
     def contact(
         self, conn: Connection, fund_id: str, member_id: str, contact_uuid: str, **values: Any

@@ -46,6 +46,7 @@ class FundPlan:
     reason: str = ""
     changed_fields: tuple[str, ...] = ()
     contact_steps: tuple[ContactStep, ...] = ()
+    name: str = ""
 
     @property
     def write_calls(self) -> int:
@@ -164,7 +165,13 @@ def plan_fund(
         The fund's plan. Funds whose plan is unchanged, quarantined, needs-review or skipped make no writes.
     """
     if quarantine_reason:
-        return FundPlan(desired.fund_id, desired.scope_code, Action.QUARANTINED, reason=quarantine_reason)
+        return FundPlan(
+            desired.fund_id,
+            desired.scope_code,
+            Action.QUARANTINED,
+            reason=quarantine_reason,
+            name=desired.name,
+        )
     if link is not None:
         return _plan_linked(desired, link, remote, sync_mode)
     return _plan_unlinked(desired, remote or RemoteIndex([]), sync_mode, taken or set())
@@ -173,7 +180,12 @@ def plan_fund(
 def _plan_linked(
     desired: DesiredFund, link: Link, remote: RemoteIndex | None, sync_mode: SyncMode
 ) -> FundPlan:
-    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code, "client_uuid": link.client_uuid}
+    base = {
+        "fund_id": desired.fund_id,
+        "scope_code": desired.scope_code,
+        "client_uuid": link.client_uuid,
+        "name": desired.name,
+    }
     held = remote.by_uuid.get(link.client_uuid) if remote is not None else None
     if remote is not None and held is None:
         reason = "the linked XPM client is archived or deleted in XPM"
@@ -198,7 +210,7 @@ def _plan_linked(
 def _plan_unlinked(
     desired: DesiredFund, remote: RemoteIndex, sync_mode: SyncMode, taken: set[str]
 ) -> FundPlan:
-    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code}
+    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code, "name": desired.name}
     how, candidates = remote.candidates(desired, taken)
     if len(candidates) > 1:
         reason = f"{len(candidates)} XPM clients match by {how}; link one by hand"

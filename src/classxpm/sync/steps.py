@@ -187,7 +187,10 @@ class _Planner:
         """Plan one mapped fund; returns the plan and its field-level diff."""
         if mapped.desired is None:
             reason = "; ".join(mapped.problems)
-            return FundPlan(mapped.fund_id, mapped.scope_code, Action.QUARANTINED, reason=reason), []
+            quarantined = FundPlan(
+                mapped.fund_id, mapped.scope_code, Action.QUARANTINED, reason=reason, name=mapped.name
+            )
+            return quarantined, []
         desired, link = mapped.desired, self.links.get(mapped.fund_id)
         compare = self.index if (self.ref.mode is RunMode.FULL or link is None) else None
         options = {
@@ -235,6 +238,7 @@ def _planned_row(run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]]) -
         "run_id": run_id,
         "fund_id": fund_plan.fund_id,
         "scope_code": fund_plan.scope_code,
+        "fund_name": fund_plan.name or None,
         "action": fund_plan.action.value,
         "client_uuid": fund_plan.client_uuid,
         "reason": fund_plan.reason or None,
@@ -260,6 +264,7 @@ def _plan_from(row: Any) -> FundPlan:
         row.reason or "",
         tuple(row.changed_fields),
         steps,
+        row.fund_name or "",
     )
 
 
@@ -300,9 +305,7 @@ def _record_unwritten(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan
     with env.state.begin() as conn:
         for p in plans:
             if p.action in (Action.QUARANTINED, Action.NEEDS_REVIEW):
-                recorder.fund(
-                    conn, p.fund_id, p.scope_code, last_status=status[p.action], last_error=p.reason
-                )
+                recorder.fund(conn, p, last_status=status[p.action], last_error=p.reason)
         recorder.outcomes(conn, outcomes, now)
 
 
@@ -337,7 +340,7 @@ def _defer(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan], reason: 
     now = env.clock()
     with env.state.begin() as conn:
         for p in plans:
-            recorder.fund(conn, p.fund_id, p.scope_code, last_status="deferred", last_error=reason)
+            recorder.fund(conn, p, last_status="deferred", last_error=reason)
         recorder.outcomes(
             conn, [Outcome(p.fund_id, p.scope_code, p.action.value, "deferred", reason) for p in plans], now
         )
