@@ -1,0 +1,309 @@
+"""The validation gate: run the rules with Great Expectations and quarantine the funds that break them.
+
+Imports GX and pandas: import this module inside tasks only. Each run gets its own ephemeral GX context
+whose only Data Docs site is the run's report folder, so nothing is left in /tmp. GX validates views
+that hold just the columns the rules name; results identify failing rows by their index columns
+(fund id, scope code, member id) and never keep the failing values, so no TFN reaches a GX result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.data_context import EphemeralDataContext
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+import classxpm.validation.expectations  # noqa: F401  (registers the custom expectations)
+from classxpm.identifiers import is_valid_tfn, normalise
+from classxpm.validation import report
+from classxpm.validation.outcome import FundLabel, GateResult, RuleTally, TfnStatus, ValidationGateError
+from classxpm.validation.rules import RULES, Frame, Rule, build_view, index_columns, required_columns
+from classxpm.validation.rules import rules_for as _rules_for
+
+DOCS_SITE = "classxpm"
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",  # the full list of failing rows, identified by index columns only
+    "exclude_unexpected_values": True,
+    "partial_unexpected_count": 0,
+    "return_unexpected_index_query": False,
+}
+
+Failure = tuple[Rule, dict[str, Any]]
+
+
+def validate_frames(
+    funds: pd.DataFrame,
+    members: pd.DataFrame,
+    *,
+    run_id: str,
+    business_id: str,
+    reports_dir: str | Path | None = None,
+    rules: Iterable[Rule] = RULES,
+) -> GateResult:
+    """Validate one run's funds and members, write the run's report, and say which funds to hold back.
+
+    Args:
+        funds: The Class ``funds`` rows of the run (the source columns of class-schema.sql).
+        members: The ``members`` rows of those funds; members of other funds are not checked.
+        run_id: The run's identifier (e.g. the Airflow run id).
+        business_id: The Class business the funds belong to.
+        reports_dir: The reports root; default ``$CLASSXPM_REPORTS_DIR`` or ``$AIRFLOW_HOME/reports``.
+        rules: The rules to apply (default: every rule of ``classxpm.validation.rules``).
+
+    Returns:
+        Per fund, the blocking rules it broke (quarantine) and its warnings, with counts and report paths.
+
+    Raises:
+        ValidationGateError: The run as a whole cannot go on (a column the rules need is missing, or a
+            rule could not be evaluated); the report folder then holds a summary saying why.
+    """
+    folder = report.run_folder(report.reports_root(reports_dir), business_id, run_id)
+    try:
+        outcome = check_frames(
+            funds,
+            members,
+            run_id=run_id,
+            business_id=business_id,
+            rules=rules,
+            docs_dir=folder / report.DATA_DOCS,
+        )
+    except ValidationGateError as stop:
+        paths = report.write_stopped(
+            folder,
+            run_id=run_id,
+            business_id=business_id,
+            funds=stop.funds,
+            members=stop.members,
+            problem=stop.problem,
+        )
+        raise ValidationGateError(stop.problem, stop.funds, stop.members, report=paths.summary) from None
+    return report.write_report(outcome, folder)
+
+
+def check_frames(
+    funds: pd.DataFrame,
+    members: pd.DataFrame,
+    *,
+    run_id: str,
+    business_id: str,
+    rules: Iterable[Rule] = RULES,
+    docs_dir: Path | None = None,
+) -> GateResult:
+    """Validate funds and members with GX and return the result, writing nothing but optional Data Docs.
+
+    Args:
+        funds: The Class ``funds`` rows.
+        members: The ``members`` rows; only those of funds in ``funds`` are checked.
+        run_id: The run's identifier.
+        business_id: The Class business.
+        rules: The rules to apply.
+        docs_dir: Where to build GX Data Docs; None builds none.
+
+    Returns:
+        The gate's result, without report paths.
+
+    Raises:
+        ValidationGateError: A column the rules need is missing, or a rule could not be evaluated.
+    """
+    rules = tuple(rules)
+    if "fund_id" in members.columns and "fund_id" in funds.columns:
+        members = members[members["fund_id"].isin(funds["fund_id"])]
+    frames = {Frame.FUNDS: funds, Frame.MEMBERS: members}
+    _require_columns(frames, rules)
+    views = {frame: build_view(data, frame, rules) for frame, data in frames.items()}
+    results = run_suites(views, rules, docs_dir)
+    _require_evaluated(results, rules, len(funds), len(members))
+    return collect(results, rules, funds, run_id=run_id, business_id=business_id, members=len(members))
+
+
+def _require_columns(frames: Mapping[Frame, pd.DataFrame], rules: tuple[Rule, ...]) -> None:
+    gaps = []
+    for frame, data in frames.items():
+        for column, needing in required_columns(frame, rules).items():
+            if column not in data.columns:
+                why = ", ".join(rule.name for rule in needing) or "identifies the rows"
+                gaps.append(f"{frame} lacks column {column} ({why})")
+    if gaps:
+        raise ValidationGateError("; ".join(gaps), len(frames[Frame.FUNDS]), len(frames[Frame.MEMBERS]))
+
+
+def ephemeral_context(docs_dir: Path | None) -> EphemeralDataContext:
+    """An in-memory GX context, progress bars off, whose only Data Docs site (if any) is ``docs_dir``."""
+    site = {
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+    }
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={DOCS_SITE: site} if docs_dir else {},
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(project_config=config, mode="ephemeral")
+
+
+def run_suites(
+    views: Mapping[Frame, pd.DataFrame], rules: tuple[Rule, ...], docs_dir: Path | None = None
+) -> dict[Frame, ExpectationSuiteValidationResult]:
+    """Validate each view against its frame's rules with one checkpoint each, then build the Data Docs.
+
+    Args:
+        views: The frames GX may see, from ``rules.build_view``.
+        rules: The rules to apply.
+        docs_dir: Where the Data Docs site is written; None writes none.
+
+    Returns:
+        The suite result per frame.
+    """
+    context = ephemeral_context(docs_dir)
+    source = context.data_sources.add_pandas("class")
+    results = {}
+    for frame, view in views.items():
+        batch = source.add_dataframe_asset(frame.value).add_batch_definition_whole_dataframe("run")
+        suite = context.suites.add(gx.ExpectationSuite(name=f"class_{frame}"))
+        for rule in _rules_for(frame, rules):
+            suite.add_expectation(rule.build())
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"class_{frame}", data=batch, suite=suite)
+        )
+        result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(index_columns(frame))}
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"class_{frame}", validation_definitions=[definition], result_format=result_format
+            )
+        )
+        run = checkpoint.run(batch_parameters={"dataframe": view})
+        (results[frame],) = run.run_results.values()
+    if docs_dir:
+        context.build_data_docs(site_names=[DOCS_SITE])
+    return results
+
+
+def _rule_of(result: ExpectationValidationResult, by_name: Mapping[str, Rule]) -> Rule:
+    return by_name[result.expectation_config.meta["rule"]]
+
+
+def _raised(result: ExpectationValidationResult) -> bool:
+    info = result.exception_info or {}
+    if "raised_exception" in info:
+        return bool(info["raised_exception"])
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
+
+
+def _require_evaluated(
+    results: Mapping[Frame, ExpectationSuiteValidationResult],
+    rules: tuple[Rule, ...],
+    funds: int,
+    members: int,
+) -> None:
+    by_name = {rule.name: rule for rule in rules}
+    broken = [_rule_of(r, by_name).name for suite in results.values() for r in suite.results if _raised(r)]
+    if broken:
+        problem = f"rules could not be evaluated: {', '.join(broken)} (the Data Docs show the error)"
+        raise ValidationGateError(problem, funds, members)
+
+
+def failing_rows(
+    results: Mapping[Frame, ExpectationSuiteValidationResult], rules: tuple[Rule, ...]
+) -> Iterator[Failure]:
+    """Yield (rule, index columns of the row) for every row that broke a rule."""
+    by_name = {rule.name: rule for rule in rules}
+    for suite in results.values():
+        for result in suite.results:
+            if result.success:
+                continue
+            rule = _rule_of(result, by_name)
+            for entry in result.result.get("unexpected_index_list") or []:
+                yield from ((rule, row) for row in _rows(entry))
+
+
+def _rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """One row per failing record: GX gives a dict of lists when values are excluded, else one dict."""
+    if not all(isinstance(value, list) for value in entry.values()):
+        yield entry
+        return
+    names = list(entry)
+    for values in zip(*(entry[name] for name in names), strict=True):
+        yield dict(zip(names, values, strict=True))
+
+
+def collect(
+    results: Mapping[Frame, ExpectationSuiteValidationResult],
+    rules: tuple[Rule, ...],
+    funds: pd.DataFrame,
+    *,
+    run_id: str,
+    business_id: str,
+    members: int,
+) -> GateResult:
+    """Turn GX's suite results into quarantine, warnings and counts per fund.
+
+    Args:
+        results: The suite result per frame, from ``run_suites``.
+        rules: The rules that were applied.
+        funds: The funds frame, for the scope code, name and TFN state of reported funds.
+        run_id: The run's identifier.
+        business_id: The Class business.
+        members: How many members were checked.
+
+    Returns:
+        The gate's result, without report paths.
+    """
+    found: dict[bool, dict[str, dict[str, None]]] = {True: defaultdict(dict), False: defaultdict(dict)}
+    tallies: dict[str, tuple[set[str], list[int]]] = {}
+    for rule, row in failing_rows(results, rules):
+        found[rule.blocking][row["fund_id"]][rule.describe(row)] = None
+        funds_hit, rows_hit = tallies.setdefault(rule.name, (set(), [0]))
+        funds_hit.add(row["fund_id"])
+        rows_hit[0] += 1
+    quarantined = {fid: tuple(messages) for fid, messages in found[True].items()}
+    warnings = {fid: tuple(messages) for fid, messages in found[False].items()}
+    return GateResult(
+        run_id=run_id,
+        business_id=business_id,
+        funds_checked=len(funds),
+        members_checked=members,
+        quarantined=quarantined,
+        warnings=warnings,
+        labels=fund_labels(funds, quarantined.keys() | warnings.keys()),
+        failed_rules=tuple(
+            RuleTally(r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0])
+            for r in rules
+            if r.name in tallies
+        ),
+    )
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def tfn_status(value: object) -> TfnStatus:
+    """Describe a TFN without showing it: absent, valid or invalid."""
+    if _missing(value) or normalise(value) == "":
+        return "absent"
+    return "valid" if is_valid_tfn(value) else "invalid"
+
+
+def fund_labels(funds: pd.DataFrame, fund_ids: Iterable[str]) -> dict[str, FundLabel]:
+    """Scope code, name and TFN state of the given funds, for reports."""
+    wanted = funds[funds["fund_id"].isin(set(fund_ids))]
+    rows = zip(
+        wanted["fund_id"], wanted["scope_code"], wanted["scope_description"], wanted["tfn"], strict=True
+    )
+    return {fid: FundLabel(_text(code), _text(name), tfn_status(tfn)) for fid, code, name, tfn in rows}
+
+
+def _text(value: object) -> str | None:
+    return None if _missing(value) else str(value)

@@ -1,0 +1,261 @@
+"""Every validation rule of the gate, in one table a data engineer can read and extend.
+
+A rule has a name, a message in plain words, a severity (a blocking rule quarantines the fund, a warning
+only reports it), the frame it checks (funds or members; member rules are attributed to their fund) and
+the Great Expectations expectation that implements it. Built-in GX expectations are used where they fit;
+the check digits are the named custom expectations of ``classxpm.validation.expectations``.
+
+GX never sees the source frames themselves, only a *view* holding the columns the rules name: blank
+text counts as missing, and a few derived columns (``DERIVED``) turn row-wise logic into plain columns.
+
+To add a rule: append a ``Rule`` to ``RULES``; if it needs a computed column, add it to ``DERIVED``.
+This module imports neither pandas nor GX, so it is cheap to import anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+
+
+class Severity(StrEnum):
+    """What a broken rule does to the fund."""
+
+    BLOCKING = "blocking"
+    WARNING = "warning"
+
+
+class Frame(StrEnum):
+    """Which source frame a rule checks."""
+
+    FUNDS = "funds"
+    MEMBERS = "members"
+
+
+STATE_CODES = ("NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT", "JBT")
+POSTCODE = r"^\d{4}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# 0X XXXX XXXX, (0X) XXXX XXXX, 04XX XXX XXX, +61 X XXXX XXXX, 1300/1800 XXX XXX, 13 XX XX.
+PHONE = (
+    r"^(?:(?:0[2-578]|\(0[2-578]\))(?:[ -]?\d){8}"
+    r"|\+61[ -]?(?:\(0\)[ -]?)?[2-578](?:[ -]?\d){8}"
+    r"|1[38]00(?:[ -]?\d){6}"
+    r"|13(?:[ -]?\d){4})$"
+)
+_STATES = " ".join(STATE_CODES)
+
+# Australia Post ranges. Some postcodes cross a border, which is why a mismatch is only a warning.
+POSTCODE_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
+    "NSW": ((1000, 2599), (2619, 2899), (2921, 2999)),
+    "ACT": ((200, 299), (2600, 2618), (2900, 2920)),
+    "VIC": ((3000, 3999), (8000, 8999)),
+    "QLD": ((4000, 4999), (9000, 9999)),
+    "SA": ((5000, 5999),),
+    "WA": ((6000, 6999),),
+    "TAS": ((7000, 7999),),
+    "NT": ((800, 999),),
+    "JBT": ((2540, 2540),),
+}
+
+FUNDS_INDEX = ("fund_id", "scope_code")
+MEMBERS_INDEX = ("fund_id", "member_id")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule.
+
+    Attributes:
+        name: A stable identifier, used in validation.json and as the expectation's ``meta.rule``.
+        message: Plain words for people; member rules may name the member with ``{member_id}``.
+        severity: BLOCKING quarantines the fund; WARNING only reports it.
+        frame: The frame the rule checks.
+        expectation: The expectation class name, from ``great_expectations.expectations`` or
+            ``classxpm.validation.expectations``.
+        column: The view column the expectation checks (a source column or a ``DERIVED`` one).
+        options: Further keyword arguments for the expectation (``value_set``, ``regex``...).
+    """
+
+    name: str
+    message: str
+    severity: Severity
+    frame: Frame
+    expectation: str
+    column: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        """True when breaking the rule quarantines the fund."""
+        return self.severity is Severity.BLOCKING
+
+    @property
+    def summary(self) -> str:
+        """The message with any placeholder shown as an ellipsis, e.g. ``member … has no name``."""
+        return re.sub(r"\{\w+\}", "…", self.message)
+
+    def describe(self, row: Mapping[str, Any]) -> str:
+        """The message for one failing row, filled from its index columns (e.g. ``member_id``)."""
+        return self.message.format_map(dict(row))
+
+    def build(self) -> ColumnMapExpectation:
+        """Create the GX expectation for this rule (imports GX: call it inside tasks only)."""
+        import great_expectations as gx
+
+        from classxpm.validation import expectations as custom
+
+        factory = getattr(custom, self.expectation, None) or getattr(gx.expectations, self.expectation)
+        severity = "critical" if self.blocking else "warning"
+        return factory(column=self.column, meta={"rule": self.name}, severity=severity, **self.options)
+
+
+BLOCKING, WARNING = Severity.BLOCKING, Severity.WARNING
+FUNDS, MEMBERS = Frame.FUNDS, Frame.MEMBERS
+
+RULES: tuple[Rule, ...] = (
+    # Blocking: the fund is quarantined, not sent, and picked up again once it is fixed in Class.
+    Rule("tfn_check_digit", "TFN fails its check digit", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeValidAuTfnOrEmpty", "tfn"),
+    Rule("abn_check_digit", "ABN fails its check digit", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeValidAbnOrEmpty", "abn"),
+    Rule("acn_check_digit", "ACN fails its check digit", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeValidAcnOrEmpty", "acn"),
+    Rule("fund_name_present", "fund name is missing", BLOCKING, FUNDS,
+         "ExpectColumnValuesToNotBeNull", "scope_description"),
+    Rule("scope_code_present", "scope code is missing", BLOCKING, FUNDS,
+         "ExpectColumnValuesToNotBeNull", "scope_code"),
+    Rule("scope_code_unique", "scope code is used by another fund", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeUnique", "scope_code"),
+    Rule("member_named", "member {member_id} has no name", BLOCKING, MEMBERS,
+         "ExpectColumnValuesToNotBeNull", "member_name"),
+    # Warnings: reported; the fund is still sent.
+    Rule("physical_state_code", f"physical address state is not one of {_STATES}", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "physical_state", {"value_set": STATE_CODES}),
+    Rule("postal_state_code", f"postal address state is not one of {_STATES}", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "postal_state", {"value_set": STATE_CODES}),
+    Rule("physical_postcode_format", "physical address postcode is not 4 digits", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "physical_postcode", {"regex": POSTCODE}),
+    Rule("postal_postcode_format", "postal address postcode is not 4 digits", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "postal_postcode", {"regex": POSTCODE}),
+    Rule("physical_state_postcode", "physical address postcode is not in its state", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "physical_postcode_in_state", {"value_set": (True,)}),
+    Rule("postal_state_postcode", "postal address postcode is not in its state", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "postal_postcode_in_state", {"value_set": (True,)}),
+    Rule("fund_phone_format", "fund phone is not an Australian phone number", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "phone", {"regex": PHONE}),
+    Rule("fund_fax_format", "fund fax is not an Australian phone number", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "fax", {"regex": PHONE}),
+    Rule("member_email_format", "member {member_id} email is not an email address", WARNING, MEMBERS,
+         "ExpectColumnValuesToMatchRegex", "email", {"regex": EMAIL}),
+    Rule("member_mobile_format", "member {member_id} mobile is not an Australian phone number", WARNING,
+         MEMBERS, "ExpectColumnValuesToMatchRegex", "mobile", {"regex": PHONE}),
+    Rule("member_phone_format", "member {member_id} direct phone is not an Australian phone number",
+         WARNING, MEMBERS, "ExpectColumnValuesToMatchRegex", "direct_phone", {"regex": PHONE}),
+)  # fmt: skip
+
+
+def states_of_postcode(postcode: str) -> frozenset[str]:
+    """Return the state codes whose Australia Post ranges hold ``postcode`` (a 4-digit string)."""
+    number = int(postcode)
+    return frozenset(
+        state for state, ranges in POSTCODE_RANGES.items() if any(lo <= number <= hi for lo, hi in ranges)
+    )
+
+
+def postcode_in_state(state: object, postcode: object) -> bool | None:
+    """True or False when both parts are well formed; None when either is missing or malformed.
+
+    A malformed state or postcode is already a warning of its own, so it is not counted twice.
+    """
+    if state not in STATE_CODES or not isinstance(postcode, str) or not re.fullmatch(POSTCODE, postcode):
+        return None
+    return state in states_of_postcode(postcode)
+
+
+def _postcode_in_state(kind: str) -> Callable[[pd.DataFrame], list[bool | None]]:
+    def derive(frame: pd.DataFrame) -> list[bool | None]:
+        pairs = zip(frame[f"{kind}_state"], frame[f"{kind}_postcode"], strict=True)
+        return [postcode_in_state(state, postcode) for state, postcode in pairs]
+
+    return derive
+
+
+def _member_name(frame: pd.DataFrame) -> pd.Series:
+    joined = frame["first_name"].fillna("").astype("string").str.cat(frame["last_name"].fillna(""), sep=" ")
+    return blank_as_missing(joined.str.strip())
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A view column computed from source columns (already blank-as-missing)."""
+
+    sources: tuple[str, ...]
+    compute: Callable[[pd.DataFrame], Any]
+
+
+DERIVED: Mapping[str, Derived] = {
+    "member_name": Derived(("first_name", "last_name"), _member_name),
+    "physical_postcode_in_state": Derived(
+        ("physical_state", "physical_postcode"), _postcode_in_state("physical")
+    ),
+    "postal_postcode_in_state": Derived(("postal_state", "postal_postcode"), _postcode_in_state("postal")),
+}
+
+
+def rules_for(frame: Frame, rules: Iterable[Rule] = RULES) -> tuple[Rule, ...]:
+    """Return the rules that check ``frame``, in table order."""
+    return tuple(rule for rule in rules if rule.frame is frame)
+
+
+def index_columns(frame: Frame) -> tuple[str, ...]:
+    """The columns that identify a failing row of ``frame`` (never the value that failed)."""
+    return FUNDS_INDEX if frame is Frame.FUNDS else MEMBERS_INDEX
+
+
+def source_columns(rule: Rule) -> tuple[str, ...]:
+    """The source columns a rule reads, through its derived column if it has one."""
+    derived = DERIVED.get(rule.column)
+    return derived.sources if derived else (rule.column,)
+
+
+def required_columns(frame: Frame, rules: Iterable[Rule] = RULES) -> dict[str, list[Rule]]:
+    """Map each source column ``frame`` must have to the rules that need it (index columns: none)."""
+    needed: dict[str, list[Rule]] = {name: [] for name in index_columns(frame)}
+    for rule in rules_for(frame, rules):
+        for name in source_columns(rule):
+            needed.setdefault(name, []).append(rule)
+    return needed
+
+
+def blank_as_missing(column: pd.Series) -> pd.Series:
+    """Return the column with empty and whitespace-only text turned into missing values."""
+    blank = column.astype("string").str.strip().eq("").fillna(False).astype(bool)
+    return column.mask(blank)
+
+
+def build_view(source: pd.DataFrame, frame: Frame, rules: Iterable[Rule] = RULES) -> pd.DataFrame:
+    """Return the frame GX validates: only the columns the rules need, blanks missing, derived added.
+
+    Args:
+        source: The funds or members frame with the Class source columns.
+        frame: Which of the two it is.
+        rules: The rules to serve (default: all).
+
+    Returns:
+        A new frame with a fresh 0..n-1 index; ``source`` is not modified.
+    """
+    rules = rules_for(frame, rules)
+    view = source[list(required_columns(frame, rules))].reset_index(drop=True)
+    view = view.apply(blank_as_missing)
+    for rule in rules:
+        derived = DERIVED.get(rule.column)
+        if derived is not None:
+            view[rule.column] = derived.compute(view)
+    return view

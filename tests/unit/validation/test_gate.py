@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from classxpm.validation.gate import check_frames, ephemeral_context, run_suites, tfn_status
+from classxpm.validation.outcome import ValidationGateError
+from classxpm.validation.rules import RULES, Frame, Rule, Severity, build_view
+from fixtures.validation_frames import frames, fund_row, good_frames, member_row
+
+
+def check(funds, members, rules=RULES):
+    return check_frames(funds, members, run_id="run-1", business_id="b-1", rules=rules)
+
+
+def test_all_good_funds_pass(small_frames):
+    result = check(*small_frames)
+    assert result.counts() == {
+        "funds_checked": 6,
+        "passed": 6,
+        "quarantined": 0,
+        "with_warnings": 0,
+        "members_checked": 12,
+    }
+    assert result.failed_rules == ()
+
+
+def test_bad_identifiers_are_quarantined_with_the_rule_in_plain_words_and_the_rest_pass():
+    rows = [fund_row(n) for n in range(6)]
+    rows[1]["tfn"] = "123 456 789"
+    rows[2]["abn"] = "51 824 753 557"
+    rows[3]["tfn"] = "000000000"
+    rows[4]["acn"] = "004 085 617"
+    result = check(*frames(rows, [member_row(row["fund_id"], 0) for row in rows]))
+    assert result.quarantined == {
+        "f-1": ("TFN fails its check digit",),
+        "f-2": ("ABN fails its check digit",),
+        "f-3": ("TFN fails its check digit",),
+        "f-4": ("ACN fails its check digit",),
+    }
+    assert (result.funds_checked, result.passed) == (6, 2)
+    assert not result.is_quarantined("f-0")
+    assert not result.is_quarantined("f-5")
+    assert result.labels["f-1"].tfn == "invalid"
+    assert result.labels["f-2"].tfn == "valid"
+    assert result.labels["f-2"].scope_code == "FUND02"
+
+
+def test_every_broken_rule_of_a_fund_is_listed():
+    row = fund_row(1, tfn="999999999", abn="99 999 999 999", scope_description=" ")
+    result = check(*frames([row], []))
+    assert result.quarantined["f-1"] == (
+        "TFN fails its check digit",
+        "ABN fails its check digit",
+        "fund name is missing",
+    )
+
+
+def test_duplicate_scope_codes_quarantine_both_funds():
+    rows = [fund_row(1), fund_row(2, scope_code="FUND01"), fund_row(3)]
+    result = check(*frames(rows, []))
+    assert result.quarantined == {
+        "f-1": ("scope code is used by another fund",),
+        "f-2": ("scope code is used by another fund",),
+    }
+
+
+def test_missing_scope_code_and_fund_name():
+    rows = [fund_row(1, scope_code=None), fund_row(2, scope_code="  "), fund_row(3, scope_description=None)]
+    result = check(*frames(rows, []))
+    assert result.quarantined == {
+        "f-1": ("scope code is missing",),
+        "f-2": ("scope code is missing",),
+        "f-3": ("fund name is missing",),
+    }
+    assert result.labels["f-1"].scope_code is None
+
+
+def test_a_member_without_a_name_quarantines_its_fund_only():
+    rows = [fund_row(1), fund_row(2)]
+    people = [
+        member_row("f-1", 0, first_name=None, last_name=" "),
+        member_row("f-1", 1),
+        member_row("f-2", 0, first_name=None),  # a last name is a name
+    ]
+    result = check(*frames(rows, people))
+    assert result.quarantined == {"f-1": ("member m-f-1-0 has no name",)}
+    (tally,) = result.failed_rules
+    assert (tally.name, tally.message, tally.funds, tally.rows) == (
+        "member_named",
+        "member … has no name",
+        1,
+        1,
+    )
+
+
+def test_warnings_are_reported_but_do_not_quarantine():
+    rows = [
+        fund_row(1, physical_state="Victoria"),
+        fund_row(2, postal_postcode="800"),
+        fund_row(3, physical_state="VIC", physical_postcode="2000"),
+        fund_row(4, phone="call reception", fax="9123"),
+        fund_row(5),
+    ]
+    people = [member_row("f-5", 0, email="olivia at example", mobile="12", direct_phone="0412 345 678")]
+    result = check(*frames(rows, people))
+    assert result.quarantined == {}
+    assert result.passed == 5
+    assert result.with_warnings == 5
+    assert result.warnings == {
+        "f-1": ("physical address state is not one of NSW VIC QLD WA SA TAS ACT NT JBT",),
+        "f-2": ("postal address postcode is not 4 digits",),
+        "f-3": ("physical address postcode is not in its state",),
+        "f-4": ("fund phone is not an Australian phone number", "fund fax is not an Australian phone number"),
+        "f-5": (
+            "member m-f-5-0 email is not an email address",
+            "member m-f-5-0 mobile is not an Australian phone number",
+        ),
+    }
+    assert {t.severity for t in result.failed_rules} == {"warning"}
+
+
+def test_members_of_funds_outside_the_run_are_not_checked(small_frames):
+    funds, members = small_frames
+    stray = member_row("f-99", 0, first_name=None, last_name=None)
+    _, extra = frames([], [stray])
+    result = check(funds, pd.concat([members, extra], ignore_index=True))
+    assert result.quarantined == {}
+    assert result.members_checked == 12
+
+
+def test_a_missing_column_fails_fast_with_a_short_message(small_frames):
+    funds, members = small_frames
+    with pytest.raises(ValidationGateError) as caught:
+        check(funds.drop(columns=["abn", "tfn"]), members.drop(columns=["last_name"]))
+    message = str(caught.value)
+    assert message == (
+        "validation stopped, 6 funds and 12 members not checked: funds lacks column tfn (tfn_check_digit); "
+        "funds lacks column abn (abn_check_digit); members lacks column last_name (member_named)"
+    )
+    assert caught.value.report is None
+
+
+def test_a_rule_that_cannot_be_evaluated_stops_the_run(small_frames):
+    broken = Rule("broken_regex", "phone is odd", Severity.WARNING, Frame.FUNDS,
+                  "ExpectColumnValuesToMatchRegex", "phone", {"regex": "(unclosed"})  # fmt: skip
+    with pytest.raises(ValidationGateError, match=r"rules could not be evaluated: broken_regex"):
+        check(*small_frames, rules=(*RULES, broken))
+
+
+def test_no_tfn_reaches_any_gx_result():
+    rows = [fund_row(n) for n in range(4)]
+    rows[0]["tfn"], rows[1]["tfn"], rows[2]["tfn"] = "123 456 789", "000000000", "999999999"
+    funds, members = frames(rows, [member_row(r["fund_id"], 0) for r in rows])
+    views = {
+        frame: build_view(data, frame) for frame, data in ((Frame.FUNDS, funds), (Frame.MEMBERS, members))
+    }
+    results = run_suites(views, RULES)
+    text = json.dumps({str(k): v.to_json_dict() for k, v in results.items()}, default=str)
+    assert "f-0" in text  # failing rows are identified...
+    for tfn in {*funds["tfn"].dropna(), "123456789", "876543210"}:  # ...but never by their TFN
+        assert tfn not in text
+
+
+def test_the_gx_context_has_no_docs_site_but_the_run_s(tmp_path):
+    assert ephemeral_context(None).list_data_docs_sites() == {}
+    sites = ephemeral_context(tmp_path).list_data_docs_sites()
+    assert list(sites) == ["classxpm"]
+    assert sites["classxpm"]["store_backend"]["base_directory"] == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [(None, "absent"), ("", "absent"), (" ", "absent"), ("123 456 782", "valid"), ("000000000", "invalid")],
+)
+def test_tfn_status(value, status):
+    assert tfn_status(value) == status
+
+
+def test_headline_is_short_and_names_the_blocking_rules():
+    funds, members = good_frames(3)
+    funds.loc[0, "tfn"] = "123456789"
+    headline = check(funds, members).headline()
+    assert headline == (
+        "validated 3 funds: 2 passed, 1 quarantined (TFN fails its check digit: 1), 0 with warnings"
+    )
+    assert "123456789" not in headline
