@@ -11,7 +11,10 @@ import importlib
 import click
 
 COMMANDS: dict[str, str] = {
+    "auth": "classxpm.cli.auth:auth",
+    "db": "classxpm.cli.db:db",
     "demo-data": "classxpm.cli.demo_data:demo_data",
+    "report": "classxpm.cli.report:report",
     "xpm-sim": "classxpm.cli.xpm_sim:xpm_sim",
 }
 

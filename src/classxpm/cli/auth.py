@@ -1,0 +1,152 @@
+"""``classxpm auth``: authorise, check and unlink the business's XPM connection."""
+
+from __future__ import annotations
+
+import webbrowser
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import click
+
+from classxpm.airflow.connections import STATE_CONN_ID, XPM_CONN_ID
+from classxpm.xpm.api import XeroConnection
+from classxpm.xpm.errors import NotAuthorised, XpmError
+
+DEFAULT_BUSINESS = "default"
+
+business_option = click.option(
+    "--business", default=DEFAULT_BUSINESS, show_default=True, help="Class business id."
+)
+state_db_option = click.option(
+    "--state-db", help=f"State database URL (default: the {STATE_CONN_ID} connection)."
+)
+conn_option = click.option(
+    "--conn", "conn_id", default=XPM_CONN_ID, show_default=True, help="XPM connection id."
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the CLI finds XPM and the state database."""
+
+    conn_id: str
+    state_db: str | None
+
+
+@click.group()
+def auth() -> None:
+    """Authorise, check or unlink the Xero Practice Manager integration."""
+
+
+@auth.command()
+@business_option
+@click.option("--no-browser", is_flag=True, help="Print the authorize URL instead of opening a browser.")
+@click.option(
+    "--port", type=int, default=None, help="Local callback port (default: the redirect URI's; 0 = any)."
+)
+@click.option("--tenant", help="Practice Manager tenant name or id to link, when the login connects several.")
+@click.option(
+    "--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the callback."
+)
+@state_db_option
+@conn_option
+def login(
+    *,
+    business: str,
+    no_browser: bool,
+    port: int | None,
+    tenant: str | None,
+    timeout: float,
+    state_db: str | None,
+    conn_id: str,
+) -> None:
+    """Authorise the integration for a Class business (authorization code + PKCE)."""
+    from classxpm.state.linking import complete_login, pick_tenant
+    from classxpm.xpm.auth import authorization_request, code_from_callback
+    from classxpm.xpm.callback import CallbackServer
+
+    with _session_and_store(Settings(conn_id, state_db)) as (session, store):
+        config = session.config
+        server = CallbackServer(config.redirect_uri, config.redirect_port if port is None else port)
+        with server:
+            request = authorization_request(config.with_redirect_port(server.port))
+            click.echo(f"Open this URL to authorise: {request.url}")
+            if not no_browser:
+                webbrowser.open(request.url)
+            callback = server.wait_for_callback(timeout)
+        tokens = session.identity.exchange_code(request, code_from_callback(request, callback))
+        result = complete_login(
+            session, store, business, tokens, lambda found: pick_tenant(found, tenant, _ask)
+        )
+    if result.replaced_tenant:
+        action = (
+            "its connection was deleted" if result.replaced_connection_deleted else "its connection was gone"
+        )
+        click.echo(f"Replaced {result.replaced_tenant}: {action} and its grant discarded.")
+    click.echo(f"Xero Integration Authorised ({result.tenant.label})")
+
+
+def _ask(connections: Sequence[XeroConnection]) -> XeroConnection:
+    for number, connection in enumerate(connections, start=1):
+        click.echo(f"  {number}. {connection.label} ({connection.tenant_id})")
+    choice = click.prompt("Which Practice Manager account?", type=click.IntRange(1, len(connections)))
+    return connections[choice - 1]
+
+
+@auth.command()
+@business_option
+@state_db_option
+@conn_option
+def status(business: str, state_db: str | None, conn_id: str) -> None:
+    """Show whether the integration is authorised, for which tenant, and for how long."""
+    from classxpm.state.grants import open_store
+    from classxpm.state.linking import AUTHORISED_MESSAGE, status_lines
+    from classxpm.xpm.auth import utcnow
+
+    store = open_store(state_db or _state_url())
+    lines = status_lines(store, business, utcnow())
+    for line in lines:
+        click.echo(line)
+    if lines[0] != AUTHORISED_MESSAGE:
+        raise SystemExit(1)
+
+
+@auth.command()
+@business_option
+@state_db_option
+@conn_option
+def unlink(business: str, state_db: str | None, conn_id: str) -> None:
+    """Disconnect the tenant, revoke the grant and forget it."""
+    from classxpm.state.linking import unlink as run_unlink
+
+    with _session_and_store(Settings(conn_id, state_db)) as (session, store):
+        try:
+            grant = run_unlink(session, store, business)
+        except NotAuthorised as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Unlinked {grant.tenant_name or grant.tenant_id}: connection deleted, grant revoked and cleared."
+    )
+    click.echo("Xero Integration not Authorised")
+
+
+@contextmanager
+def _session_and_store(settings: Settings) -> Iterator[tuple]:
+    from classxpm.airflow.connections import get_connection, xpm_config_from
+    from classxpm.state.grants import open_store
+    from classxpm.xpm.session import XpmSession
+
+    try:
+        config = xpm_config_from(get_connection(settings.conn_id))
+        store = open_store(settings.state_db or _state_url())
+        with XpmSession(config) as session:
+            yield session, store
+    except XpmError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _state_url() -> str:
+    from classxpm.airflow.connections import database_url_from, get_connection
+
+    return database_url_from(get_connection(STATE_CONN_ID))

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from classxpm.state.migrations import upgrade
+from fixtures.xpm_auth import sim_config
+
+URL_PREFIX = "Open this URL to authorise: "
+
+
+@pytest.fixture
+def cli_env(xpm_sim, sqlite_url, fernet_key):
+    upgrade(sqlite_url)
+    config = sim_config(xpm_sim)
+    extras = {
+        name: getattr(config, name)
+        for name in ("authorize_url", "token_url", "revocation_url", "connections_url", "redirect_uri")
+    }
+    connection = {
+        "conn_type": "xpm",
+        "login": config.client_id,
+        "password": config.client_secret,
+        "host": config.api_base_url,
+        "extra": {**extras, "attempts": 2},
+    }
+    return {
+        **os.environ,
+        "AIRFLOW_CONN_XPM_DEFAULT": json.dumps(connection),
+        "AIRFLOW_CONN_CLASSXPM_STATE": json.dumps({"conn_type": "sqlite", "host": sqlite_url[10:]}),
+        "CLASSXPM_FERNET_KEY": fernet_key,
+    }
+
+
+CLASSXPM = os.path.join(os.path.dirname(sys.executable), "classxpm")
+
+
+def classxpm(env, *args):
+    return subprocess.run([CLASSXPM, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def login(env, *args, sim_tenant=None, pick=None):
+    command = [
+        CLASSXPM,
+        "auth",
+        "login",
+        "--no-browser",
+        "--port",
+        "0",
+        "--timeout",
+        "30",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    line = process.stdout.readline()
+    assert line.startswith(URL_PREFIX), line + process.stderr.read()
+    url = line[len(URL_PREFIX) :].strip() + (f"&{urlencode({'tenant': sim_tenant})}" if sim_tenant else "")
+    callback = httpx.get(url, follow_redirects=True, timeout=10)
+    assert callback.status_code == 200
+    listed = ""
+    if pick is not None:
+        listed = process.stdout.readline() + process.stdout.readline()
+        number = next(row.split(".")[0].strip() for row in listed.splitlines() if f"{pick} (" in row)
+        process.stdin.write(f"{number}\n")
+        process.stdin.flush()
+    out, err = process.communicate(timeout=60)
+    return process.returncode, line + listed + out, err
+
+
+SECOND_TENANT = {
+    "tenants": [{"name": "Second Practice"}],
+    "users": [{"email": "demo@practice.example", "tenants": ["Second Practice"]}],
+}
+
+
+def second_tenant_id(xpm_sim) -> str:
+    return next(item["id"] for item in xpm_sim.state()["tenants"] if item["name"] == "Second Practice")
+
+
+def test_headless_login_then_status_then_unlink(cli_env, xpm_sim):
+    code, out, err = login(cli_env)
+    assert code == 0, err
+    assert out.strip().endswith("Xero Integration Authorised (Demo Practice)")
+    status = classxpm(cli_env, "auth", "status")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[0] == "Xero Integration Authorised"
+    assert "Demo Practice" in status.stdout
+    assert "Days left before the 60-day idle expiry: 59" in status.stdout or "expiry: 60" in status.stdout
+    unlink = classxpm(cli_env, "auth", "unlink")
+    assert unlink.returncode == 0, unlink.stderr
+    assert xpm_sim.state()["connections"] == []
+    after = classxpm(cli_env, "auth", "status")
+    assert (after.returncode, after.stdout.strip()) == (1, "Xero Integration not Authorised")
+
+
+def test_choosing_among_several_tenants_asks_and_replaces_the_first(cli_env, xpm_sim):
+    xpm_sim.seed(SECOND_TENANT)
+    assert login(cli_env, sim_tenant="Demo Practice")[0] == 0
+    code, out, err = login(cli_env, sim_tenant="Second Practice", pick="Second Practice")
+    assert code == 0, err
+    assert "Which Practice Manager account?" in out
+    assert "Replaced Demo Practice: its connection was deleted and its grant discarded." in out
+    assert out.strip().endswith("Xero Integration Authorised (Second Practice)")
+    assert [item["tenantId"] for item in xpm_sim.state()["connections"]] == [second_tenant_id(xpm_sim)]
+
+
+def test_tenant_option_picks_without_asking_and_says_what_it_replaced(cli_env, xpm_sim):
+    xpm_sim.seed(SECOND_TENANT)
+    assert login(cli_env, sim_tenant="Demo Practice")[0] == 0
+    code, out, err = login(cli_env, "--tenant", "second practice", sim_tenant="Second Practice")
+    assert code == 0, err
+    assert "Replaced Demo Practice: its connection was deleted and its grant discarded." in out
+    assert out.strip().endswith("Xero Integration Authorised (Second Practice)")
+    status = classxpm(cli_env, "auth", "status")
+    assert "Second Practice" in status.stdout
+
+
+def test_db_upgrade_command(tmp_path, cli_env):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = classxpm(cli_env, "db", "upgrade", "--url", url)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
