@@ -49,6 +49,9 @@ class XpmConfig:
     scopes: str = DEFAULT_SCOPES
     timeout_seconds: float = 30.0
     retry: RetrySettings = RetrySettings()
+    minute_limit: int = 60
+    """Calls a minute this client allows itself per tenant (Xero's limit; lower leaves room for people)."""
+    max_in_flight: int = 5
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
@@ -59,6 +62,8 @@ class XpmConfig:
             raise ConfigurationError("scopes must include offline_access, or Xero issues no refresh token")
         if self.timeout_seconds <= 0:
             raise ConfigurationError("timeout_seconds must be positive")
+        if self.minute_limit < 1 or self.max_in_flight < 1:
+            raise ConfigurationError("minute_limit and max_in_flight must be at least 1")
 
     @classmethod
     def from_settings(
@@ -69,7 +74,7 @@ class XpmConfig:
         Raises:
             ConfigurationError: A value is missing or invalid, or an extra is unknown.
         """
-        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts"}
+        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", "minute_limit", "max_in_flight"}
         unknown = sorted(set(extras) - known)
         if unknown:
             raise ConfigurationError(f"unknown XPM connection extras: {', '.join(unknown)}")
@@ -78,6 +83,9 @@ class XpmConfig:
             values["timeout_seconds"] = float(extras["timeout_seconds"])
         if extras.get("attempts"):
             values["retry"] = RetrySettings(attempts=int(extras["attempts"]))
+        for name in ("minute_limit", "max_in_flight"):
+            if extras.get(name):
+                values[name] = int(extras[name])
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
 
     @property

@@ -117,11 +117,15 @@ class GovernorRegistry:
         self._clock = clock
         self._sleep = sleep
 
-    def for_tenant(self, tenant_id: str) -> TenantGovernor:
-        """Return the governor of ``tenant_id`` (created on first use)."""
+    def for_tenant(
+        self, tenant_id: str, minute_limit: int = MINUTE_LIMIT, max_in_flight: int = MAX_IN_FLIGHT
+    ) -> TenantGovernor:
+        """Return the governor of ``tenant_id``, created on first use with the given limits."""
         with self._lock:
             if tenant_id not in self._governors:
-                self._governors[tenant_id] = TenantGovernor(clock=self._clock, sleep=self._sleep)
+                self._governors[tenant_id] = TenantGovernor(
+                    max_in_flight, minute_limit, clock=self._clock, sleep=self._sleep
+                )
             return self._governors[tenant_id]
 
 
