@@ -128,6 +128,11 @@ class GovernorRegistry:
                 )
             return self._governors[tenant_id]
 
+    def forget(self) -> None:
+        """Drop every governor, so the next call starts from fresh budgets (a new process does the same)."""
+        with self._lock:
+            self._governors.clear()
+
 
 PROCESS_GOVERNORS = GovernorRegistry()
 
