@@ -31,7 +31,7 @@ def valid_or_empty(check: Callable[[object], bool]) -> Callable[[object], bool]:
     """
 
     def predicate(value: object) -> bool:
-        return normalise(value) == "" or check(value)
+        return check(value) or normalise(value) == ""
 
     return predicate
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 
+@cache
 def states_of_postcode(postcode: str) -> frozenset[str]:
     """Return the state codes whose Australia Post ranges hold ``postcode`` (a 4-digit string)."""
     number = int(postcode)
@@ -236,8 +238,9 @@ def required_columns(frame: Frame, rules: Iterable[Rule] = RULES) -> dict[str, l
 
 def blank_as_missing(column: pd.Series) -> pd.Series:
     """Return the column with empty and whitespace-only text turned into missing values."""
-    blank = column.astype("string").str.strip().eq("").fillna(False).astype(bool)
-    return column.mask(blank)
+    # A plain loop: pandas' string methods on python-backed strings cost several times more here.
+    blank = [isinstance(value, str) and not value.strip() for value in column.to_numpy(dtype=object)]
+    return column.mask(blank) if any(blank) else column
 
 
 def build_view(source: pd.DataFrame, frame: Frame, rules: Iterable[Rule] = RULES) -> pd.DataFrame:
