@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = ROOT / "dags"
-EXPECTED_DAG_IDS = {"class_xpm_sync", "class_xpm_incremental", "xpm_token_refresh"}
+EXPECTED_DAG_IDS = {"class_xpm_sync", "class_xpm_incremental", "xpm_token_refresh", "xpm_jobs_snapshot"}
 
 
 def _run_probe(dag_folder: Path) -> dict:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import classxpm.jobs.tables  # registers the jobs snapshot tables on the state metadata
 import classxpm.sync.tables  # noqa: F401  (registers the sync tables on the state metadata)
 from classxpm.db import make_engine
 from classxpm.state.migrations import VERSION_TABLE, upgrade

@@ -1,0 +1,1 @@
+"""XPM jobs and tasks of linked clients, snapshotted into the state database for the fund dashboard."""
