@@ -101,6 +101,7 @@ class ExpectColumnValuesToBeValidAuTfnOrEmpty(ColumnMapExpectation):
     index columns only, never a TFN.
     """
 
+    description: str | None = "values must be Australian TFNs with a valid check digit, or empty"
     map_metric = "column_values.valid_au_tfn_or_empty"
     success_keys = ("mostly",)
     library_metadata: ClassVar[dict[str, Any]] = {"tags": ["au", "checksum", "tfn"], "contributors": []}
@@ -115,6 +116,7 @@ class ExpectColumnValuesToBeValidAuTfnOrEmpty(ColumnMapExpectation):
 class ExpectColumnValuesToBeValidAbnOrEmpty(ColumnMapExpectation):
     """Expect each value to be an Australian Business Number with a valid check digit, or empty."""
 
+    description: str | None = "values must be ABNs with a valid check digit, or empty"
     map_metric = "column_values.valid_abn_or_empty"
     success_keys = ("mostly",)
     library_metadata: ClassVar[dict[str, Any]] = {"tags": ["au", "checksum", "abn"], "contributors": []}
@@ -123,6 +125,7 @@ class ExpectColumnValuesToBeValidAbnOrEmpty(ColumnMapExpectation):
 class ExpectColumnValuesToBeValidAcnOrEmpty(ColumnMapExpectation):
     """Expect each value to be an Australian Company Number with a valid check digit, or empty."""
 
+    description: str | None = "values must be ACNs with a valid check digit, or empty"
     map_metric = "column_values.valid_acn_or_empty"
     success_keys = ("mostly",)
     library_metadata: ClassVar[dict[str, Any]] = {"tags": ["au", "checksum", "acn"], "contributors": []}

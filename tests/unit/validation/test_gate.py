@@ -187,3 +187,10 @@ def test_headline_is_short_and_names_the_blocking_rules():
         "validated 3 funds: 2 passed, 1 quarantined (TFN fails its check digit: 1), 0 with warnings"
     )
     assert "123456789" not in headline
+
+
+def test_an_empty_run_checks_nothing_and_passes():
+    result = check(*frames([], []))
+    assert result.counts() == dict.fromkeys(
+        ("funds_checked", "passed", "quarantined", "with_warnings", "members_checked"), 0
+    )
