@@ -27,8 +27,15 @@ import classxpm.validation.expectations  # noqa: F401  (registers the custom exp
 from classxpm.identifiers import is_valid_tfn, normalise
 from classxpm.validation import report
 from classxpm.validation.outcome import FundLabel, GateResult, RuleTally, TfnStatus, ValidationGateError
-from classxpm.validation.rules import RULES, Frame, Rule, build_view, index_columns, required_columns
-from classxpm.validation.rules import rules_for as _rules_for
+from classxpm.validation.rules import (
+    RULES,
+    Frame,
+    Rule,
+    build_view,
+    index_columns,
+    required_columns,
+    rules_for,
+)
 
 DOCS_SITE = "classxpm"
 RESULT_FORMAT: dict[str, Any] = {
@@ -68,6 +75,7 @@ def validate_frames(
             rule could not be evaluated); the report folder then holds a summary saying why.
     """
     folder = report.run_folder(report.reports_root(reports_dir), business_id, run_id)
+    report.clear_data_docs(folder)  # a retried task must not show the failed attempt's results
     try:
         outcome = check_frames(
             funds,
@@ -168,26 +176,28 @@ def run_suites(
     """
     context = ephemeral_context(docs_dir)
     source = context.data_sources.add_pandas("class")
-    results = {}
-    for frame, view in views.items():
-        batch = source.add_dataframe_asset(frame.value).add_batch_definition_whole_dataframe("run")
-        suite = context.suites.add(gx.ExpectationSuite(name=f"class_{frame}"))
-        for rule in _rules_for(frame, rules):
-            suite.add_expectation(rule.build())
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"class_{frame}", data=batch, suite=suite)
-        )
-        result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(index_columns(frame))}
-        checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=f"class_{frame}", validation_definitions=[definition], result_format=result_format
-            )
-        )
-        run = checkpoint.run(batch_parameters={"dataframe": view})
-        (results[frame],) = run.run_results.values()
+    results = {frame: _run_suite(context, source, frame, view, rules) for frame, view in views.items()}
     if docs_dir:
         context.build_data_docs(site_names=[DOCS_SITE])
     return results
+
+
+def _run_suite(
+    context: EphemeralDataContext, source: Any, frame: Frame, view: pd.DataFrame, rules: tuple[Rule, ...]
+) -> ExpectationSuiteValidationResult:
+    batch = source.add_dataframe_asset(frame.value).add_batch_definition_whole_dataframe("run")
+    suite = context.suites.add(gx.ExpectationSuite(name=f"class_{frame}"))
+    for rule in rules_for(frame, rules):
+        suite.add_expectation(rule.build())
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"class_{frame}", data=batch, suite=suite)
+    )
+    result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(index_columns(frame))}
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(name=f"class_{frame}", validation_definitions=[definition], result_format=result_format)
+    )
+    (result,) = checkpoint.run(batch_parameters={"dataframe": view}).run_results.values()
+    return result
 
 
 def _rule_of(result: ExpectationValidationResult, by_name: Mapping[str, Rule]) -> Rule:

@@ -201,3 +201,11 @@ def test_cli_report_latest_shows_a_stopped_run(tmp_path):
     outcome = CliRunner().invoke(main, ["report", "latest", "--reports-dir", str(tmp_path)])
     assert "Stopped: members lacks column fund_id (identifies the rows)" in outcome.output
     assert "funds received 1, members received 2" in outcome.output
+
+
+def test_a_retried_run_keeps_only_the_last_attempt_s_data_docs(tmp_path):
+    funds, members = good_frames(2)
+    for _ in range(2):
+        result = validate_frames(funds, members, run_id="r", business_id="b", reports_dir=tmp_path)
+    pages = list((result.report.folder / "data_docs" / "validations").rglob("*.html"))
+    assert len(pages) == 2  # one funds page and one members page
