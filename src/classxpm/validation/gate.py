@@ -75,7 +75,6 @@ def validate_frames(
             rule could not be evaluated); the report folder then holds a summary saying why.
     """
     folder = report.run_folder(report.reports_root(reports_dir), business_id, run_id)
-    report.clear_data_docs(folder)  # a retried task must not show the failed attempt's results
     try:
         outcome = check_frames(
             funds,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -51,13 +50,6 @@ def safe_name(text: str) -> str:
 def run_folder(root: Path, business_id: str, run_id: str) -> Path:
     """The folder of one run's report under ``root``."""
     return root / safe_name(business_id) / safe_name(run_id)
-
-
-def clear_data_docs(folder: Path) -> None:
-    """Remove the Data Docs of an earlier attempt of the same run, if any."""
-    docs = folder / DATA_DOCS
-    if docs.exists():
-        shutil.rmtree(docs)
 
 
 def write_report(outcome: GateResult, folder: Path, now: datetime | None = None) -> GateResult:
