@@ -1,7 +1,8 @@
 """State tables of the jobs snapshot: one snapshot per business, its open jobs and their tasks.
 
 A snapshot is replaced whole in one transaction, so a reader sees either the previous snapshot or the new
-one, never a mix. Also declares the fund dashboard's index on ``fund_links`` (scope code look-ups).
+one, never a mix. Also declares the pages' indexes on ``fund_links`` (scope codes) and ``sync_runs``
+(a business's latest run).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from classxpm.state.tables import metadata
-from classxpm.sync.tables import fund_links
+from classxpm.sync.tables import fund_links, sync_runs
 
 UtcDateTime = sa.DateTime(timezone=True)
 
@@ -53,3 +54,4 @@ snapshot_tasks = sa.Table(
 )
 
 fund_links_by_scope = sa.Index("ix_fund_links_scope", fund_links.c.business_id, fund_links.c.scope_code)
+sync_runs_by_business = sa.Index("ix_sync_runs_business", sync_runs.c.business_id, sync_runs.c.started_at)

@@ -1,4 +1,4 @@
-"""Create the jobs snapshot (snapshots, jobs, tasks) and the dashboard's scope-code index on fund_links.
+"""Create the jobs snapshot (snapshots, jobs, tasks) and the pages' indexes on fund_links and sync_runs.
 
 Revision ID: 0003
 Revises: 0002
@@ -53,10 +53,12 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date()),
     )
     op.create_index("ix_fund_links_scope", "fund_links", ["business_id", "scope_code"])
+    op.create_index("ix_sync_runs_business", "sync_runs", ["business_id", "started_at"])
 
 
 def downgrade() -> None:
     """Drop them again."""
+    op.drop_index("ix_sync_runs_business", "sync_runs")
     op.drop_index("ix_fund_links_scope", "fund_links")
     op.drop_table("snapshot_tasks")
     op.drop_index("ix_snapshot_jobs_client", "snapshot_jobs")

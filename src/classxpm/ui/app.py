@@ -1,0 +1,65 @@
+"""The FastAPI app the Airflow plugin mounts on the API server: routes, static files, error pages.
+
+Errors are turned into pages here, once: XPM's (with their own plain-words messages), a refused role,
+Airflow refusing the sync, and HTTP errors (not signed in, not found).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from classxpm.ui.access import Refused
+from classxpm.ui.airflow_api import TriggerFailed
+from classxpm.ui.pages import render
+from classxpm.ui.views import authorise, funds, reports, settings
+from classxpm.xpm.errors import NotAuthorised, Reauthorise, Retriable, XpmError
+
+TITLES = {401: "Please sign in to Airflow", 403: "Not allowed", 404: "Not found"}
+
+
+def create_app() -> FastAPI:
+    """Build the app (cheap: nothing is looked up until the first request)."""
+    app = FastAPI(title="Class XPM", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+    for module in (settings, authorise, funds, reports):
+        app.include_router(module.router)
+    app.add_exception_handler(XpmError, _xpm_error)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(TriggerFailed, _trigger_failed)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_api_route("/", _home, include_in_schema=False)
+    return app
+
+
+def _home(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url_for("settings"), status_code=303)
+
+
+def _xpm_error(request: Request, exc: Exception) -> HTMLResponse:
+    status = (
+        502 if isinstance(exc, Retriable) else 409 if isinstance(exc, NotAuthorised | Reauthorise) else 400
+    )
+    return _error(request, status, "Xero Practice Manager", str(exc))
+
+
+def _refused(request: Request, exc: Exception) -> HTMLResponse:
+    return _error(request, 403, TITLES[403], str(exc))
+
+
+def _trigger_failed(request: Request, exc: Exception) -> HTMLResponse:
+    return _error(request, 502, "The sync was not started", str(exc))
+
+
+def _http_error(request: Request, exc: Exception) -> HTMLResponse:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else ""
+    return _error(request, status, TITLES.get(status, "Something went wrong"), str(detail))
+
+
+def _error(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status, title=title, message=message)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from classxpm.state.tables import xpm_grants
+from classxpm.sync.tables import sync_runs
+
+BUSINESS = "biz-1"
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def test_not_authorised_offers_authorise_in_a_new_tab(admin):
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert page.status_code == 200
+    assert "Xero Integration not Authorised" in page.text
+    assert 'id="authorise"' in page.text
+    assert 'target="_blank"' in page.text
+    assert 'id="unlink"' not in page.text
+
+
+def test_authorised_shows_tenant_expiry_and_days_left_with_every_action(admin, services, grant):
+    grant()
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert "Xero Integration Authorised" in page.text
+    assert "Demo Practice" in page.text
+    assert "2026-05-01 09:30 UTC" in page.text
+    assert '<dd id="days-left">60</dd>' in page.text
+    for action in ("reauthorise", "unlink", "resync"):
+        assert f'id="{action}"' in page.text
+    assert "disconnects" in page.text
+
+
+def test_a_refused_grant_says_the_seeds_message_and_offers_no_resync(admin, services, grant):
+    grant()
+    with services.state.begin() as conn:
+        conn.execute(sa.update(xpm_grants).values(invalid_reason="invalid_grant"))
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert "Sync failed. Token expired. Re-authorisation required." in page.text
+    assert 'id="reauthorise"' in page.text
+    assert 'id="resync"' not in page.text
+
+
+def test_an_idle_grant_past_60_days_is_expired(services, grant, as_role):
+    grant()
+    later = as_role(replace(services, clock=lambda: NOW + timedelta(days=61)), "admin")
+
+    assert "Sync failed. Token expired. Re-authorisation required." in later.get("/settings").text
+
+
+def test_the_last_sync_result_is_shown(admin, services, grant):
+    with services.state.begin() as conn:
+        conn.execute(
+            sa.insert(sync_runs).values(
+                run_id="class_xpm_sync/manual_1",
+                dag_id="class_xpm_sync",
+                business_id=BUSINESS,
+                mode="full",
+                sync_mode="upsert",
+                dry_run=False,
+                started_at=NOW,
+                finished_at=NOW + timedelta(minutes=3),
+                status="failed",
+                summary={"counts": {"created": 4, "failed": 1, "unchanged": 0}},
+            )
+        )
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert "class_xpm_sync/manual_1" in page.text
+    assert "4 created, 1 failed" in page.text
+
+
+def test_a_viewer_reads_the_status_but_cannot_act(viewer, services, grant):
+    grant()
+
+    page = viewer.get("/settings", params={"business": BUSINESS})
+    unlink = viewer.post("/settings/unlink", data={"business": BUSINESS})
+    start = viewer.get("/authorise/start", params={"business": BUSINESS}, follow_redirects=False)
+
+    assert "Xero Integration Authorised" in page.text
+    assert 'id="read-only"' in page.text
+    assert 'id="unlink"' not in page.text
+    assert unlink.status_code == 403
+    assert "does not allow you to unlink" in unlink.text
+    assert start.status_code == 403
+    assert viewer.get("/settings", params={"business": BUSINESS}).text.count("Demo Practice") >= 1
+
+
+def test_a_user_role_may_neither_unlink_nor_resync(services, grant, as_role, airflow_api):
+    grant()
+    user = as_role(services, "user")
+
+    assert user.post("/settings/resync", data={"business": BUSINESS}).status_code == 403
+    assert airflow_api.requests == []
+
+
+def test_resync_triggers_the_sync_through_airflows_api_as_the_user(admin, grant, airflow_api):
+    grant()
+    airflow_api.paused = True
+
+    page = admin.post("/settings/resync", data={"business": BUSINESS})
+
+    assert page.status_code == 200
+    assert "Sync started: run manual__2026-05-01T09:00:00 of class_xpm_sync is queued." in page.text
+    assert "paused" in page.text
+    post = airflow_api.requests[0]
+    assert str(post.url) == "http://testserver/api/v2/dags/class_xpm_sync/dagRuns"
+    assert post.headers["Authorization"] == "Bearer the-users-airflow-jwt"
+    assert airflow_api.posted() == [{"logical_date": None, "conf": {"business_id": BUSINESS}}]
+
+
+def test_airflow_refusing_the_run_is_a_plain_error_page(admin, grant, airflow_api):
+    grant()
+    airflow_api.status = 404
+
+    page = admin.post("/settings/resync", data={"business": BUSINESS})
+
+    assert page.status_code == 502
+    assert "does not know the class_xpm_sync DAG" in page.text
+
+
+def test_not_signed_in_is_told_to_sign_in(services, as_role):
+    page = as_role(services, None).get("/settings")
+
+    assert page.status_code == 401
+    assert "Please sign in to Airflow" in page.text
+
+
+def test_the_home_page_is_the_settings_page(admin):
+    assert admin.get("/").url.path == "/classxpm/settings"
