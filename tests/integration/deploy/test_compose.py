@@ -13,7 +13,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from classxpm.airflow.connections import (
     CLASS_DB_CONN_ID,
@@ -33,9 +36,11 @@ from classxpm.airflow.connections import (
 from classxpm.mapping.loader import MAPPINGS_DIR_ENV
 from classxpm.source.demo_data import DEMO_BUSINESS_ID
 from classxpm.state.crypto import KEY_ENV
+from classxpm.state.migrations import upgrade
 from classxpm.validation.report import REPORTS_ENV
 from classxpm.xpm import config as xpm_defaults
 from classxpm.xpm_sim.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from classxpm.xpm_sim.testing import SimulatorHandle
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -423,3 +428,42 @@ def test_airflow_init_stops_until_the_required_secrets_are_set(
         assert set(result.stderr.rsplit(":", 1)[1].split()) == missing
     else:
         assert (result.returncode, result.stdout) == (0, "checked\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_xpm_sim_link_authorises_the_demo_business_once(
+    example_env: dict[str, str], xpm_sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    sim_urls = {
+        key: value.replace("http://xpm-sim:8765", xpm_sim.base_url) for key, value in example_env.items()
+    }
+    compose = compose_with(sim_urls)
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    upgrade(state_url)
+    env = {
+        **service_env(compose, "xpm-sim-link"),
+        "AIRFLOW_CONN_CLASSXPM_STATE": json.dumps(
+            {"conn_type": "generic", "extra": {"sqlalchemy_url": state_url}}
+        ),
+        "CLASSXPM_FERNET_KEY": Fernet.generate_key().decode(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": os.environ["AIRFLOW_HOME"],
+    }
+    command = compose["services"]["xpm-sim-link"]["command"]
+    script = command[-1].replace("--port 8766", f"--port {_free_port()}")
+
+    def link() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command[:-1], script], env=env, capture_output=True, text=True, check=False, timeout=120
+        )
+
+    first, second = link(), link()
+    assert (first.returncode, second.returncode) == (0, 0), first.stdout + first.stderr
+    assert "Xero Integration Authorised (Demo Practice)" in first.stdout
+    assert "Open this URL" not in second.stdout, "an authorised business is left as it is"
+    assert second.stdout.startswith("Xero Integration Authorised\nTenant: Demo Practice")
