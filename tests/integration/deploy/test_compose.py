@@ -467,3 +467,26 @@ def test_xpm_sim_link_authorises_the_demo_business_once(
     assert "Xero Integration Authorised (Demo Practice)" in first.stdout
     assert "Open this URL" not in second.stdout, "an authorised business is left as it is"
     assert second.stdout.startswith("Xero Integration Authorised\nTenant: Demo Practice")
+
+
+def test_class_db_seed_fills_an_empty_database_and_leaves_a_filled_one(
+    compose: dict[str, Any], pg_url: str
+) -> None:
+    command = compose["services"]["class-db-seed"]["command"]
+    script = re.sub(r"--db \S+", f"--db {pg_url}", command[-1]).replace("--funds 200", "--funds 5")
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def seed() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["/bin/bash", *command[:-1], script],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    first, second = seed(), seed()
+    assert (first.returncode, second.returncode) == (0, 0), first.stdout + second.stdout
+    assert first.stdout.startswith("Wrote 5 funds")
+    assert second.stdout.endswith("class-db-seed: class-db already holds Class data; left as it is.\n")
