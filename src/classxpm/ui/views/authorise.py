@@ -117,6 +117,7 @@ def _finished(
     return render(
         request,
         "authorised.html",
+        viewer=viewer,
         headline=AUTHORISED_MESSAGE,
         business_id=business_id,
         result=result,

@@ -1,0 +1,190 @@
+"""A live Airflow API server with the project's plugin, the XPM simulator behind it, and headless Chromium.
+
+The API server runs from a throw-away AIRFLOW_HOME with SimpleAuthManager users ``admin`` (Admin role) and
+``viewer`` (Viewer role). It is started in a session of its own and stopped by its process id with SIGTERM
+(uvicorn shuts down cleanly), its process group being killed only if it has not exited in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from classxpm.state.migrations import upgrade
+from classxpm.xpm_sim.testing import SimulatorHandle, running_simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running stack: Airflow's URL, the state database, the simulator, reports and the env used."""
+
+    url: str
+    state_url: str
+    sim: SimulatorHandle
+    reports: Path
+    env: dict[str, str]
+
+    def token(self, username: str) -> str:
+        """An Airflow JWT for ``username`` from Airflow's own token endpoint."""
+        body = {"username": username, "password": PASSWORDS[username]}
+        answer = httpx.post(f"{self.url}/auth/token", json=body, timeout=10)
+        answer.raise_for_status()
+        return answer.json()["access_token"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _xpm_connection(sim: SimulatorHandle) -> str:
+    base = sim.base_url
+    extra = {
+        "authorize_url": f"{base}/identity/connect/authorize",
+        "token_url": f"{base}/connect/token",
+        "revocation_url": f"{base}/connect/revocation",
+        "connections_url": f"{base}/connections",
+        "attempts": 2,
+    }
+    host = f"{base}/practicemanager/3.1"
+    return json.dumps(
+        {
+            "conn_type": "xpm",
+            "login": sim.client_id,
+            "password": sim.client_secret,
+            "host": host,
+            "extra": extra,
+        }
+    )
+
+
+def _environment(home: Path, sim: SimulatorHandle, state_file: Path, port: int) -> dict[str, str]:
+    (home / "passwords.json").write_text(json.dumps(PASSWORDS))
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW_CONN_XPM_DEFAULT": _xpm_connection(sim),
+        "AIRFLOW_CONN_CLASSXPM_STATE": json.dumps({"conn_type": "sqlite", "host": str(state_file)}),
+        "CLASSXPM_FERNET_KEY": Fernet.generate_key().decode(),
+        "CLASSXPM_REPORTS_DIR": str(home / "reports"),
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+
+
+def _run(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"airflow {' '.join(args)}: {done.stderr[-2000:]}"
+
+
+def _wait_until_healthy(server: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"the API server exited: {log.read_text()[-3000:]}"
+        try:
+            if httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"the API server did not answer within {START_TIMEOUT:.0f} s: {log.read_text()[-3000:]}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser_sim() -> Iterator[SimulatorHandle]:
+    """A simulator showing its consent page (no auto-approve), with a second XPM account for the demo user."""
+    with running_simulator(auto_approve=False) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, browser_sim: SimulatorHandle) -> Iterator[Stack]:
+    """Migrate a fresh Airflow database, serialise the DAGs and start ``airflow api-server``."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    port = _free_port()
+    state_file = home / "state.db"
+    env = _environment(home, browser_sim, state_file, port)
+    upgrade(f"sqlite:///{state_file}")
+    _run(env, "db", "migrate")
+    _run(env, "dags", "reserialize")
+    log = home / "api-server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(server, url, log)
+        yield Stack(url, f"sqlite:///{state_file}", browser_sim, home / "reports", env)
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signed_in(stack: Stack, chromium):
+    """Open browser contexts signed in to Airflow as a user (Airflow's JWT in its ``_token`` cookie)."""
+    contexts = []
+
+    def open_as(username: str):
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.add_cookies([{"name": "_token", "value": stack.token(username), "url": stack.url}])
+        contexts.append(context)
+        return context
+
+    yield open_as
+    for context in contexts:
+        context.close()
