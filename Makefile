@@ -32,6 +32,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 $(MIGRATED): $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { cat $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	$(BIN)/airflow pools set xpm_api 5 "Calls to Xero Practice Manager: Xero allows 5 at once per tenant" \
+		>> $(AIRFLOW_HOME)/db-migrate.log 2>&1
 	touch $@
 
 demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from classxpm.state.crypto import TokenCipher
 from classxpm.state.tables import xpm_grants
-from classxpm.xpm.auth import REFRESH_MARGIN, Clock, IdentityClient, TokenSet, utcnow
+from classxpm.xpm.auth import Clock, IdentityClient, TokenSet, utcnow
 from classxpm.xpm.errors import NotAuthorised, Reauthorise
 
 IDLE_EXPIRY = timedelta(days=60)
@@ -238,7 +238,7 @@ class StoredTokenSource:
     def access_token(self) -> str:
         """Return the stored access token, refreshing it first when it expires within a few minutes."""
         tokens = self._store.require(self._business_id).tokens
-        if tokens.expires_within(REFRESH_MARGIN, self._clock()):
+        if tokens.expires_within(self._identity.refresh_margin, self._clock()):
             tokens = self._store.refresh(self._business_id, self._identity, tokens.access_token)
         return tokens.access_token
 

@@ -33,7 +33,6 @@ from classxpm.xpm.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-REFRESH_MARGIN = timedelta(minutes=5)
 """Access tokens are refreshed this long before they expire, so no call races the expiry."""
 
 Clock = Callable[[], datetime]
@@ -164,6 +163,11 @@ class IdentityClient:
         self._policy = policy
         self._clock = clock
 
+    @property
+    def refresh_margin(self) -> timedelta:
+        """How long before expiry an access token is refreshed."""
+        return timedelta(seconds=self._config.refresh_margin_seconds)
+
     def exchange_code(self, request: AuthorizationRequest, code: str) -> TokenSet:
         """Exchange an authorization code (with the PKCE verifier) for a token set."""
         form = {
@@ -236,7 +240,7 @@ class MemoryTokenSource:
 
     def access_token(self) -> str:
         """Return the access token, refreshing it when it is about to expire."""
-        if self.tokens.expires_within(REFRESH_MARGIN, self._clock()):
+        if self.tokens.expires_within(self._identity.refresh_margin, self._clock()):
             self.tokens = self._identity.refresh(self.tokens.refresh_token, self.tokens.tenant_id)
         return self.tokens.access_token
 

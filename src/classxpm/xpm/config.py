@@ -20,6 +20,15 @@ DEFAULT_SCOPES = "offline_access practicemanager.client practicemanager.job.read
 URL_SETTINGS = ("authorize_url", "token_url", "revocation_url", "connections_url", "redirect_uri")
 
 
+TUNING = {
+    "minute_limit": int,
+    "max_in_flight": int,
+    "refresh_margin_seconds": float,
+    "rate_window_seconds": float,
+}
+"""Connection extras that tune the client's own limits, and their types."""
+
+
 @dataclass(frozen=True)
 class RetrySettings:
     """In-request retries (seconds apart), kept apart from Airflow task retries (minutes apart)."""
@@ -52,6 +61,10 @@ class XpmConfig:
     minute_limit: int = 60
     """Calls a minute this client allows itself per tenant (Xero's limit; lower leaves room for people)."""
     max_in_flight: int = 5
+    refresh_margin_seconds: float = 300.0
+    rate_window_seconds: float = 60.0
+    """XPM's rate window: a minute; shorter only against a simulator that runs its clock faster."""
+    """Refresh the access token this long before it expires (Xero's tokens last 30 minutes)."""
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
@@ -62,8 +75,8 @@ class XpmConfig:
             raise ConfigurationError("scopes must include offline_access, or Xero issues no refresh token")
         if self.timeout_seconds <= 0:
             raise ConfigurationError("timeout_seconds must be positive")
-        if self.minute_limit < 1 or self.max_in_flight < 1:
-            raise ConfigurationError("minute_limit and max_in_flight must be at least 1")
+        if self.minute_limit < 1 or self.max_in_flight < 1 or self.rate_window_seconds <= 0:
+            raise ConfigurationError("minute_limit and max_in_flight must be at least 1, the window positive")
 
     @classmethod
     def from_settings(
@@ -74,7 +87,7 @@ class XpmConfig:
         Raises:
             ConfigurationError: A value is missing or invalid, or an extra is unknown.
         """
-        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", "minute_limit", "max_in_flight"}
+        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", *TUNING}
         unknown = sorted(set(extras) - known)
         if unknown:
             raise ConfigurationError(f"unknown XPM connection extras: {', '.join(unknown)}")
@@ -83,9 +96,9 @@ class XpmConfig:
             values["timeout_seconds"] = float(extras["timeout_seconds"])
         if extras.get("attempts"):
             values["retry"] = RetrySettings(attempts=int(extras["attempts"]))
-        for name in ("minute_limit", "max_in_flight"):
+        for name, kind in TUNING.items():
             if extras.get(name):
-                values[name] = int(extras[name])
+                values[name] = kind(extras[name])
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
 
     @property

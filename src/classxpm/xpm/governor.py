@@ -28,7 +28,9 @@ class TenantGovernor:
         minute_limit: int = MINUTE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        window_seconds: float = WINDOW_SECONDS,
     ) -> None:
+        self._window = window_seconds
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._lock = threading.Lock()
         self._minute_limit = minute_limit
@@ -38,6 +40,7 @@ class TenantGovernor:
         self._minute_budget = minute_limit
         self._day_remaining: int | None = None
         self._deferred_until: float | None = None
+        self._in_flight = 0
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -49,27 +52,42 @@ class TenantGovernor:
         self._raise_if_deferred()
         with self._slots:
             self._spend_minute_budget()
-            yield
+            with self._lock:
+                self._in_flight += 1
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct the budgets from a response's X-MinLimit-Remaining and X-DayLimit-Remaining."""
         minute, day = _count(headers, "X-MinLimit-Remaining"), _count(headers, "X-DayLimit-Remaining")
         with self._lock:
             if minute is not None:
-                self._minute_budget = min(self._minute_budget, minute)
+                self._follow_minute_window(minute)
             if day is not None:
                 self._day_remaining = day
             self._note_limit_problem(headers)
 
+    def _follow_minute_window(self, remaining: int) -> None:
+        others = self._in_flight - 1  # sent before this answer, perhaps not yet counted by XPM
+        if remaining > self._minute_budget + others:
+            # XPM counts fixed windows of its own: more left than we thought means its window turned over.
+            self._window_start = self._clock()
+            self._minute_budget = max(0, min(remaining, self._minute_limit) - others)
+        else:
+            self._minute_budget = min(self._minute_budget, remaining)
+
     def _note_limit_problem(self, headers: Mapping[str, str]) -> None:
         problem = headers.get("X-Rate-Limit-Problem", "").lower()
-        retry_after = float(headers.get("Retry-After") or WINDOW_SECONDS)
+        retry_after = float(headers.get("Retry-After") or self._window)
         if problem == "day":
             self._day_remaining = 0
             self._deferred_until = self._clock() + retry_after
         elif problem == "minute":
             # XPM's fixed window ends when Retry-After says; start the next one then.
-            self._window_start = self._clock() + retry_after - WINDOW_SECONDS
+            self._window_start = self._clock() + retry_after - self._window
             self._minute_budget = 0
 
     def remaining_daily(self) -> int | None:
@@ -93,12 +111,12 @@ class TenantGovernor:
 
     def _take_or_wait(self) -> float:
         elapsed = self._clock() - self._window_start
-        if elapsed >= WINDOW_SECONDS:
+        if elapsed >= self._window:
             self._window_start, self._minute_budget, elapsed = self._clock(), self._minute_limit, 0.0
         if self._minute_budget > 0:
             self._minute_budget -= 1
             return 0.0
-        return WINDOW_SECONDS - elapsed
+        return self._window - elapsed
 
 
 def _count(headers: Mapping[str, str], name: str) -> int | None:
@@ -118,13 +136,21 @@ class GovernorRegistry:
         self._sleep = sleep
 
     def for_tenant(
-        self, tenant_id: str, minute_limit: int = MINUTE_LIMIT, max_in_flight: int = MAX_IN_FLIGHT
+        self,
+        tenant_id: str,
+        minute_limit: int = MINUTE_LIMIT,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        window_seconds: float = WINDOW_SECONDS,
     ) -> TenantGovernor:
         """Return the governor of ``tenant_id``, created on first use with the given limits."""
         with self._lock:
             if tenant_id not in self._governors:
                 self._governors[tenant_id] = TenantGovernor(
-                    max_in_flight, minute_limit, clock=self._clock, sleep=self._sleep
+                    max_in_flight,
+                    minute_limit,
+                    clock=self._clock,
+                    sleep=self._sleep,
+                    window_seconds=window_seconds,
                 )
             return self._governors[tenant_id]
 

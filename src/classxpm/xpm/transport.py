@@ -42,12 +42,12 @@ class Transport:
         self._http = http
         self._policy = policy or RetryPolicy(config.retry)
         tenant = tokens.tenant_id
-        limits = {"minute_limit": config.minute_limit, "max_in_flight": config.max_in_flight}
-        self._governor = (
-            governors.for_tenant(tenant, **limits)
-            if tenant
-            else TenantGovernor(limits["max_in_flight"], limits["minute_limit"])
-        )
+        limits = {
+            "minute_limit": config.minute_limit,
+            "max_in_flight": config.max_in_flight,
+            "window_seconds": config.rate_window_seconds,
+        }
+        self._governor = governors.for_tenant(tenant, **limits) if tenant else TenantGovernor(**limits)
 
     @property
     def governor(self) -> TenantGovernor:

@@ -40,6 +40,33 @@ def test_min_limit_header_lowers_the_budget():
     assert governor.remaining_daily() == 4321
 
 
+def test_a_turned_over_xpm_window_restores_the_budget_at_once():
+    time = FakeTime()
+    governor = TenantGovernor(minute_limit=10, clock=time.clock, sleep=time.sleep)
+    for remaining in ("9", "8", "7", "9"):  # XPM's fixed window turned over before the last answer
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": remaining})
+    for _ in range(9):
+        with governor.slot():
+            pass
+    assert time.sleeps == [], "13 calls in our minute: XPM's window, not ours, is the one that counts"
+    with governor.slot():
+        pass
+    assert time.sleeps == [60.0]
+
+
+def test_answers_to_calls_in_flight_do_not_restore_spent_budget():
+    time = FakeTime()
+    governor = TenantGovernor(minute_limit=5, clock=time.clock, sleep=time.sleep)
+    with governor.slot(), governor.slot(), governor.slot():
+        governor.observe({"X-MinLimit-Remaining": "4"})  # the first of three calls answered
+    with governor.slot(), governor.slot():
+        pass
+    with governor.slot():
+        pass
+    assert time.sleeps == [60.0], "5 calls a minute, not 5 plus the 2 still in flight"
+
+
 def test_daily_quota_spent_defers_without_a_call():
     governor = TenantGovernor()
     governor.observe({"X-Rate-Limit-Problem": "day", "Retry-After": "5000"})

@@ -1,0 +1,208 @@
+"""``make demo``: the whole job on embedded defaults, end to end, on this machine only.
+
+A demo Class database (SQLite), the XPM simulator in the background, a headless authorisation through
+``classxpm auth login``, ``airflow dags test class_xpm_sync``, then the run summary. It stops what it
+started. Everything lands under ``$AIRFLOW_HOME/demo`` so it can be looked at afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+
+SIM_CLIENT_ID, SIM_CLIENT_SECRET = "classxpm-demo", "classxpm-demo-secret"
+TIME_SCALE = 30.0
+"""The simulator runs 30 times faster than the clock on the wall: production limits, a demo-sized wait."""
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Where the demo keeps its databases, the simulator's state, reports and logs."""
+
+    root: Path
+
+    @property
+    def class_db(self) -> str:
+        """The demo Class database URL."""
+        return f"sqlite:///{self.root / 'class.db'}"
+
+    @property
+    def state_db(self) -> str:
+        """The pipeline's state database URL."""
+        return f"sqlite:///{self.root / 'state.db'}"
+
+    @property
+    def sim_state(self) -> Path:
+        """The simulator's saved state (what XPM holds after the demo)."""
+        return self.root / "xpm-sim.db"
+
+    @property
+    def reports(self) -> Path:
+        """The run reports folder."""
+        return self.root / "reports"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment(paths: DemoPaths, base_url: str) -> dict[str, str]:
+    api = {
+        "conn_type": "xpm",
+        "login": SIM_CLIENT_ID,
+        "password": SIM_CLIENT_SECRET,
+        "host": f"{base_url}/practicemanager/3.1",
+        "extra": {
+            "authorize_url": f"{base_url}/identity/connect/authorize",
+            "token_url": f"{base_url}/connect/token",
+            "revocation_url": f"{base_url}/connect/revocation",
+            "connections_url": f"{base_url}/connections",
+            "redirect_uri": "http://127.0.0.1:8766/callback",
+            "rate_window_seconds": 60 / TIME_SCALE,
+            "refresh_margin_seconds": 300 / TIME_SCALE,
+        },
+    }
+    database = lambda url: json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})  # noqa: E731
+    return {
+        **os.environ,
+        "AIRFLOW_CONN_CLASS_DB": database(paths.class_db),
+        "AIRFLOW_CONN_CLASSXPM_STATE": database(paths.state_db),
+        "AIRFLOW_CONN_XPM_DEFAULT": json.dumps(api),
+        "CLASSXPM_REPORTS_DIR": str(paths.reports),
+    }
+
+
+def _classxpm(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("classxpm")), *args]
+
+
+@contextmanager
+def simulator(paths: DemoPaths) -> Iterator[str]:
+    """Run ``classxpm xpm-sim serve`` in the background until the block ends; yields its base URL."""
+    port = _free_port()
+    command = _classxpm(
+        "xpm-sim",
+        "serve",
+        "--port",
+        str(port),
+        "--auto-approve",
+        "--state",
+        str(paths.sim_state),
+        "--time-scale",
+        str(TIME_SCALE),
+    )
+    log = (paths.root / "xpm-sim.log").open("w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url, process)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException("the XPM simulator stopped at start-up: see its log")
+        try:
+            if httpx.get(f"{base_url}/_sim/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise click.ClickException("the XPM simulator did not answer within 20 s")
+
+
+def authorise(business_id: str, env: dict[str, str]) -> str:
+    """Authorise headlessly: ``classxpm auth login --no-browser``, its URL followed as a browser would."""
+    command = _classxpm("auth", "login", "--business", business_id, "--no-browser", "--port", "0")
+    process = subprocess.Popen(  # noqa: S603 - our own console script, arguments from this module
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    first = process.stdout.readline() if process.stdout else ""
+    match = re.search(r"https?://\S+", first)
+    if match is None:
+        process.kill()
+        raise click.ClickException(f"auth login printed no URL: {first.strip()}")
+    httpx.get(match.group(0), follow_redirects=True, timeout=30)
+    rest, _ = process.communicate(timeout=60)
+    if process.returncode:
+        raise click.ClickException(f"auth login failed: {rest.strip()}")
+    return rest.strip().splitlines()[-1]
+
+
+def run_dag(dag_id: str, env: dict[str, str], log_path: Path) -> int:
+    """Run ``airflow dags test`` for ``dag_id``, its output to ``log_path``; returns the exit code."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with log_path.open("w") as log:
+        command = [airflow, "dags", "test", dag_id]
+        return subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode  # noqa: S603
+
+
+def latest_sync_report(reports: Path) -> dict | None:
+    """The newest sync report under ``reports``, or None."""
+    found = sorted(reports.glob("*/*/sync-report.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(found[-1].read_text()) if found else None
+
+
+@click.command()
+@click.option("--funds", default=200, show_default=True, help="How many demo funds to generate.")
+@click.option("--keep", is_flag=True, help="Keep the previous demo's databases instead of starting afresh.")
+def main(funds: int, keep: bool) -> None:
+    """Run the demo end to end and print the run summary."""
+    from classxpm.source.demo_data import DEMO_BUSINESS_ID, write_demo_data
+    from classxpm.state.migrations import upgrade
+
+    paths = DemoPaths(Path(os.environ.get("AIRFLOW_HOME", ".airflow")).resolve() / "demo")
+    if paths.root.exists() and not keep:
+        shutil.rmtree(paths.root)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    summary = write_demo_data(paths.class_db, funds, replace=True)
+    click.echo(f"1. Demo Class database: {summary.funds} funds, {summary.members} members ({paths.class_db})")
+    upgrade(paths.state_db)
+    with simulator(paths) as base_url:
+        env = _environment(paths, base_url)
+        click.echo(f"2. XPM simulator on {base_url} (state saved in {paths.sim_state})")
+        click.echo(f"3. {authorise(DEMO_BUSINESS_ID, env)}")
+        code = run_dag("class_xpm_sync", env, paths.root / "class_xpm_sync.log")
+        calls = httpx.get(f"{base_url}/_sim/calls", timeout=10).json()
+        clients = sum(1 for _ in httpx.get(f"{base_url}/_sim/state", timeout=30).json().get("clients", []))
+    _print_summary(paths, code, calls, clients)
+    sys.exit(code)
+
+
+def _print_summary(paths: DemoPaths, code: int, calls: dict, clients: int) -> None:
+    report = latest_sync_report(paths.reports)
+    status = "succeeded" if code == 0 else f"failed (exit {code}; log {paths.root / 'class_xpm_sync.log'})"
+    click.echo(f"4. airflow dags test class_xpm_sync {status}")
+    if report:
+        counts = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in report["counts"].items() if n)
+        click.echo(f"   Run summary: {counts or 'nothing to do'}; {report['api_calls']} API calls")
+        for problem in report["problems"][:10]:
+            click.echo(f"   - {problem['scope_code']}: {problem['status']}: {problem['detail']}")
+        click.echo(f"   Report: {report['report_path']}")
+    click.echo(f"   The simulator answered {calls.get('total', 0)} calls and now holds {clients} clients.")
+    click.echo(f"5. Look at them: classxpm xpm-sim serve --state {paths.sim_state} --port 8765")
+    click.echo("   then open http://127.0.0.1:8765/_sim/state (every client, contact and job as JSON).")
+
+
+if __name__ == "__main__":
+    main()
