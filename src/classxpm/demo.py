@@ -189,6 +189,21 @@ def main(funds: int, keep: bool) -> None:
     sys.exit(code)
 
 
+def _print_validation(paths: DemoPaths) -> None:
+    from collections import Counter
+
+    from classxpm.validation.report import latest_report
+
+    stored = latest_report(paths.reports)
+    if stored is None:
+        return
+    quarantined = stored.document.get("quarantined", [])
+    why = Counter(rule for fund in quarantined for rule in fund.get("rules", []))
+    reasons = ", ".join(f"{n} {rule}" for rule, n in why.most_common()) or "none"
+    click.echo(f"   Validation report: {stored.summary}")
+    click.echo(f"   {len(quarantined)} funds quarantined: {reasons}")
+
+
 def _print_summary(paths: DemoPaths, code: int, calls: dict, clients: int) -> None:
     report = latest_sync_report(paths.reports)
     status = "succeeded" if code == 0 else f"failed (exit {code}; log {paths.root / 'class_xpm_sync.log'})"
@@ -199,6 +214,7 @@ def _print_summary(paths: DemoPaths, code: int, calls: dict, clients: int) -> No
         for problem in report["problems"][:10]:
             click.echo(f"   - {problem['scope_code']}: {problem['status']}: {problem['detail']}")
         click.echo(f"   Report: {report['report_path']}")
+    _print_validation(paths)
     click.echo(f"   The simulator answered {calls.get('total', 0)} calls and now holds {clients} clients.")
     click.echo(f"5. Look at them: classxpm xpm-sim serve --state {paths.sim_state} --port 8765")
     click.echo("   then open http://127.0.0.1:8765/_sim/state (every client, contact and job as JSON).")

@@ -80,6 +80,13 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
             sync_tasks.extract(ref)
             return ref
 
+        @task
+        def validate(ref: dict[str, Any]) -> dict[str, Any]:
+            from classxpm.airflow import sync_tasks
+
+            sync_tasks.validate(ref)
+            return ref
+
         @task(pool=XPM_POOL)
         def plan(ref: dict[str, Any]) -> dict[str, Any]:
             from classxpm.airflow import sync_tasks
@@ -100,6 +107,6 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
 
             return sync_tasks.report(ref)
 
-        report(upsert(plan(extract(start()))))
+        report(upsert(plan(validate(extract(start())))))
 
     return sync()

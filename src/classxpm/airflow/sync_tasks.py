@@ -8,10 +8,8 @@ fail without retries, everything else is left to the task's retries.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 from classxpm.airflow.connections import (
@@ -25,19 +23,12 @@ from classxpm.airflow.connections import (
 from classxpm.mapping import MappingError
 from classxpm.source.extract import SourceContractError
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
+from classxpm.validation.outcome import ValidationGateError
 from classxpm.xpm.errors import Fatal, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-REPORTS_ENV = "CLASSXPM_REPORTS_DIR"
-
-
-def reports_dir() -> Path:
-    """Where run reports go: ``CLASSXPM_REPORTS_DIR``, else ``$AIRFLOW_HOME/reports``."""
-    if configured := os.environ.get(REPORTS_ENV):
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "reports"
 
 
 @contextmanager
@@ -50,6 +41,7 @@ def sync_env() -> Iterator[SyncEnv]:
     from classxpm.state.crypto import load_cipher
     from classxpm.state.tokens import StoredTokenSource, TokenStore
     from classxpm.sync.run import CallCounter
+    from classxpm.validation.report import reports_root
     from classxpm.xpm.session import XpmSession
 
     source = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)), hide_parameters=True)
@@ -64,7 +56,7 @@ def sync_env() -> Iterator[SyncEnv]:
         return session.api(tokens)
 
     try:
-        yield SyncEnv(source, state, cipher, load_default_mappings(), open_api, reports_dir(), calls=counter)
+        yield SyncEnv(source, state, cipher, load_default_mappings(), open_api, reports_root(), calls=counter)
     finally:
         session.close()
         source.dispose()
@@ -83,7 +75,7 @@ def run_step(step: Callable[[SyncEnv], T]) -> T:
     except Reauthorise as exc:
         log.error("%s (%s)", exc, exc.reason)
         raise AirflowFailException(str(exc)) from None
-    except (Fatal, MappingError, SourceContractError) as exc:
+    except (Fatal, MappingError, SourceContractError, ValidationGateError) as exc:
         raise AirflowFailException(str(exc)) from None
 
 
@@ -100,6 +92,13 @@ def extract(ref: dict[str, Any]) -> dict[str, int]:
     from classxpm.sync import steps
 
     return run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+
+
+def validate(ref: dict[str, Any]) -> dict[str, int]:
+    """The validation gate task."""
+    from classxpm.sync import steps
+
+    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)))
 
 
 def plan(ref: dict[str, Any]) -> dict[str, int]:

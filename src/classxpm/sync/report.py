@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,16 +59,6 @@ def tally(statuses: list[str]) -> dict[str, int]:
     return {key: counts.get(key, 0) for key in COUNTED} | {
         k: v for k, v in counts.items() if k not in COUNTED
     }
-
-
-def safe_run_folder(run_id: str) -> str:
-    """A folder name for an Airflow run id (which may hold ':' and '+')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_")
-
-
-def report_folder(reports_dir: Path, business_id: str, run_id: str) -> Path:
-    """The run's folder under the reports folder: ``<reports>/<business>/<run>/``."""
-    return reports_dir / business_id / safe_run_folder(run_id)
 
 
 def write_report(report: SyncReport) -> Path:

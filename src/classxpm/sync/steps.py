@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from classxpm.identifiers import mask_tfn
 from classxpm.source.extract import FundFilter, check_source_contract
+from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import TokenStore
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.executor import Executor
@@ -27,10 +28,11 @@ from classxpm.sync.model import SENSITIVE_FIELDS, Action, DesiredFund, Link, Rem
 from classxpm.sync.plan import ContactStep, FundPlan, RemoteIndex, plan_fund
 from classxpm.sync.progress import Progress
 from classxpm.sync.remote import RemoteState, remote_from
-from classxpm.sync.report import SyncReport, report_folder, tally, write_report
+from classxpm.sync.report import SyncReport, tally, write_report
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 from classxpm.sync.staging import clear_staging, iter_staged, stage_extract
 from classxpm.sync.tables import planned_funds, quarantined_funds, sync_outcomes, sync_runs, watermarks
+from classxpm.validation.report import run_folder
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.errors import ConfigurationError, Deferred, NotAuthorised
 
@@ -117,6 +119,45 @@ def _filter(env: SyncEnv, ref: RunRef) -> FundFilter:
         return base
     retry = funds_to_retry(env.state, ref.business_id)
     return replace(base, changed_since=mark - WATERMARK_OVERLAP, retry_fund_ids=retry)
+
+
+def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
+    """The validation gate: hold back funds that break a blocking rule, and write the run's report.
+
+    Raises:
+        ValidationGateError: The run as a whole cannot be validated (e.g. a column the rules need is missing).
+    """
+    import pandas as pd
+
+    from classxpm.validation.gate import validate_frames
+
+    fund_rows: list[dict[str, Any]] = []
+    member_rows: list[dict[str, Any]] = []
+    for chunk in iter_staged(env.state, ref.run_id, env.cipher):
+        fund_rows += chunk.funds
+        member_rows += [m for group in chunk.members.values() for m in group]
+    result = validate_frames(
+        pd.DataFrame(fund_rows, columns=column_names(funds)),
+        pd.DataFrame(member_rows, columns=column_names(members)),
+        run_id=ref.run_id,
+        business_id=ref.business_id,
+        reports_dir=env.reports_dir,
+    )
+    rows = [
+        {
+            "run_id": ref.run_id,
+            "fund_id": fund_id,
+            "scope_code": result.labels[fund_id].scope_code,
+            "rules": list(rules),
+        }
+        for fund_id, rules in result.quarantined.items()
+    ]
+    with env.state.begin() as conn:
+        conn.execute(sa.delete(quarantined_funds).where(quarantined_funds.c.run_id == ref.run_id))
+        if rows:
+            conn.execute(sa.insert(quarantined_funds), rows)
+    log.info("%s", result.headline())
+    return result.counts()
 
 
 def _mapped_funds(env: SyncEnv, ref: RunRef) -> Iterator[MappedFund]:
@@ -394,7 +435,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         duration_seconds=(now - _aware(run.started_at)).total_seconds(),
         problems=problems,
         diff=diff,
-        report_path=str(report_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
+        report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
     )
     write_report(report)
     _close(env, ref, run, report, now)
