@@ -10,9 +10,16 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "classxpm",
         "name": "classxpm",
-        "description": "Class Super to Xero Practice Manager sync: the XPM connection type and hook.",
+        "description": "Class Super to Xero Practice Manager sync: XPM connection type, hook and lineage.",
         "connection-types": [
             {"connection-type": "xpm", "hook-class-name": "classxpm.airflow.hooks.xpm.XpmHook"},
+        ],
+        "asset-uris": [
+            {
+                "schemes": ["class", "xpm"],
+                "handler": None,
+                "to_openlineage_converter": "classxpm.airflow.lineage.to_openlineage",
+            }
         ],
         "versions": ["0.1.0"],
     }

@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, dag, get_current_context, task
+from airflow.sdk import DAG, AssetAlias, Param, dag, get_current_context, task
+
+from classxpm.airflow.lineage import CLIENTS_ALIAS, CONTACTS_ALIAS
 
 XPM_POOL = "xpm_api"
 DEFAULT_ARGS = {
@@ -101,11 +103,11 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
             sync_tasks.upsert(ref)
             return ref
 
-        @task
+        @task(outlets=[AssetAlias(CLIENTS_ALIAS), AssetAlias(CONTACTS_ALIAS)])
         def report(ref: dict[str, Any]) -> dict[str, Any]:
             from classxpm.airflow import sync_tasks
 
-            return sync_tasks.report(ref)
+            return sync_tasks.report(ref, get_current_context()["outlet_events"])
 
         report(upsert(plan(validate(extract(start())))))
 

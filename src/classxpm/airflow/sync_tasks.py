@@ -88,10 +88,13 @@ def start(dag_id: str, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def extract(ref: dict[str, Any]) -> dict[str, int]:
-    """The extract task."""
+    """The extract task; reports the Class tables it read to the lineage collector."""
+    from classxpm.airflow.lineage import report_inputs
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+    report_inputs(ref["business_id"])
+    return counts
 
 
 def validate(ref: dict[str, Any]) -> dict[str, int]:
@@ -109,19 +112,29 @@ def plan(ref: dict[str, Any]) -> dict[str, int]:
 
 
 def upsert(ref: dict[str, Any]) -> dict[str, int]:
-    """The upsert task."""
+    """The upsert task; reports the XPM records it wrote to the lineage collector (not on a dry run)."""
+    from classxpm.airflow.lineage import report_outputs
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref)))
+    counts = run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref)))
+    if not ref["dry_run"]:
+        report_outputs(ref["business_id"], ref["tenant_id"])
+    return counts
 
 
-def report(ref: dict[str, Any]) -> dict[str, Any]:
-    """The report task: writes the run report and fails the run when any fund failed, after all ran."""
+def report(ref: dict[str, Any], outlet_events: Any) -> dict[str, Any]:
+    """The report task: writes the run report and fails the run when any fund failed, after all ran.
+
+    Only a run that wrote to XPM and had no failure records asset events for the XPM clients and contacts.
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
+    from classxpm.airflow.lineage import emit_asset_events
     from classxpm.sync import steps
 
     result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)))
     if result.failed:
         raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
+    if not ref["dry_run"]:
+        emit_asset_events(outlet_events, ref["business_id"], ref["tenant_id"])
     return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}
