@@ -31,8 +31,8 @@ def _member_counts(world) -> dict[str, int]:
 
 
 def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world):
-    refused_code = _source_codes(sync_world)[4]
-    sync_world.source("UPDATE funds SET tfn = '123456789' WHERE scope_code = :c", c=refused_code)
+    first, second = _source_codes(sync_world)[3:5]
+    sync_world.source("UPDATE funds SET tfn = '876543210' WHERE scope_code IN (:a, :b)", a=first, b=second)
     state, report = sync_world.run()
     clients = _by_code(sync_world)
     refused = {p["scope_code"] for p in report["problems"] if p["status"] == "failed"}
@@ -40,10 +40,30 @@ def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals
     assert sync_world.calls()["POST client.api/add"] == len(_source_codes(sync_world))
     members = _member_counts(sync_world)
     assert {code: len(c["_contacts"]) for code, c in clients.items()} == {c: members[c] for c in clients}
-    assert refused == {refused_code}
+    assert len(refused & {first, second}) == 1, "XPM refuses a TFN another client already has"
     assert state == "failed", "a refused record fails the run, after every other record was sent"
     assert "XPM refused it" in report["problems"][0]["detail"]
-    assert "123456789" not in str(report)
+    assert "876543210" not in str(report)
+
+
+def test_a_fund_failing_the_gate_is_quarantined_and_the_rest_sync(sync_world):
+    bad, zero = _source_codes(sync_world)[2:4]
+    sync_world.source("UPDATE funds SET tfn = '123456789' WHERE scope_code = :c", c=bad)
+    sync_world.source("UPDATE funds SET tfn = '000000000' WHERE scope_code = :c", c=zero)
+    state, report = sync_world.run()
+    assert state == "success"
+    assert report["counts"]["quarantined"] == 2
+    assert report["counts"]["created"] == len(_source_codes(sync_world)) - 2
+    assert {p["scope_code"]: p["detail"] for p in report["problems"]} == {
+        bad: "TFN fails its check digit",
+        zero: "TFN fails its check digit",
+    }
+    assert {bad, zero}.isdisjoint(_by_code(sync_world))
+    sync_world.source(
+        "UPDATE funds SET tfn = NULL, updated_at = '2027-03-01' WHERE scope_code IN (:a, :b)", a=bad, b=zero
+    )
+    _, fixed = sync_world.run("class_xpm_incremental")
+    assert fixed["counts"]["created"] == 2, "fixed in Class, sent by the next run with no manual step"
 
 
 def test_a_second_run_with_no_change_makes_no_writes(sync_world):
