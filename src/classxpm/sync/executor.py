@@ -28,6 +28,10 @@ LOOKBACK = timedelta(minutes=2)
 """How far before an announced create the ExportCode look-up reaches (clock skew with XPM)."""
 
 STATUS = {Action.CREATE: "created", Action.LINK: "linked", Action.UPDATE: "updated"}
+SEND_ATTEMPTS = 3
+"""How often a create is sent when its answer fails; it is sent again only after a look-up shows it was
+not applied (a 500 applies nothing; a dropped connection may have applied it)."""
+LOST_NOTE = "XPM's answer was lost; found the new client by ExportCode"
 
 
 def _matching_names(created: tuple[xml.Contact, ...], wanted: tuple[DesiredContact, ...]) -> dict[str, str]:
@@ -74,16 +78,20 @@ class Executor:
         announced = self.clock()
         with self.state.begin() as conn:
             self.recorder.fund(conn, plan, last_status="creating", create_started_at=announced)
-        try:
-            client = self.api.add_client(desired.fields, [c.fields for c in desired.contacts])
-            note = ""
-        except Retriable:
-            client = self.find_created(desired.scope_code, announced)
-            if client is None:
-                raise
-            note = "XPM's answer was lost; found the new client by ExportCode"
+        client, note = self._add_client(desired, announced, SEND_ATTEMPTS)
         contacts = _matching_names(client.contacts, desired.contacts)
         return self._synced(plan, desired, client, contacts, note)
+
+    def _add_client(self, desired: DesiredFund, announced: datetime, attempts: int) -> tuple[xml.Client, str]:
+        try:
+            return self.api.add_client(desired.fields, [c.fields for c in desired.contacts]), ""
+        except Retriable:
+            client = self.find_created(desired.scope_code, announced)
+            if client is not None:
+                return client, LOST_NOTE
+            if attempts <= 1:
+                raise
+        return self._add_client(desired, announced, attempts - 1)
 
     def find_created(self, scope_code: str, since: datetime) -> xml.Client | None:
         """Look for a client created since ``since`` with ``scope_code`` as its ExportCode."""
@@ -114,13 +122,18 @@ class Executor:
             self.api.update_contact(step.contact_uuid or "", contact.fields, client_uuid)
         if step.action is not Action.CREATE:
             return step.contact_uuid or ""
+        return self._add_contact(client_uuid, contact, SEND_ATTEMPTS)
+
+    def _add_contact(self, client_uuid: str, contact: DesiredContact, attempts: int) -> str:
         try:
             return self.api.add_contact(client_uuid, contact.fields).uuid or ""
         except Retriable:
             found = _matching_names(self.api.get_client(client_uuid).contacts, (contact,))
-            if contact.member_id not in found:
+            if contact.member_id in found:
+                return found[contact.member_id]
+            if attempts <= 1:
                 raise
-            return found[contact.member_id]
+        return self._add_contact(client_uuid, contact, attempts - 1)
 
     def _link_contact(self, fund_id: str, member_id: str, contact_uuid: str, contact: DesiredContact) -> None:
         with self.state.begin() as conn:
