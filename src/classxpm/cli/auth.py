@@ -13,10 +13,10 @@ from classxpm.airflow.connections import STATE_CONN_ID, XPM_CONN_ID
 from classxpm.xpm.api import XeroConnection
 from classxpm.xpm.errors import NotAuthorised, XpmError
 
-DEFAULT_BUSINESS = "default"
-
 business_option = click.option(
-    "--business", default=DEFAULT_BUSINESS, show_default=True, help="Class business id."
+    "--business",
+    default=None,
+    help="Class business id (default: the one business in the class_db connection).",
 )
 state_db_option = click.option(
     "--state-db", help=f"State database URL (default: the {STATE_CONN_ID} connection)."
@@ -66,6 +66,7 @@ def login(
     from classxpm.xpm.auth import authorization_request, code_from_callback
     from classxpm.xpm.callback import CallbackServer
 
+    business = _business(business)
     with _session_and_store(Settings(conn_id, state_db)) as (session, store):
         config = session.config
         server = CallbackServer(config.redirect_uri, config.redirect_port if port is None else port)
@@ -105,7 +106,7 @@ def status(business: str, state_db: str | None, conn_id: str) -> None:
     from classxpm.xpm.auth import utcnow
 
     store = open_store(state_db or _state_url())
-    lines = status_lines(store, business, utcnow())
+    lines = status_lines(store, _business(business), utcnow())
     for line in lines:
         click.echo(line)
     if lines[0] != AUTHORISED_MESSAGE:
@@ -122,7 +123,7 @@ def unlink(business: str, state_db: str | None, conn_id: str) -> None:
 
     with _session_and_store(Settings(conn_id, state_db)) as (session, store):
         try:
-            grant = run_unlink(session, store, business)
+            grant = run_unlink(session, store, _business(business))
         except NotAuthorised as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(
@@ -144,6 +145,24 @@ def _session_and_store(settings: Settings) -> Iterator[tuple]:
             yield session, store
     except XpmError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _business(business: str | None) -> str:
+    """The business named, else the only business in the Class database (``class_db``)."""
+    if business:
+        return business
+    from classxpm.airflow.connections import CLASS_DB_CONN_ID, database_url_from, get_connection
+    from classxpm.db import make_engine
+    from classxpm.source.extract import business_ids
+
+    engine = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)))
+    try:
+        found = business_ids(engine)
+    finally:
+        engine.dispose()
+    if len(found) != 1:
+        raise click.UsageError(f"class_db holds {len(found)} businesses: say which with --business")
+    return found[0]
 
 
 def _state_url() -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from classxpm.source.schema import column_names, funds, members
+from classxpm.source.schema import businesses, column_names, funds, members
 
 DEFAULT_CHUNK_SIZE = 5_000
 
@@ -136,6 +136,14 @@ def iter_fund_chunks(
             chunk = FundChunk(funds=rows, members=_members_of(conn, [r["fund_id"] for r in rows]))
         yield chunk
         last_id = rows[-1]["fund_id"]
+
+
+def business_ids(engine: Engine) -> list[str]:
+    """Every business in the Class database, in id order."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(sa.select(businesses.c.business_id).order_by(businesses.c.business_id)).scalars()
+        )
 
 
 def count_funds(engine: Engine, flt: FundFilter = FundFilter()) -> int:

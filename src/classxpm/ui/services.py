@@ -31,6 +31,8 @@ class UiServices:
     reports_dir: Path
     airflow: httpx.Client
     clock: Clock = field(default=utcnow)
+    class_businesses: Callable[[], list[str]] = field(default=list)
+    """The businesses of the Class database, so one never authorised yet can be chosen."""
 
     def store(self) -> TokenStore:
         """The grants of every business."""
@@ -64,4 +66,17 @@ def airflow_services() -> UiServices:
         xpm_config=lambda: xpm_config_from(get_connection(XPM_CONN_ID)),
         reports_dir=reports_root(),
         airflow=httpx.Client(timeout=10.0),
+        class_businesses=_class_businesses,
     )
+
+
+def _class_businesses() -> list[str]:
+    from classxpm.airflow.connections import CLASS_DB_CONN_ID, database_url_from, get_connection
+    from classxpm.db import make_engine
+    from classxpm.source.extract import business_ids
+
+    engine = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)))
+    try:
+        return business_ids(engine)
+    finally:
+        engine.dispose()

@@ -38,6 +38,7 @@ def cli_env(xpm_sim, sqlite_url, fernet_key):
     }
 
 
+BUSINESS = "b-practice"
 CLASSXPM = os.path.join(os.path.dirname(sys.executable), "classxpm")
 
 
@@ -55,6 +56,8 @@ def login(env, *args, sim_tenant=None, pick=None):
         "0",
         "--timeout",
         "30",
+        "--business",
+        BUSINESS,
         *args,
     ]
     process = subprocess.Popen(
@@ -89,15 +92,15 @@ def test_headless_login_then_status_then_unlink(cli_env, xpm_sim):
     code, out, err = login(cli_env)
     assert code == 0, err
     assert out.strip().endswith("Xero Integration Authorised (Demo Practice)")
-    status = classxpm(cli_env, "auth", "status")
+    status = classxpm(cli_env, "auth", "status", "--business", BUSINESS)
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines()[0] == "Xero Integration Authorised"
     assert "Demo Practice" in status.stdout
     assert "Days left before the 60-day idle expiry: 59" in status.stdout or "expiry: 60" in status.stdout
-    unlink = classxpm(cli_env, "auth", "unlink")
+    unlink = classxpm(cli_env, "auth", "unlink", "--business", BUSINESS)
     assert unlink.returncode == 0, unlink.stderr
     assert xpm_sim.state()["connections"] == []
-    after = classxpm(cli_env, "auth", "status")
+    after = classxpm(cli_env, "auth", "status", "--business", BUSINESS)
     assert (after.returncode, after.stdout.strip()) == (1, "Xero Integration not Authorised")
 
 
@@ -119,7 +122,7 @@ def test_tenant_option_picks_without_asking_and_says_what_it_replaced(cli_env, x
     assert code == 0, err
     assert "Replaced Demo Practice: its connection was deleted and its grant discarded." in out
     assert out.strip().endswith("Xero Integration Authorised (Second Practice)")
-    status = classxpm(cli_env, "auth", "status")
+    status = classxpm(cli_env, "auth", "status", "--business", BUSINESS)
     assert "Second Practice" in status.stdout
 
 

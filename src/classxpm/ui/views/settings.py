@@ -33,7 +33,7 @@ def integration_status(store: TokenStore, business_id: str, now: datetime) -> di
 
 def chosen_business(services: ServicesDep, business: str | None) -> tuple[str, list[str]]:
     """The business asked for (else the first known, else ``default``) and every known business."""
-    known = queries.businesses(services.state)
+    known = sorted(set(queries.businesses(services.state)) | set(services.class_businesses()))
     return business or (known[0] if known else DEFAULT_BUSINESS), known
 
 
