@@ -1,0 +1,44 @@
+"""The daily keep-alive DAG end to end with ``dag.test()`` against the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_refresh() -> str:
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "xpm_token_refresh.py")).dags["xpm_token_refresh"]
+    return str(dag.test().state)
+
+
+def _grant(world):
+    from classxpm.db import make_engine
+    from classxpm.state.crypto import load_cipher
+    from classxpm.state.tokens import TokenStore
+
+    engine = make_engine(world.state_url)
+    grant = TokenStore(engine, load_cipher()).get(world.business_id)
+    engine.dispose()
+    return grant
+
+
+def test_a_daily_refresh_restarts_the_60_day_clock(sync_world):
+    before = _grant(sync_world)
+    sync_world.sim.advance_clock(20 * 86400)
+    assert _run_refresh() == "success"
+    after = _grant(sync_world)
+    assert after.refresh_issued_at > before.refresh_issued_at
+    assert "POST /connect/token" in sync_world.calls()
+
+
+def test_a_grant_xero_no_longer_honours_fails_the_dag(sync_world):
+    sync_world.sim.advance_clock(61 * 86400)
+    assert _run_refresh() == "failed"
+    assert _grant(sync_world).invalid_reason
