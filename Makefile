@@ -16,6 +16,7 @@ export GX_ANALYTICS_ENABLED := False
 export CLASSXPM_HOME ?= $(AIRFLOW_HOME)
 export PATH := $(BIN):$(PATH)
 MIGRATED := $(AIRFLOW_HOME)/.migrated
+BENCH_ARGS ?=
 
 .PHONY: help demo test lint format lock bench clean system-deps
 
@@ -41,6 +42,9 @@ demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulat
 
 test: $(MIGRATED) system-deps  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(MIGRATED)  ## run the benchmarks and write bench/RESULTS.md
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 system-deps:  ## install the Debian packages the tests need (.ci/apt-packages), when missing
 	@bash .ci/install-system-deps

@@ -1,0 +1,158 @@
+"""``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
+
+python -m bench.run [--only calls,walltime,throughput,quota] [--calls 1000,10000] [--wall-funds 1000]
+                    [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
+                    [--quota-day-limit 5000] [--out bench]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shlex
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.world import ROOT
+
+SCENARIOS = ("calls", "walltime", "throughput", "quota")
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.replace(" ", "").split(",") if part]
+
+
+def machine() -> dict[str, Any]:
+    """Cores, RAM and CPU model of this machine."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), ""
+    )
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    kib = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    return {
+        "cores": os.cpu_count(),
+        "ram_gb": round(kib / 1024 / 1024, 1),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "postgres": _postgres_version(),
+    }
+
+
+def _postgres_version() -> str:
+    import sqlalchemy as sa
+
+    from bench.world import PG_ADMIN_URL
+
+    engine = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sa.text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def command(**options: Any) -> str:
+    """The command line that reproduces one row."""
+    parts = [".venv/bin/python", "-m", "bench.run"]
+    for name, value in options.items():
+        parts += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join(parts)
+
+
+def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
+    """Run the chosen scenarios; returns everything measured, with the command of each row."""
+    from bench.calls import run_scenarios
+    from bench.quota import run_quota
+    from bench.throughput import run_throughput
+    from bench.walltime import run_walltime
+
+    seed, only = options["seed"], options["only"]
+    results: dict[str, Any] = {}
+    if "calls" in only:
+        results["calls"] = [
+            {
+                "command": command(only="calls", calls=n, seed=seed),
+                "rows": [r.to_dict() for r in run_scenarios(n, seed, reports)],
+            }
+            for n in options["calls"]
+        ]
+    if "walltime" in only:
+        funds, scale = options["wall_funds"], options["time_scale"]
+        row = run_walltime(funds, seed, scale, reports).to_dict()
+        results["walltime"] = {
+            **row,
+            "command": command(only="walltime", wall_funds=funds, time_scale=scale, seed=seed),
+        }
+    if "throughput" in only:
+        results["throughput"] = [
+            {
+                **run_throughput(n, seed, reports, profile=options["profile"]).to_dict(),
+                "command": command(only="throughput", throughput=n, seed=seed),
+            }
+            for n in options["throughput"]
+        ]
+    if "quota" in only:
+        funds, limit = options["quota_funds"], options["quota_day_limit"]
+        row = run_quota(funds, seed, limit, reports).to_dict()
+        results["quota"] = {
+            **row,
+            "command": command(only="quota", quota_funds=funds, quota_day_limit=limit, seed=seed),
+        }
+    return results
+
+
+@click.command()
+@click.option(
+    "--only", default=",".join(SCENARIOS), show_default=True, help="Scenarios to run, comma-separated."
+)
+@click.option("--calls", "calls", default="1000,10000", show_default=True, help="Fund counts for scenario 1.")
+@click.option("--wall-funds", default=1000, show_default=True, help="Funds in the wall-time run.")
+@click.option(
+    "--time-scale", default=16.0, show_default=True, help="Simulated seconds per real second there."
+)
+@click.option("--throughput", default="10000,100000", show_default=True, help="Fund counts for scenario 3.")
+@click.option("--quota-funds", default=20000, show_default=True, help="Funds in the daily-quota backfill.")
+@click.option("--quota-day-limit", default=5000, show_default=True, help="XPM's daily limit there.")
+@click.option(
+    "--profile/--no-profile", default=True, show_default=True, help="Profile the slowest local stage."
+)
+@click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
+@click.option(
+    "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."
+)
+def main(**options: Any) -> None:
+    """Run the benchmarks and write RESULTS.md."""
+    from bench.results import render
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    options["only"] = [name for name in options["only"].split(",") if name]
+    unknown = set(options["only"]) - set(SCENARIOS)
+    if unknown:
+        raise click.BadParameter(f"unknown scenarios: {', '.join(sorted(unknown))}", param_hint="--only")
+    options["calls"], options["throughput"] = _sizes(options["calls"]), _sizes(options["throughput"])
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="classxpm-bench-") as reports:
+        results = run_all(options, Path(reports))
+    document = {
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - began),
+        "results": results,
+    }
+    out = Path(options["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(render(document), encoding="utf-8")
+    click.echo(f"wrote {out / 'RESULTS.md'} in {document['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

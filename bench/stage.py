@@ -1,0 +1,89 @@
+"""Run one sync step in this process and print its seconds and peak RSS as JSON (scenario 3's child).
+
+    python -m bench.stage '<json spec>'
+
+The spec names the world (database URLs, the simulator, the Fernet key, the reports folder), the run and
+the step. Each step runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from classxpm.xpm_sim.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
+from classxpm.xpm_sim.testing import SimulatorHandle
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _map_only(env: Any, ref: Any) -> dict[str, int]:
+    from classxpm.sync.steps import _mapped_funds
+
+    mapped = list(_mapped_funds(env, ref))
+    return {"mapped": sum(m.ok for m in mapped), "held back": sum(not m.ok for m in mapped)}
+
+
+def _step(name: str) -> Any:
+    from classxpm.sync import steps
+
+    return _map_only if name == "map" else getattr(steps, name)
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``spec["step"]`` on the world the spec names; returns seconds, peak RSS and the step's result."""
+    import httpx
+
+    from bench.world import World
+    from classxpm.sync.run import RunRef
+
+    if spec["step"] == "validate":
+        import classxpm.validation.gate  # noqa: F401 - pandas and GX: loading them is not the stage's work
+
+    sim = SimulatorHandle(
+        spec["sim"], DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, httpx.Client()
+    )
+    world = World(
+        spec["class_url"], spec["state_url"], sim, Path(spec["reports"]), fernet_key=spec["fernet_key"]
+    )
+    ref, step = RunRef.from_xcom(spec["ref"]), _step(spec["step"])
+    baseline = _rss_mb()
+    with world.env() as env:
+        profile = cProfile.Profile() if spec.get("profile") else None
+        began = time.perf_counter()
+        if profile:
+            profile.enable()
+        result = step(env, ref)
+        if profile:
+            profile.disable()
+        seconds = time.perf_counter() - began
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(_rss_mb()),
+        "baseline_rss_mb": round(baseline),
+        "result": result,
+        "profile": _top(profile, spec.get("profile_lines", 25), spec.get("sort", "cumulative"))
+        if profile
+        else "",
+    }
+
+
+def _top(profile: cProfile.Profile, lines: int, sort: str = "cumulative") -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats(sort).print_stats(lines)
+    text = out.getvalue()
+    return text[text.find("   ncalls") :] if "   ncalls" in text else text
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(json.loads(sys.argv[1])), default=str))
