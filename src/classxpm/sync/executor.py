@@ -2,19 +2,26 @@
 
 A create is announced in the state database before it is sent. If its response is lost, the client is
 looked up by ExportCode before anything is sent again; a later run that finds the announcement does the
-same through its read of XPM. Each contact's link is recorded as soon as the contact exists.
+same through its read of XPM, and a repeated upsert of the same run (a task retry after a crash) looks the
+announced client up before sending. Each contact's link is recorded as soon as the contact exists.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from classxpm.identifiers import mask_digit_runs
-from classxpm.sync.links import LinkRecorder, Outcome
+from classxpm.sync.links import (
+    LinkRecorder,
+    Outcome,
+    announced_creates,
+    finished_in_run,
+    linked_fund_ids,
+)
 from classxpm.sync.model import Action, DesiredContact, DesiredFund
 from classxpm.sync.plan import ContactStep, FundPlan
 from classxpm.sync.remote import RemoteState, remote_from
@@ -32,6 +39,9 @@ SEND_ATTEMPTS = 3
 """How often a create is sent when its answer fails; it is sent again only after a look-up shows it was
 not applied (a 500 applies nothing; a dropped connection may have applied it)."""
 LOST_NOTE = "XPM's answer was lost; found the new client by ExportCode"
+EARLIER_NOTE = "an earlier attempt created it and stopped before recording it; found by ExportCode"
+EARLIER_ATTEMPT = "done by an earlier attempt of this run"
+LINKED_MEANWHILE = "another run created and linked it after this run planned it; nothing sent"
 
 
 def _matching_names(created: tuple[xml.Contact, ...], wanted: tuple[DesiredContact, ...]) -> dict[str, str]:
@@ -55,14 +65,25 @@ class Executor:
     ) -> None:
         self.api, self.state, self.recorder, self.clock = api, state, recorder, clock
         self.cache = RemoteState(state, recorder.tenant_id)
+        self.announced = announced_creates(state, recorder.business_id)
+        self.finished = finished_in_run(state, recorder.run_id)
+        self.linked = linked_fund_ids(state, recorder.business_id)
 
     def execute(self, plan: FundPlan, desired: DesiredFund) -> Outcome:
         """Carry out ``plan`` and record the result; record-level failures are returned, not raised.
+
+        A fund this run finished already is left alone, and so is a planned create that another run has
+        linked since (the tenant's lease let that run write first). A create an earlier attempt announced
+        but never confirmed is looked for by ExportCode before anything is sent (the attempt may have died
+        after XPM wrote it).
 
         Raises:
             Deferred: The tenant's daily limit is spent; nothing more can be sent today.
             Reauthorise, TenantForbidden, ConfigurationError: The run as a whole cannot go on.
         """
+        if plan.fund_id in self.finished:
+            status = self.finished[plan.fund_id]
+            return Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, EARLIER_ATTEMPT)
         try:
             if plan.action is Action.CREATE:
                 return self._create(plan, desired)
@@ -75,6 +96,13 @@ class Executor:
             return self._failed(plan, f"XPM did not answer in time: {error}")
 
     def _create(self, plan: FundPlan, desired: DesiredFund) -> Outcome:
+        if plan.fund_id in self.linked:
+            return self._record(plan, "unchanged", LINKED_MEANWHILE)
+        earlier = self.announced.get(plan.fund_id)
+        found = self.find_created(desired.scope_code, _aware(earlier)) if earlier else None
+        if found is not None:
+            contacts = _matching_names(found.contacts, desired.contacts)
+            return self._synced(plan, desired, found, contacts, EARLIER_NOTE)
         announced = self.clock()
         with self.state.begin() as conn:
             self.recorder.fund(conn, plan, last_status="creating", create_started_at=announced)
@@ -184,10 +212,17 @@ class Executor:
         return outcome
 
     def _failed(self, plan: FundPlan, detail: str) -> Outcome:
-        now = self.clock()
-        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, "failed", detail)
         log.warning("fund %s: %s failed: %s", plan.scope_code, plan.action.value, detail)
+        return self._record(plan, "failed", detail)
+
+    def _record(self, plan: FundPlan, status: str, detail: str) -> Outcome:
+        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, detail)
         with self.state.begin() as conn:
-            self.recorder.fund(conn, plan, last_status="failed", last_error=detail)
-            self.recorder.outcomes(conn, [outcome], now)
+            if status == "failed":
+                self.recorder.fund(conn, plan, last_status="failed", last_error=detail)
+            self.recorder.outcomes(conn, [outcome], self.clock())
         return outcome
+
+
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

@@ -1,5 +1,7 @@
 """Link state: which XPM client and contacts each fund and member are, and the outcome log.
 
+The outcome log holds one row per fund and run, however often the run's upsert is repeated.
+
 A result is recorded in one transaction with its link, so a crash can lose at most the record of a write
 that the next run then finds again by ExportCode; it can never leave a link without its outcome.
 """
@@ -64,6 +66,39 @@ def funds_to_retry(state: Engine, business_id: str) -> tuple[str, ...]:
         return tuple(sorted(rows))
 
 
+def announced_creates(state: Engine, business_id: str) -> dict[str, datetime]:
+    """Creates announced but never confirmed (the run died between): fund id to when it was announced."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id, fund_links.c.create_started_at).where(
+                fund_links.c.business_id == business_id,
+                fund_links.c.last_status == "creating",
+                fund_links.c.create_started_at.is_not(None),
+            )
+        ).all()
+    return {row.fund_id: row.create_started_at for row in rows}
+
+
+def linked_fund_ids(state: Engine, business_id: str) -> set[str]:
+    """Funds of the business that are linked to an XPM client now."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id).where(
+                fund_links.c.business_id == business_id, fund_links.c.client_uuid.is_not(None)
+            )
+        )
+        return set(rows.scalars())
+
+
+def finished_in_run(state: Engine, run_id: str) -> dict[str, str]:
+    """Funds that already have an outcome in this run, with its status (a re-run leaves them alone)."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(sync_outcomes.c.fund_id, sync_outcomes.c.status).where(sync_outcomes.c.run_id == run_id)
+        ).all()
+    return {row.fund_id: row.status for row in rows}
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one fund in one run (TFN-free)."""
@@ -95,8 +130,19 @@ class LinkRecorder:
         }
 
     def outcomes(self, conn: Connection, outcomes: Iterable[Outcome], at: datetime) -> None:
-        """Append outcomes to the log."""
+        """Append outcomes to the log, leaving out funds this run logged already (a re-run after a crash)."""
         rows = [self.outcome_row(outcome, at) for outcome in outcomes]
+        if not rows:
+            return
+        logged = set(
+            conn.execute(
+                sa.select(sync_outcomes.c.fund_id).where(
+                    sync_outcomes.c.run_id == self.run_id,
+                    sync_outcomes.c.fund_id.in_([row["fund_id"] for row in rows]),
+                )
+            ).scalars()
+        )
+        rows = [row for row in rows if row["fund_id"] not in logged]
         if rows:
             conn.execute(sa.insert(sync_outcomes), rows)
 
