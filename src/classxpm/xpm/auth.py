@@ -67,12 +67,19 @@ def token_set_from(payload: Mapping[str, Any], now: datetime, tenant_id: str | N
     """Read a token endpoint response.
 
     Raises:
-        ResponseFormatError: A field is missing (no refresh token means offline_access was not granted).
+        ResponseFormatError: The body is not a JSON object, a field is missing (no refresh token means
+            offline_access was not granted) or has the wrong type.
     """
+    if not isinstance(payload, Mapping):
+        raise ResponseFormatError("the token response is not a JSON object")
     try:
         access, refresh, lifetime = payload["access_token"], payload["refresh_token"], payload["expires_in"]
     except KeyError as missing:
         raise ResponseFormatError(f"the token response has no {missing.args[0]}") from None
+    if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+        raise ResponseFormatError("the token response's tokens are not non-empty strings")
+    if isinstance(lifetime, bool) or not str(lifetime).isdigit():
+        raise ResponseFormatError("the token response's expires_in is not a whole number of seconds")
     return TokenSet(
         access_token=access,
         refresh_token=refresh,
