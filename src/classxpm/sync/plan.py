@@ -73,6 +73,12 @@ class RemoteIndex:
             if client.business_number:
                 self.by_name_abn[(client.name.casefold(), client.business_number)].append(client)
 
+    def code_taken(self, desired: DesiredFund, taken: set[str]) -> bool:
+        """True when a client with the fund's ExportCode is already linked to another fund."""
+        return any(
+            c.uuid in taken for c in self.by_export_code.get(desired.scope_code.strip().casefold(), [])
+        )
+
     def candidates(self, desired: DesiredFund, taken: set[str]) -> tuple[str, list[RemoteClient]]:
         """Return how the fund matched ("export code" or "name and ABN") and the unlinked candidates."""
         by_code = [
@@ -211,6 +217,9 @@ def _plan_unlinked(
     desired: DesiredFund, remote: RemoteIndex, sync_mode: SyncMode, taken: set[str]
 ) -> FundPlan:
     base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code, "name": desired.name}
+    if remote.code_taken(desired, taken):
+        reason = "XPM's client with this ExportCode is linked to another fund: scope codes must be unique"
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
     how, candidates = remote.candidates(desired, taken)
     if len(candidates) > 1:
         reason = f"{len(candidates)} XPM clients match by {how}; link one by hand"

@@ -133,7 +133,7 @@ RULES: tuple[Rule, ...] = (
     Rule("scope_code_present", "scope code is missing", BLOCKING, FUNDS,
          "ExpectColumnValuesToNotBeNull", "scope_code"),
     Rule("scope_code_unique", "scope code is used by another fund", BLOCKING, FUNDS,
-         "ExpectColumnValuesToBeUnique", "scope_code"),
+         "ExpectColumnValuesToBeUnique", "scope_code_key"),
     Rule("member_named", "member {member_id} has no name", BLOCKING, MEMBERS,
          "ExpectColumnValuesToNotBeNull", "member_name"),
     # Warnings: reported; the fund is still sent.
@@ -194,6 +194,11 @@ def _member_name(frame: pd.DataFrame) -> pd.Series:
     return blank_as_missing(joined.str.strip())
 
 
+def _scope_code_key(frame: pd.DataFrame) -> pd.Series:
+    """Scope codes as XPM matches ExportCodes: ``FUND1`` and `` fund1`` are the same code."""
+    return blank_as_missing(frame["scope_code"].astype("string").str.strip().str.casefold())
+
+
 @dataclass(frozen=True)
 class Derived:
     """A view column computed from source columns (already blank-as-missing)."""
@@ -203,6 +208,7 @@ class Derived:
 
 
 DERIVED: Mapping[str, Derived] = {
+    "scope_code_key": Derived(("scope_code",), _scope_code_key),
     "member_name": Derived(("first_name", "last_name"), _member_name),
     "physical_postcode_in_state": Derived(
         ("physical_state", "physical_postcode"), _postcode_in_state("physical")

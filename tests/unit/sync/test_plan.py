@@ -74,9 +74,15 @@ def test_two_candidates_need_review_and_are_never_created(clients):
     assert "2 XPM clients match" in plan.reason
 
 
-def test_a_client_linked_to_another_fund_is_not_matched_again():
+def test_a_client_linked_to_another_fund_is_not_matched_again_nor_duplicated():
     plan = plan_fund(desired(), None, RemoteIndex([remote("c1")]), taken={"c1"})
-    assert plan.action is Action.CREATE
+    assert plan.action is Action.NEEDS_REVIEW
+    assert "linked to another fund" in plan.reason
+
+
+def test_a_client_of_another_code_linked_elsewhere_does_not_stop_a_create():
+    other = remote("c1", fields={"ExportCode": "JONES01"})
+    assert plan_fund(desired(), None, RemoteIndex([other]), taken={"c1"}).action is Action.CREATE
 
 
 def test_full_run_puts_back_a_field_edited_by_hand_in_xpm():
