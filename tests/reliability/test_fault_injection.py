@@ -46,6 +46,7 @@ def assert_held_exactly_once(world, valid: dict, label: str) -> None:
         f"{held.orphan_contacts} stray contacts"
     )
     assert held.duplicates == {}
+    assert held.clients == held.expected, "one live client per fund"
     assert held.missing == set()
     assert held.unexpected == set()
     assert held.wrong_fields == {}

@@ -35,8 +35,11 @@ class World:
     waits: list[float] = field(default_factory=list)
 
     @contextmanager
-    def env(self, **xpm: Any) -> Iterator[Any]:
-        """A SyncEnv on this world whose waits (retry backoff, rate windows) are recorded, not slept."""
+    def env(self, transport: httpx.BaseTransport | None = None, **xpm: Any) -> Iterator[Any]:
+        """A SyncEnv on this world whose waits (retry backoff, rate windows) are recorded, not slept.
+
+        ``transport`` stands between the client and the simulator (a hostile proxy), when given.
+        """
         from classxpm.db import make_engine
         from classxpm.mapping import load_default_mappings
         from classxpm.state.crypto import load_cipher
@@ -48,7 +51,8 @@ class World:
         fake = FakeTime(self.waits)
         counter, cipher = CallCounter(), load_cipher()
         config = sim_config(self.sim, minute_limit=100_000, max_in_flight=5, **xpm)
-        http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+        hooks = {"request": [counter]}
+        http = httpx.Client(timeout=config.timeout_seconds, event_hooks=hooks, transport=transport)
         governors = GovernorRegistry(clock=fake.clock, sleep=fake.sleep)
         session = XpmSession(config, sleep=fake.sleep, http=http, governors=governors)
         source, state = make_engine(self.class_url), make_engine(self.state_url)
@@ -65,14 +69,17 @@ class World:
             source.dispose()
             state.dispose()
 
-    def sync(self, dag_id: str = "class_xpm_sync", *, upto: str = "finish", **params: Any) -> Any:
+    def sync(
+        self, dag_id: str = "class_xpm_sync", *, upto: str = "finish", transport: Any = None, **params: Any
+    ) -> Any:
         """Run the steps of one sync (start … ``upto``) in this process; returns the report or the ref."""
         from classxpm.sync import steps
         from classxpm.sync.run import RunRequest
 
         request = RunRequest.from_params({"mode": "full", **params})
-        with self.env() as env:
-            ref = steps.start(env, dag_id, f"manual__{next(_RUNS)}", request)
+        with self.env(transport) as env:
+            opened = steps.start(env, dag_id, f"manual__{next(_RUNS)}", request)
+            ref = opened[0] if isinstance(opened, list) else opened
             for name in ("extract", "validate", "plan", "upsert_funds", "finish"):
                 if name == "finish" and upto == "finish":
                     return steps.finish(env, ref)
@@ -134,7 +141,7 @@ def world_of(tmp_path: Path, pg_url: str, sim: Any, funds: int, seed: int = 11) 
 
 def duplicates(clients: list[dict[str, Any]]) -> dict[str, int]:
     """ExportCodes held by more than one live client."""
-    live = Counter(c["ExportCode"] for c in clients if not c.get("IsDeleted") and not c.get("IsArchived"))
+    live = Counter(c["ExportCode"] for c in clients if c["IsDeleted"] == "No" and c["IsArchived"] == "No")
     return {code: n for code, n in live.items() if n > 1}
 
 
@@ -158,6 +165,7 @@ class Holdings:
     """How what XPM holds compares with what Class says it should."""
 
     clients: int
+    expected: int
     duplicates: dict[str, int]
     missing: set[str]
     unexpected: set[str]
@@ -186,6 +194,7 @@ def holdings(world: World, valid: dict[str, Any]) -> Holdings:
     linked = sum(len(c["_contacts"]) for c in live)
     return Holdings(
         clients=len(live),
+        expected=len(valid),
         duplicates=duplicates(live),
         missing=set(valid) - set(by_code),
         unexpected=set(by_code) - set(valid),
@@ -204,3 +213,124 @@ def outcomes_of(world: World, run_id: str) -> Counter:
 def source_fund_ids(world: World) -> set[str]:
     """Every fund id in Class."""
     return {fund_id for (fund_id,) in world.query("SELECT fund_id FROM funds", url=world.class_url)}
+
+
+CHILD = Path(__file__).with_name("task_child.py")
+
+
+def child_env(world: World) -> dict[str, str]:
+    """The environment of a task child: this process's (the Fernet key) plus the three connections."""
+    import os
+
+    from fixtures.sync_world import connection_env
+
+    conns = connection_env(world.class_url, world.state_url, world.sim, minute_limit=100_000)
+    return {**os.environ, **conns, "CLASSXPM_REPORTS_DIR": str(world.reports)}
+
+
+def start_child(world: World, *args: str) -> Any:
+    """Start ``task_child.py`` with ``args`` in its own process."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(CHILD), *args]
+    return subprocess.Popen(command, env=child_env(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_until(process: Any, ready: Any, timeout: float = 60.0) -> None:
+    """Poll ``ready()`` until true; fails if the child ends or the time runs out first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise AssertionError(f"the child ended before the kill point: {process.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("the kill point was never reached")
+        time.sleep(0.005)
+
+
+def kill_when(process: Any, ready: Any, timeout: float = 60.0) -> None:
+    """SIGKILL ``process`` as soon as ``ready()`` is true (see ``wait_until``)."""
+    import os
+    import signal
+
+    wait_until(process, ready, timeout)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stdout.close()
+    process.stderr.close()
+
+
+def finish_child(process: Any, timeout: float = 120.0) -> str:
+    """Wait for a child to end; returns its output, failing with its stderr when it failed."""
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err.decode()[-3000:]
+    return out.decode()
+
+
+def writes_landed(sim: Any, endpoint: str = "POST client.api/add") -> int:
+    """How many ``endpoint`` calls the simulator answered with 200 (the write was applied)."""
+    entries = sim.calls()["entries"]
+    return sum(1 for e in entries if e["endpoint"] == endpoint and e["status"] == 200)
+
+
+def waiting_on(world: World, table: str) -> int:
+    """How many lock requests on ``table`` are waiting (some transaction is blocked on it)."""
+    rows = world.query(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid "
+        "WHERE c.relname = :t AND NOT l.granted",
+        t=table,
+    )
+    return rows[0][0]
+
+
+def holding(world: World, table: str, mode: str) -> int:
+    """How many other sessions hold a granted ``mode`` lock on ``table``."""
+    rows = world.query(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid "
+        "WHERE c.relname = :t AND l.granted AND l.mode = :m AND l.pid <> pg_backend_pid()",
+        t=table,
+        m=mode,
+    )
+    return rows[0][0]
+
+
+@contextmanager
+def table_locked(world: World, table: str) -> Iterator[None]:
+    """Hold a SHARE lock on ``table``: others may read it, any write to it waits until the block ends."""
+    engine = sa.create_engine(world.state_url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"LOCK TABLE {table} IN SHARE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+    engine.dispose()
+
+
+def clean_source(world: World) -> None:
+    """Blank the demo's check-digit-invalid TFNs and ABNs, so every fund is one the sync sends."""
+    from classxpm.identifiers import is_valid_abn, is_valid_tfn
+
+    for column, valid in (("tfn", is_valid_tfn), ("abn", is_valid_abn)):
+        rows = world.query(f"SELECT fund_id, {column} FROM funds", url=world.class_url)
+        for fund_id, value in rows:
+            if value and not valid(value):
+                world.source(f"UPDATE funds SET {column} = NULL WHERE fund_id = :f", f=fund_id)
+
+
+class HostileProxy(httpx.BaseTransport):
+    """Forwards to the simulator, except that the chosen calls get a forged answer and never arrive."""
+
+    def __init__(self, forged: dict[tuple[str, int], httpx.Response]) -> None:
+        self.forged, self.seen = forged, Counter()
+        self.real = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer the n-th call of ``(method path-ending)`` with its forged response."""
+        key = f"{request.method} {request.url.path.rsplit('/3.1/', 1)[-1]}"
+        self.seen[key] += 1
+        forged = self.forged.get((key, self.seen[key]))
+        return self.real.handle_request(request) if forged is None else forged
