@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -34,6 +35,23 @@ def mount_path(request: Request) -> str:
 
 
 def airflow_root(request: Request) -> str:
-    """The API server's own base URL, for calls to Airflow's REST API."""
+    """The API server's own base URL, for calls to Airflow's REST API (and the user's token with them).
+
+    Airflow's ``[api] base_url`` when set, so a forged Host header cannot send the token elsewhere; else
+    the URL the request reached.
+    """
     base = str(request.base_url).rstrip("/")
-    return base.removesuffix(request.scope.get("root_path", "").rstrip("/"))
+    return _configured_base() or base.removesuffix(request.scope.get("root_path", "").rstrip("/"))
+
+
+def callback_url(request: Request) -> str:
+    """The OAuth redirect URI of the pages: under Airflow's ``[api] base_url`` when set (see airflow_root)."""
+    reached = str(request.url_for("authorise_callback"))
+    configured = _configured_base()
+    return configured + urlsplit(reached).path if configured else reached
+
+
+def _configured_base() -> str:
+    from airflow.configuration import conf
+
+    return (conf.get("api", "base_url", fallback="") or "").rstrip("/")

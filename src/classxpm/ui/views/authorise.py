@@ -29,7 +29,7 @@ from classxpm.ui.login import (
     seal_choice,
     seal_login,
 )
-from classxpm.ui.pages import ServicesDep, airflow_root, mount_path, render
+from classxpm.ui.pages import ServicesDep, airflow_root, callback_url, mount_path, render
 from classxpm.ui.services import UiServices
 from classxpm.xpm.api import XeroConnection
 from classxpm.xpm.auth import TokenSet, authorization_request, code_from_callback
@@ -44,7 +44,7 @@ ACTION = "authorise the integration"
 def start(request: Request, viewer: ViewerDep, services: ServicesDep, business: str) -> Response:
     """Send the browser to Xero's login, remembering the request in a sealed cookie."""
     viewer.require_manage(ACTION)
-    callback = str(request.url_for("authorise_callback"))
+    callback = callback_url(request)
     login = authorization_request(replace(services.xpm_config(), redirect_uri=callback))
     response = RedirectResponse(login.url, status_code=303)
     sealed = seal_login(services.cipher, PendingLogin(business, login, services.clock()))
@@ -79,7 +79,7 @@ def choose(
     """Link the XPM account the user picked."""
     viewer.require_manage(ACTION)
     pending = open_choice(services.cipher, request.cookies.get(CHOICE_COOKIE), services.clock())
-    with services.session(str(request.url_for("authorise_callback"))) as session:
+    with services.session(callback_url(request)) as session:
         result = _link(session, services.store(), pending.business_id, pending.tokens, tenant_id)
     response = _finished(request, viewer, services, pending.business_id, result)
     response.delete_cookie(CHOICE_COOKIE, path=_cookie_path(request))

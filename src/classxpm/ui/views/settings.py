@@ -13,7 +13,7 @@ from classxpm.state.tokens import TokenStore
 from classxpm.ui import queries
 from classxpm.ui.access import ViewerDep
 from classxpm.ui.airflow_api import trigger_sync
-from classxpm.ui.pages import DEFAULT_BUSINESS, ServicesDep, airflow_root, render
+from classxpm.ui.pages import DEFAULT_BUSINESS, ServicesDep, airflow_root, callback_url, render
 from classxpm.xpm.errors import NOT_AUTHORISED_MESSAGE, REAUTHORISE_MESSAGE
 
 router = APIRouter()
@@ -68,7 +68,7 @@ def unlink_business(
 ) -> HTMLResponse:
     """Disconnect the XPM account, revoke the grant and forget it."""
     viewer.require_manage("unlink the integration")
-    with services.session(str(request.url_for("authorise_callback"))) as session:
+    with services.session(callback_url(request)) as session:
         grant = unlink(session, services.store(), business)
     notice = (
         f"Unlinked {grant.tenant_name or grant.tenant_id}: its connection was removed and the grant revoked."
