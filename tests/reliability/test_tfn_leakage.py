@@ -1,0 +1,133 @@
+"""Item 5: after a dry run and a real run with quarantined funds and injected failures, no artifact on the
+pipeline's side holds a source TFN, with or without spaces: task logs, XCom and the whole Airflow metadata
+DB, reports and Data Docs, OpenLineage events, the state DB outside its encrypted columns.
+
+The runs are ``airflow dags test`` in child processes, as in production; the simulator (XPM) is not scanned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.postgres
+
+ENCRYPTED = {
+    ("staged_funds", "tfn_encrypted"),
+    ("xpm_grants", "access_token"),
+    ("xpm_grants", "refresh_token"),
+    ("xpm_grants", "previous_refresh_token"),
+}
+
+
+def tfn_forms(tfns: list[str]) -> set[str]:
+    """Each TFN as digits, as written in Class, and 3-3-3 spaced."""
+    forms = set()
+    for tfn in tfns:
+        digits = "".join(ch for ch in tfn if ch.isdigit())
+        forms |= {digits, tfn.strip(), " ".join(digits[i : i + 3] for i in range(0, len(digits), 3))}
+    return {form for form in forms if len(form) >= 8}
+
+
+def hits(text: str, forms: set[str], where: str) -> list[str]:
+    return [f"{where}: {form}" for form in forms if form in text]
+
+
+def dags_test(env: dict[str, str], conf: dict) -> str:
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    command = [airflow, "dags", "test", "class_xpm_sync", "-c", json.dumps(conf)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=150, check=False)
+    return done.stdout + done.stderr
+
+
+def scan_files(root: Path, forms: set[str], since: float) -> tuple[int, list[str]]:
+    found, scanned = [], 0
+    for path in root.rglob("*") if root.exists() else []:
+        if path.is_file() and path.stat().st_mtime >= since:
+            scanned += 1
+            found += hits(path.read_bytes().decode("utf-8", "replace"), forms, str(path))
+    return scanned, found
+
+
+def scan_database(url: str, forms: set[str], skip: set[tuple[str, str]]) -> tuple[int, list[str]]:
+    engine = sa.create_engine(url)
+    found, rows = [], 0
+    with engine.connect() as conn:
+        for table in sa.inspect(conn).get_table_names():
+            result = conn.execute(sa.text(f'SELECT * FROM "{table}"'))
+            columns = list(result.keys())
+            for row in result:
+                rows += 1
+                for column, value in zip(columns, row, strict=True):
+                    if value is None or (table, column) in skip:
+                        continue
+                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                    found += hits(text, forms, f"{table}.{column}")
+    engine.dispose()
+    return rows, found
+
+
+def test_no_source_tfn_reaches_any_artifact_of_the_pipeline(sync_world, tmp_path):
+    world = sync_world
+    codes = [c for (c,) in world_query(world.class_url, "SELECT scope_code FROM funds ORDER BY scope_code")]
+    world.source("UPDATE funds SET tfn = '123 456 789' WHERE scope_code = :c", c=codes[0])
+    world.source("UPDATE funds SET abn = '12345678901' WHERE scope_code = :c", c=codes[1])
+    shared = world_query(world.class_url, "SELECT tfn FROM funds WHERE scope_code = :c", c=codes[3])[0][0]
+    world.source("UPDATE funds SET tfn = :t WHERE scope_code = :c", t=shared or "876 543 210", c=codes[2])
+    world.source("UPDATE funds SET tfn = :t WHERE scope_code = :c", t=shared or "876 543 210", c=codes[3])
+    tfns = [t for (t,) in world_query(world.class_url, "SELECT tfn FROM funds WHERE tfn IS NOT NULL")]
+    forms = tfn_forms(tfns)
+    events = tmp_path / "openlineage.jsonl"
+    transport = {"type": "file", "log_file_path": str(events), "append": True}
+    env = {
+        **os.environ,
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "classxpm-leak-test",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
+    }
+    since = time.time() - 1
+    dry = dags_test(env, {"dry_run": True})
+    world.sim.set_faults(
+        [
+            {"endpoint": "*", "error_rate": 0.1, "statuses": [500, 503]},
+            {"endpoint": "POST client.api/add", "lost_response_rate": 0.1},
+        ],
+        seed=3,
+    )
+    real = dags_test(env, {})
+    world.sim.set_faults([])
+    home = Path(os.environ["AIRFLOW_HOME"])
+    found = hits(dry, forms, "dry run output") + hits(real, forms, "run output")
+    files, in_files = scan_files(home / "logs", forms, since)
+    reports, in_reports = scan_files(world.reports, forms, 0)
+    in_lineage = hits(events.read_text(), forms, "OpenLineage events") if events.exists() else []
+    meta_rows, in_meta = scan_database(f"sqlite:///{home / 'airflow.db'}", forms, set())
+    state_rows, in_state = scan_database(world.state_url, forms, ENCRYPTED)
+    found += in_files + in_reports + in_lineage + in_meta + in_state
+    lineage = len(events.read_text().splitlines()) if events.exists() else 0
+    print(
+        f"TFN scan: {len(tfns)} source TFNs in {len(forms)} forms; dry run + run with faults "
+        f"({len(world.clients())} clients in XPM); scanned {len(dry) + len(real)} characters of task output, "
+        f"{files} log files, {reports} report files, {lineage} OpenLineage events, {meta_rows} Airflow "
+        f"metadata rows, {state_rows} state rows: {len(found)} hits"
+    )
+    assert scan_database(world.class_url, forms, set())[1], "the scan finds the TFNs where they belong"
+    assert "quarantined" in real
+    assert reports > 0
+    assert found == []
+    assert lineage > 0
+
+
+def world_query(url: str, statement: str, **params) -> list:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(statement), params).all()
+    engine.dispose()
+    return rows
