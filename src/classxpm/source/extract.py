@@ -8,7 +8,7 @@ changed when its own row or any of its members changed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -98,15 +98,49 @@ def _fund_conditions(flt: FundFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+def _columns(table: sa.Table) -> list[Any]:
+    """The table's columns; timestamps come as the driver gives them, so a malformed one can be named."""
+    return [
+        sa.type_coerce(column, sa.String).label(column.name)
+        if isinstance(column.type, sa.DateTime)
+        else column
+        for column in table.columns
+    ]
+
+
+def _checked(table: sa.Table, key: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the row with its timestamps as datetimes.
+
+    Raises:
+        SourceContractError: A value does not have its column's type (SQLite keeps whatever it is given);
+            the message names the table, the record and the column, never the value.
+    """
+    checked = dict(row)
+    for column in table.columns:
+        value = checked[column.name]
+        if isinstance(value, bytes | bytearray | memoryview):
+            raise SourceContractError(f"{_where(table, key, row, column)}: binary data, not text")
+        if isinstance(column.type, sa.DateTime) and value is not None and not isinstance(value, datetime):
+            try:
+                checked[column.name] = datetime.fromisoformat(str(value))
+            except ValueError:
+                raise SourceContractError(f"{_where(table, key, row, column)}: not a date and time") from None
+    return checked
+
+
+def _where(table: sa.Table, key: str, row: Mapping[str, Any], column: sa.Column) -> str:
+    return f"class_db: {table.name} {row[key]} {column.name}"
+
+
 def _members_of(conn: Connection, fund_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     query = (
-        sa.select(members)
+        sa.select(*_columns(members))
         .where(members.c.fund_id.in_(sa.bindparam("ids", expanding=True)))
         .order_by(members.c.fund_id, members.c.created_at, members.c.member_id)
     )
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in conn.execute(query, {"ids": list(fund_ids)}).mappings():
-        grouped[row["fund_id"]].append(dict(row))
+        grouped[row["fund_id"]].append(_checked(members, "member_id", row))
     return dict(grouped)
 
 
@@ -126,11 +160,11 @@ def iter_fund_chunks(
     conditions = _fund_conditions(flt)
     last_id: str | None = None
     while True:
-        page = sa.select(funds).where(*conditions).order_by(funds.c.fund_id).limit(chunk_size)
+        page = sa.select(*_columns(funds)).where(*conditions).order_by(funds.c.fund_id).limit(chunk_size)
         if last_id is not None:
             page = page.where(funds.c.fund_id > last_id)
         with engine.connect() as conn:
-            rows = [dict(row) for row in conn.execute(page).mappings()]
+            rows = [_checked(funds, "fund_id", row) for row in conn.execute(page).mappings()]
             if not rows:
                 return
             chunk = FundChunk(funds=rows, members=_members_of(conn, [r["fund_id"] for r in rows]))
