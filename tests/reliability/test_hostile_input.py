@@ -111,6 +111,31 @@ def test_a_class_database_missing_a_column_is_named_and_nothing_is_staged(world_
     assert world.clients() == []
 
 
+@pytest.mark.parametrize(
+    ("table", "change", "reason"),
+    [
+        ("funds", "updated_at = 'yesterday'", "updated_at: not a date and time"),
+        ("funds", "physical_city = X'00ff41'", "physical_city: binary data, not text"),
+        ("members", "email = X'ff'", "email: binary data, not text"),
+    ],
+)
+def test_a_value_sqlite_kept_against_its_column_type_is_named_before_anything_is_staged(
+    table, change, reason, world_factory
+):
+    from classxpm.source.extract import SourceContractError
+
+    world = world_factory(5)
+    key = "fund_id" if table == "funds" else "member_id"
+    record = world.query(f"SELECT {key} FROM {table} ORDER BY {key}", url=world.class_url)[2][0]
+    world.source(f"UPDATE {table} SET {change} WHERE {key} = :r", r=record)
+    with pytest.raises(SourceContractError) as refused:
+        world.sync()
+    print(f"Class {table} {change}: {refused.value}")
+    assert str(refused.value) == f"class_db: {table} {record} {reason}"
+    assert world.query("SELECT count(*) FROM staged_funds")[0][0] == 0
+    assert world.clients() == []
+
+
 def test_a_new_fund_reusing_a_synced_scope_code_is_not_sent_by_an_incremental_run(world_factory):
     world = world_factory(6)
     clean_source(world)
