@@ -1,7 +1,9 @@
 """The sync DAG's shape, shared by the nightly ``class_xpm_sync`` and the 15-minute ``class_xpm_incremental``.
 
-Each task is a one-line call into ``classxpm.airflow.sync_tasks``; tasks pass a run reference, never data.
-The validation gate sits between extract and plan.
+Each task is a one-line call into ``classxpm.airflow.sync_tasks``; tasks pass run references, never data.
+Every task from extract to report is mapped over the Class businesses (each with its own XPM tenant and
+rate budget), the validation gate sits between extract and plan, and upsert fans out over batches of
+funds so several workers share a large backfill, within the ``xpm_api`` pool.
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ def sync_params(mode: str) -> dict[str, Param]:
         "business_id": Param(
             None,
             type=["null", "string"],
-            description="The Class business; optional when only one is authorised",
+            description="One Class business; empty syncs every authorised business",
+        ),
+        "batch_size": Param(
+            500,
+            type="integer",
+            minimum=1,
+            description="Funds per upsert task: a large backfill fans out over several workers",
         ),
     }
 
@@ -69,7 +77,7 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
     )
     def sync() -> None:
         @task
-        def start() -> dict[str, Any]:
+        def start() -> list[dict[str, Any]]:
             from classxpm.airflow import sync_tasks
 
             context = get_current_context()
@@ -96,12 +104,17 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
             sync_tasks.plan(ref)
             return ref
 
-        @task(pool=XPM_POOL)
-        def upsert(ref: dict[str, Any]) -> dict[str, Any]:
+        @task
+        def batches(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             from classxpm.airflow import sync_tasks
 
-            sync_tasks.upsert(ref)
-            return ref
+            return sync_tasks.batches(list(refs), get_current_context()["params"]["batch_size"])
+
+        @task(pool=XPM_POOL)
+        def upsert(work: dict[str, Any]) -> dict[str, int]:
+            from classxpm.airflow import sync_tasks
+
+            return sync_tasks.upsert(work)
 
         @task(outlets=[AssetAlias(CLIENTS_ALIAS), AssetAlias(CONTACTS_ALIAS)])
         def report(ref: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +122,7 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
 
             return sync_tasks.report(ref, get_current_context()["outlet_events"])
 
-        report(upsert(plan(validate(extract(start())))))
+        planned = plan.expand(ref=validate.expand(ref=extract.expand(ref=start())))
+        upsert.expand(work=batches(planned)) >> report.expand(ref=planned)
 
     return sync()

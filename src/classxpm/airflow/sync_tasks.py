@@ -79,12 +79,12 @@ def run_step(step: Callable[[SyncEnv], T]) -> T:
         raise AirflowFailException(str(exc)) from None
 
 
-def start(dag_id: str, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The start task: validate params, check authorisation, open the run; returns the RunRef for XCom."""
+def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The start task: validate params, check authorisation, open one run per business (XCom refs)."""
     from classxpm.sync import steps
 
     request = RunRequest.from_params(params)
-    return run_step(lambda env: steps.start(env, dag_id, run_id, request)).to_xcom()
+    return [ref.to_xcom() for ref in run_step(lambda env: steps.start(env, dag_id, run_id, request))]
 
 
 def extract(ref: dict[str, Any]) -> dict[str, int]:
@@ -111,12 +111,26 @@ def plan(ref: dict[str, Any]) -> dict[str, int]:
     return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)))
 
 
-def upsert(ref: dict[str, Any]) -> dict[str, int]:
-    """The upsert task; reports the XPM records it wrote to the lineage collector (not on a dry run)."""
+def batches(refs: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
+    """The batching task: every business's writes cut into batches of at most ``batch_size`` funds."""
+    from classxpm.sync import steps
+
+    def cut(env: SyncEnv) -> list[dict[str, Any]]:
+        counts = [steps.batches(env, RunRef.from_xcom(ref), batch_size) for ref in refs]
+        return [
+            {"ref": ref, "batch": i, "of": n} for ref, n in zip(refs, counts, strict=True) for i in range(n)
+        ]
+
+    return run_step(cut)
+
+
+def upsert(work: dict[str, Any]) -> dict[str, int]:
+    """One upsert batch; reports the XPM records it wrote to the lineage collector (not on a dry run)."""
     from classxpm.airflow.lineage import report_outputs
     from classxpm.sync import steps
 
-    counts = run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref)))
+    ref = work["ref"]
+    counts = run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]))
     if not ref["dry_run"]:
         report_outputs(ref["business_id"], ref["tenant_id"])
     return counts

@@ -31,6 +31,12 @@ def _codes(value: object) -> tuple[str, ...]:
     return tuple(sorted({str(code).strip() for code in value if str(code).strip()}))
 
 
+def _batch_size(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError("batch_size must be a whole number of funds, at least 1")
+    return value
+
+
 def _choice(kind: type, name: str, value: object) -> Any:
     try:
         return kind(value)
@@ -48,6 +54,7 @@ class RunRequest:
     dry_run: bool = False
     fund_codes: tuple[str, ...] = ()
     business_id: str | None = None
+    batch_size: int = 500
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:
@@ -65,6 +72,7 @@ class RunRequest:
             dry_run=dry_run,
             fund_codes=_codes(params.get("fund_codes")),
             business_id=(params.get("business_id") or None),
+            batch_size=_batch_size(params.get("batch_size", 500)),
         )
 
 

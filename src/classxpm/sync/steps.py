@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from classxpm.identifiers import mask_tfn
 from classxpm.source.extract import FundFilter, check_source_contract
 from classxpm.source.schema import column_names, funds, members
-from classxpm.state.tokens import TokenStore
+from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.executor import Executor
 from classxpm.sync.lease import TenantLease
@@ -31,10 +31,17 @@ from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.report import SyncReport, tally, write_report
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 from classxpm.sync.staging import clear_staging, iter_staged, stage_extract
-from classxpm.sync.tables import planned_funds, quarantined_funds, sync_outcomes, sync_runs, watermarks
+from classxpm.sync.tables import (
+    planned_funds,
+    quarantined_funds,
+    sync_outcomes,
+    sync_run_calls,
+    sync_runs,
+    watermarks,
+)
 from classxpm.validation.report import run_folder
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.errors import ConfigurationError, Deferred, NotAuthorised
+from classxpm.xpm.errors import Deferred, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +52,35 @@ WRITING = (Action.CREATE, Action.LINK, Action.UPDATE)
 DRY_RUN_STATUS = {"create": "created", "link": "linked", "update": "updated"}
 
 
-def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -> RunRef:
-    """Check the business is authorised and open the run.
+def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -> list[RunRef]:
+    """Check authorisation and open one run per Class business: the one asked for, else every authorised one.
+
+    A business whose grant Xero refused is left out with the seed's message in the log, so one expired
+    grant never holds the other businesses back; asked for by name, it fails the run instead.
 
     Raises:
         NotAuthorised: No grant is stored (the run is skipped).
-        Reauthorise: Xero refused the grant (the run fails with the seed's message, no retries).
+        Reauthorise: The business asked for, or every business, has a refused grant (no retries).
     """
     store = TokenStore(env.state, env.cipher)
-    business_id = request.business_id or _only_business(store)
-    grant = store.require(business_id)
+    if request.business_id:
+        return [_open(env, dag_id, airflow_run_id, request, store.require(request.business_id))]
+    grants = [store.require_any(business) for business in store.business_ids()]
+    if not grants:
+        raise NotAuthorised()
+    usable = [grant for grant in grants if not grant.invalid_reason]
+    for grant in grants:
+        if grant.invalid_reason:
+            log.error("business %s: %s", grant.business_id, Reauthorise(grant.invalid_reason))
+    if not usable:
+        raise Reauthorise(grants[0].invalid_reason or "")
+    return [_open(env, dag_id, airflow_run_id, request, grant) for grant in usable]
+
+
+def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, grant: Grant) -> RunRef:
     ref = RunRef(
-        f"{dag_id}/{airflow_run_id}",
-        business_id,
+        f"{dag_id}/{airflow_run_id}/{grant.business_id}",
+        grant.business_id,
         grant.tenant_id,
         request.mode,
         request.sync_mode,
@@ -71,26 +94,17 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
             {
                 "run_id": ref.run_id,
                 "dag_id": dag_id,
-                "business_id": business_id,
+                "business_id": grant.business_id,
                 "tenant_id": grant.tenant_id,
                 "mode": ref.mode.value,
                 "sync_mode": ref.sync_mode.value,
                 "dry_run": ref.dry_run,
                 "started_at": env.clock(),
                 "status": "running",
-                "summary": {"api_calls": {}},
+                "summary": {},
             },
         )
     return ref
-
-
-def _only_business(store: TokenStore) -> str:
-    businesses = store.business_ids()
-    if not businesses:
-        raise NotAuthorised()
-    if len(businesses) > 1:
-        raise ConfigurationError(f"{len(businesses)} businesses are authorised: say which with business_id")
-    return businesses[0]
 
 
 def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
@@ -319,18 +333,39 @@ def _load_plans(env: SyncEnv, ref: RunRef) -> list[FundPlan]:
     return [_plan_from(row) for row in rows]
 
 
-def upsert_funds(env: SyncEnv, ref: RunRef) -> dict[str, int]:
-    """Carry out the stored plan under the tenant's lease, within the daily quota; returns counts."""
+def batches(env: SyncEnv, ref: RunRef, batch_size: int) -> int:
+    """How many upsert batches of at most ``batch_size`` funds the run's writes make (at least one)."""
+    with env.state.connect() as conn:
+        writes = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(planned_funds)
+            .where(
+                planned_funds.c.run_id == ref.run_id, planned_funds.c.action.in_([a.value for a in WRITING])
+            )
+        ).scalar_one()
+    return max(1, -(-writes // max(batch_size, 1)))
+
+
+def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict[str, int]:
+    """Carry out batch ``batch`` of ``of`` of the stored plan under the tenant's lease; returns counts.
+
+    Batches split the writes into contiguous runs of funds, so several workers share a large backfill;
+    batch 0 also records the funds that need no write. The lease is the run's, shared by its batches and
+    given up when the run finishes (or when it expires, after a crash).
+    """
     plans = _load_plans(env, ref)
     if ref.dry_run:
         log.info("dry run: %d funds planned, nothing written", len(plans))
         return dict(Counter(p.action.value for p in plans))
     recorder = LinkRecorder(ref.business_id, ref.tenant_id, ref.run_id)
     writes = [p for p in plans if p.action in WRITING]
-    _record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
-    with TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock) as lease:
-        statuses = _write(env, ref, recorder, writes, lease)
-    _add_calls(env, ref, "upsert")
+    size = -(-len(writes) // of) if writes else 0
+    if batch == 0:
+        _record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
+    lease = TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock)
+    lease.acquire()
+    statuses = _write(env, ref, recorder, writes[batch * size : (batch + 1) * size], lease)
+    _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
 
 
@@ -389,17 +424,9 @@ def _defer(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan], reason: 
 
 
 def _add_calls(env: SyncEnv, ref: RunRef, step: str) -> None:
+    """Record the XPM calls one step made (each step, and each upsert batch, writes its own row)."""
     with env.state.begin() as conn:
-        summary = (
-            conn.execute(sa.select(sync_runs.c.summary).where(sync_runs.c.run_id == ref.run_id)).scalar()
-            or {}
-        )
-        calls = {**summary.get("api_calls", {}), step: env.calls.count}
-        conn.execute(
-            sa.update(sync_runs)
-            .where(sync_runs.c.run_id == ref.run_id)
-            .values(summary={**summary, "api_calls": calls})
-        )
+        upsert(conn, sync_run_calls, {"run_id": ref.run_id, "step": step, "calls": env.calls.count})
 
 
 def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
@@ -431,7 +458,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         sync_mode=ref.sync_mode.value,
         dry_run=ref.dry_run,
         counts=tally(statuses),
-        api_calls=sum((run.summary or {}).get("api_calls", {}).values()),
+        api_calls=_calls_of(env, ref),
         duration_seconds=(now - _aware(run.started_at)).total_seconds(),
         problems=problems,
         diff=diff,
@@ -444,6 +471,15 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
 
 
 _PROBLEMS = ("failed", "quarantined", "needs_review", "deferred", "skipped")
+
+
+def _calls_of(env: SyncEnv, ref: RunRef) -> int:
+    with env.state.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(sync_run_calls.c.calls), 0)).where(
+                sync_run_calls.c.run_id == ref.run_id
+            )
+        ).scalar_one()
 
 
 def _problem(scope_code: str, status: str, detail: str | None) -> dict[str, str]:
@@ -479,3 +515,4 @@ def _close(env: SyncEnv, ref: RunRef, run: Any, report: SyncReport, now: datetim
             .values(finished_at=now, status=status, summary=summary)
         )
     clear_staging(env.state, ref.run_id)
+    TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock).release()

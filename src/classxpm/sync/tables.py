@@ -30,6 +30,14 @@ sync_runs = sa.Table(
     sa.Column("summary", sa.JSON),
 )
 
+sync_run_calls = sa.Table(
+    "sync_run_calls",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("step", sa.String(50), primary_key=True),
+    sa.Column("calls", sa.Integer, nullable=False),
+)
+
 staged_funds = sa.Table(
     "staged_funds",
     metadata,

@@ -35,6 +35,12 @@ def upgrade() -> None:
         sa.Column("summary", sa.JSON()),
     )
     op.create_table(
+        "sync_run_calls",
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("step", sa.String(50), primary_key=True),
+        sa.Column("calls", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "staged_funds",
         sa.Column("run_id", sa.String(250), primary_key=True),
         sa.Column("fund_id", sa.String(36), primary_key=True),
@@ -158,6 +164,7 @@ def downgrade() -> None:
         "fund_links",
         "staged_members",
         "staged_funds",
+        "sync_run_calls",
         "sync_runs",
     ):
         op.drop_table(name)
