@@ -62,26 +62,26 @@ def _free_port() -> int:
 
 
 def _environment(paths: DemoPaths, base_url: str) -> dict[str, str]:
+    from classxpm.airflow.connections import database_connection
+    from classxpm.xpm_sim.config import client_urls
+
+    urls = client_urls(base_url)
     api = {
         "conn_type": "xpm",
         "login": SIM_CLIENT_ID,
         "password": SIM_CLIENT_SECRET,
-        "host": f"{base_url}/practicemanager/3.1",
+        "host": urls.pop("api_base_url"),
         "extra": {
-            "authorize_url": f"{base_url}/identity/connect/authorize",
-            "token_url": f"{base_url}/connect/token",
-            "revocation_url": f"{base_url}/connect/revocation",
-            "connections_url": f"{base_url}/connections",
+            **urls,
             "redirect_uri": "http://127.0.0.1:8766/callback",
             "rate_window_seconds": 60 / TIME_SCALE,
             "refresh_margin_seconds": 300 / TIME_SCALE,
         },
     }
-    database = lambda url: json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})  # noqa: E731
     return {
         **os.environ,
-        "AIRFLOW_CONN_CLASS_DB": database(paths.class_db),
-        "AIRFLOW_CONN_CLASSXPM_STATE": database(paths.state_db),
+        "AIRFLOW_CONN_CLASS_DB": database_connection(paths.class_db),
+        "AIRFLOW_CONN_CLASSXPM_STATE": database_connection(paths.state_db),
         "AIRFLOW_CONN_XPM_DEFAULT": json.dumps(api),
         "CLASSXPM_REPORTS_DIR": str(paths.reports),
     }

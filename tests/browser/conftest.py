@@ -24,6 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from classxpm.state.migrations import upgrade
+from classxpm.xpm_sim.config import client_urls
 from classxpm.xpm_sim.testing import SimulatorHandle, running_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +59,8 @@ def _free_port() -> int:
 
 
 def _xpm_connection(sim: SimulatorHandle) -> str:
-    base = sim.base_url
-    extra = {
-        "authorize_url": f"{base}/identity/connect/authorize",
-        "token_url": f"{base}/connect/token",
-        "revocation_url": f"{base}/connect/revocation",
-        "connections_url": f"{base}/connections",
-        "attempts": 2,
-    }
-    host = f"{base}/practicemanager/3.1"
+    extra = {**client_urls(sim.base_url), "attempts": 2}
+    host = extra.pop("api_base_url")
     return json.dumps(
         {
             "conn_type": "xpm",

@@ -67,3 +67,10 @@ def database_url_from(connection: Connection) -> str:
         return url.render_as_string(hide_password=False)
     kind = connection.conn_type
     raise ConfigurationError(f"connection {connection.conn_id} has type {kind}: not a database")
+
+
+def database_connection(url: str) -> str:
+    """An ``AIRFLOW_CONN_*`` value (JSON) for a database given by its SQLAlchemy URL."""
+    import json
+
+    return json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": url}})

@@ -71,11 +71,18 @@ def airflow_services() -> UiServices:
 
 
 def _class_businesses() -> list[str]:
+    """The Class database's businesses; none when the API server has no ``class_db`` connection."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
     from classxpm.airflow.connections import CLASS_DB_CONN_ID, database_url_from, get_connection
     from classxpm.db import make_engine
     from classxpm.source.extract import business_ids
 
-    engine = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)))
+    try:
+        connection = get_connection(CLASS_DB_CONN_ID)
+    except AirflowNotFoundException:
+        return []
+    engine = make_engine(database_url_from(connection))
     try:
         return business_ids(engine)
     finally:

@@ -97,3 +97,17 @@ def _checked(key: str, value: Any, current: dict[str, Any]) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
         raise ConfigError(f"{key} must be positive")
     return value
+
+
+def client_urls(base_url: str) -> dict[str, str]:
+    """The XPM connection settings that point a client at a simulator on ``base_url``.
+
+    The simulator serves Xero's production paths on one host, so only scheme and host change.
+    """
+    return {
+        "api_base_url": f"{base_url}/practicemanager/3.1",
+        "authorize_url": f"{base_url}/identity/connect/authorize",
+        "token_url": f"{base_url}/connect/token",
+        "revocation_url": f"{base_url}/connect/revocation",
+        "connections_url": f"{base_url}/connections",
+    }

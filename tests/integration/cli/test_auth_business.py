@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
-
 import click
 import pytest
 import sqlalchemy as sa
 
+from classxpm.airflow.connections import database_connection
 from classxpm.cli.auth import _business
 from classxpm.source.demo_data import DEMO_BUSINESS_ID, write_demo_data
 from classxpm.source.schema import businesses
@@ -14,9 +13,7 @@ from classxpm.source.schema import businesses
 @pytest.fixture
 def class_db(sqlite_url, monkeypatch):
     write_demo_data(sqlite_url, 2, 1)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_CLASS_DB", json.dumps({"conn_type": "generic", "extra": {"sqlalchemy_url": sqlite_url}})
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_CLASS_DB", database_connection(sqlite_url))
     return sqlite_url
 
 
