@@ -109,10 +109,16 @@ def iter_staged(
             ).all()
             if not rows:
                 return
-            ids = [row.fund_id for row in rows]
+            first, last = rows[0].fund_id, rows[-1].fund_id
+            # The chunk holds every staged fund from first to last, so a key range finds its members
+            # without binding thousands of ids.
             member_rows = conn.execute(
                 sa.select(staged_members.c.fund_id, staged_members.c.data)
-                .where(staged_members.c.run_id == run_id, staged_members.c.fund_id.in_(ids))
+                .where(
+                    staged_members.c.run_id == run_id,
+                    staged_members.c.fund_id >= first,
+                    staged_members.c.fund_id <= last,
+                )
                 .order_by(staged_members.c.fund_id, staged_members.c.member_id)
             ).all()
         funds = [
@@ -123,7 +129,7 @@ def iter_staged(
         for row in member_rows:
             grouped.setdefault(row.fund_id, []).append(_restore(row.data))
         yield FundChunk(funds=funds, members=grouped)
-        last_id = ids[-1]
+        last_id = last
 
 
 def clear_staging(state: Engine, run_id: str) -> None:
