@@ -120,7 +120,8 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
         def report(ref: dict[str, Any]) -> dict[str, Any]:
             from classxpm.airflow import sync_tasks
 
-            return sync_tasks.report(ref, get_current_context()["outlet_events"])
+            context = get_current_context()
+            return sync_tasks.report(ref, context["outlet_events"], (dag_id, context["run_id"]))
 
         planned = plan.expand(ref=validate.expand(ref=extract.expand(ref=start())))
         upsert.expand(work=batches(planned)) >> report.expand(ref=planned)

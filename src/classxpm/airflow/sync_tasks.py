@@ -136,17 +136,20 @@ def upsert(work: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-def report(ref: dict[str, Any], outlet_events: Any) -> dict[str, Any]:
-    """The report task: writes the run report and fails the run when any fund failed, after all ran.
+def report(ref: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str]) -> dict[str, Any]:
+    """The report task: writes the run report and note, and fails the run when any fund failed.
 
-    Only a run that wrote to XPM and had no failure records asset events for the XPM clients and contacts.
+    ``airflow_run`` is the (dag id, run id) whose note gets the summary. Only a run that wrote to XPM and had
+    no failure records asset events for the XPM clients and contacts.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     from classxpm.airflow.lineage import emit_asset_events
+    from classxpm.airflow.run_note import set_run_note
     from classxpm.sync import steps
 
     result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)))
+    set_run_note(*airflow_run, ref["business_id"], result.summary_line())
     if result.failed:
         raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
     if not ref["dry_run"]:
