@@ -17,6 +17,9 @@ _WORD_BREAKS = re.compile(r"[\t\n\r\v\f\x85\u2028\u2029]")
 _LINE_BREAKS = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _SPACE_RUNS = re.compile(r"[ \t]+")
 _NONCHARACTERS = {"\ufffe", "\uffff"}
+_MAY_NEED_CLEANING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+"""Every character ``clean`` could change (Cc, Cs, the two noncharacters, tabs and line breaks), found by one
+regular-expression scan: most values hold none and go back as they are."""
 
 
 class TransformProblem(ValueError):
@@ -36,6 +39,8 @@ def clean(text: str, *, multiline: bool) -> tuple[str, bool]:
     Returns:
         The cleaned text, and whether anything other than a plain ``\n`` line break was changed.
     """
+    if not _MAY_NEED_CLEANING.search(text):
+        return text, False
     spaced = _LINE_BREAKS.sub("\n", text).replace("\t", " ") if multiline else _WORD_BREAKS.sub(" ", text)
     kept = "".join(char for char in spaced if char == "\n" or not _unsendable(char))
     changed = kept != (text.replace("\r\n", "\n") if multiline else text)

@@ -41,3 +41,28 @@ def test_transforms(name, text, expected):
 def test_digits_only_refuses_anything_but_separators(text):
     with pytest.raises(TransformProblem, match="must hold only digits, spaces and hyphens"):
         TRANSFORMS["digits_only"](text)
+
+
+def test_the_fast_path_of_clean_agrees_with_the_character_walk():
+    import random
+    import unicodedata
+
+    from classxpm.mapping import transforms
+
+    def walk(text: str, multiline: bool) -> tuple[str, bool]:
+        breaks = transforms._LINE_BREAKS if multiline else transforms._WORD_BREAKS
+        spaced = breaks.sub("\n", text).replace("\t", " ") if multiline else breaks.sub(" ", text)
+        unsendable = {"Cc", "Cs"}
+        kept = "".join(
+            ch
+            for ch in spaced
+            if ch == "\n" or (unicodedata.category(ch) not in unsendable and ch not in "\ufffe\uffff")
+        )
+        return kept, kept != (text.replace("\r\n", "\n") if multiline else text)
+
+    rng = random.Random(20261127)
+    pool = [chr(c) for c in range(0x250)] + list("\u2028\u2029\x85\ufffe\uffff\ud800\u200b\ufeffễ😀")
+    for _ in range(20_000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 8)))
+        for multiline in (True, False):
+            assert transforms.clean(text, multiline=multiline) == walk(text, multiline), repr(text)
