@@ -27,7 +27,7 @@ def test_minute_budget_waits_for_the_next_window():
     for _ in range(3):
         with governor.slot():
             time.now += 1
-    assert time.sleeps == [58.0]
+    assert time.sleeps == [pytest.approx(58.6)], "the window runs 1% longer than XPM's minute"
 
 
 def test_min_limit_header_lowers_the_budget():
@@ -36,7 +36,7 @@ def test_min_limit_header_lowers_the_budget():
     governor.observe({"X-MinLimit-Remaining": "0", "X-DayLimit-Remaining": "4321"})
     with governor.slot():
         pass
-    assert time.sleeps == [60.0]
+    assert time.sleeps == [pytest.approx(60.6)]
     assert governor.remaining_daily() == 4321
 
 
@@ -52,7 +52,7 @@ def test_a_turned_over_xpm_window_restores_the_budget_at_once():
     assert time.sleeps == [], "13 calls in our minute: XPM's window, not ours, is the one that counts"
     with governor.slot():
         pass
-    assert time.sleeps == [60.0]
+    assert time.sleeps == [pytest.approx(60.6)]
 
 
 def test_answers_to_calls_in_flight_do_not_restore_spent_budget():
@@ -64,7 +64,7 @@ def test_answers_to_calls_in_flight_do_not_restore_spent_budget():
         pass
     with governor.slot():
         pass
-    assert time.sleeps == [60.0], "5 calls a minute, not 5 plus the 2 still in flight"
+    assert time.sleeps == [pytest.approx(60.6)], "5 calls a minute, not 5 plus the 2 still in flight"
 
 
 def test_daily_quota_spent_defers_without_a_call():
