@@ -66,7 +66,7 @@ def login(env, *args, sim_tenant=None, pick=None):
     line = process.stdout.readline()
     assert line.startswith(URL_PREFIX), line + process.stderr.read()
     url = line[len(URL_PREFIX) :].strip() + (f"&{urlencode({'tenant': sim_tenant})}" if sim_tenant else "")
-    callback = httpx.get(url, follow_redirects=True, timeout=10)
+    callback = httpx.get(url, follow_redirects=True, timeout=60)  # the CLI answers slowly on a loaded machine
     assert callback.status_code == 200
     listed = ""
     if pick is not None:
