@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -27,6 +27,7 @@ from classxpm.sync.plan import ContactStep, FundPlan
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.xpm import xml
 from classxpm.xpm.api import XpmApi
+from classxpm.xpm.auth import as_utc
 from classxpm.xpm.errors import RecordError, ResponseFormatError, Retriable
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class Executor:
         if plan.fund_id in self.linked:
             return self._record(plan, "unchanged", LINKED_MEANWHILE)
         earlier = self.announced.get(plan.fund_id)
-        found = self.find_created(desired.scope_code, _aware(earlier)) if earlier else None
+        found = self.find_created(desired.scope_code, as_utc(earlier)) if earlier else None
         if found is not None:
             contacts = _matching_names(found.contacts, desired.contacts)
             return self._synced(plan, desired, found, contacts, EARLIER_NOTE)
@@ -222,7 +223,3 @@ class Executor:
                 self.recorder.fund(conn, plan, last_status="failed", last_error=detail)
             self.recorder.outcomes(conn, [outcome], self.clock())
         return outcome
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)

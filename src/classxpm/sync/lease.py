@@ -7,19 +7,13 @@ and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from classxpm.sync.tables import tenant_leases
-
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from classxpm.xpm.auth import Clock, utcnow
 
 
 class TenantBusy(RuntimeError):
@@ -30,7 +24,7 @@ class TenantLease:
     """The right to write to one XPM tenant, held until released or expired."""
 
     def __init__(
-        self, engine: Engine, tenant_id: str, holder: str, ttl: timedelta, clock: Clock = _utcnow
+        self, engine: Engine, tenant_id: str, holder: str, ttl: timedelta, clock: Clock = utcnow
     ) -> None:
         self.engine, self.tenant_id, self.holder, self.ttl, self.clock = engine, tenant_id, holder, ttl, clock
 

@@ -41,6 +41,7 @@ from classxpm.sync.tables import (
 )
 from classxpm.validation.report import run_folder
 from classxpm.xpm.api import XpmApi
+from classxpm.xpm.auth import as_utc
 from classxpm.xpm.errors import Deferred, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
@@ -459,7 +460,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         dry_run=ref.dry_run,
         counts=tally(statuses),
         api_calls=_calls_of(env, ref),
-        duration_seconds=(now - _aware(run.started_at)).total_seconds(),
+        duration_seconds=(now - as_utc(run.started_at)).total_seconds(),
         problems=problems,
         diff=diff,
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
@@ -484,12 +485,6 @@ def _calls_of(env: SyncEnv, ref: RunRef) -> int:
 
 def _problem(scope_code: str, status: str, detail: str | None) -> dict[str, str]:
     return {"scope_code": scope_code, "status": status, "detail": detail or ""}
-
-
-def _aware(stamp: datetime) -> datetime:
-    from datetime import UTC
-
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _close(env: SyncEnv, ref: RunRef, run: Any, report: SyncReport, now: datetime) -> None:
