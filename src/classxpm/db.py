@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 
 class DatabaseUrlError(ValueError):
@@ -50,3 +51,48 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows in the connection's transaction: COPY on PostgreSQL (psycopg), else executemany.
+
+    COPY sends the rows as one stream instead of one statement each, several times faster for the
+    hundred thousand rows a large practice's run writes. Values go through each column type's bind
+    processing (JSON columns included), and a column missing from a row gets its scalar default, as
+    ``INSERT`` would give it.
+
+    Args:
+        conn: A connection inside a transaction.
+        table: The table to fill.
+        rows: Rows with the same keys; none is a no-op.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        conn.execute(sa.insert(table), list(rows))
+        return
+    given = list(rows[0])
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.name not in given and column.default is not None and column.default.is_scalar
+    }
+    names = given + list(defaults)
+    processors = [
+        table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in names
+    ]
+    preparer = conn.dialect.identifier_preparer
+    statement = "COPY {} ({}) FROM STDIN".format(
+        preparer.format_table(table), ", ".join(preparer.quote(name) for name in names)
+    )
+    tail = list(defaults.values())
+    # A cursor of the connection's own DBAPI connection: the rows join ``conn``'s transaction.
+    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[name] for name in given] + tail
+            copy.write_row(
+                [
+                    value if process is None else process(value)
+                    for process, value in zip(processors, values, strict=True)
+                ]
+            )

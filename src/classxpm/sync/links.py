@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from classxpm.db import bulk_insert
 from classxpm.sync.model import Link, LinkedContact
 from classxpm.sync.plan import FundPlan
 from classxpm.sync.tables import contact_links, fund_links, sync_outcomes
@@ -134,17 +135,14 @@ class LinkRecorder:
         rows = [self.outcome_row(outcome, at) for outcome in outcomes]
         if not rows:
             return
+        # Every outcome this run logged so far, rather than an IN list of these funds: a large practice's
+        # run logs more funds at once than PostgreSQL takes bound parameters in one statement (65,535).
         logged = set(
             conn.execute(
-                sa.select(sync_outcomes.c.fund_id).where(
-                    sync_outcomes.c.run_id == self.run_id,
-                    sync_outcomes.c.fund_id.in_([row["fund_id"] for row in rows]),
-                )
+                sa.select(sync_outcomes.c.fund_id).where(sync_outcomes.c.run_id == self.run_id)
             ).scalars()
         )
-        rows = [row for row in rows if row["fund_id"] not in logged]
-        if rows:
-            conn.execute(sa.insert(sync_outcomes), rows)
+        bulk_insert(conn, sync_outcomes, [row for row in rows if row["fund_id"] not in logged])
 
     def fund(self, conn: Connection, plan: FundPlan, **values: Any) -> None:
         """Create or update the link row of a planned fund with ``values`` (client_uuid, last_status...)."""

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from classxpm.db import bulk_insert
 from classxpm.sync.links import upsert
 from classxpm.sync.model import RemoteClient, RemoteContact
 from classxpm.sync.plan import RemoteIndex
@@ -21,6 +22,8 @@ from classxpm.xpm.api import XpmApi
 
 MODIFIED_OVERLAP = timedelta(minutes=5)
 """Read a little before the last read, so a client written while we read is never missed."""
+DELETE_SLICE = 10_000
+"""Clients deleted from the cache per statement."""
 
 CONTACT_FIELDS = ("Name", "Salutation", "Addressee", "Mobile", "Email", "Phone", "Position")
 
@@ -93,8 +96,7 @@ class RemoteState:
         """Replace the cache with a full read."""
         with self.state.begin() as conn:
             conn.execute(sa.delete(remote_clients).where(remote_clients.c.tenant_id == self.tenant_id))
-            if live:
-                conn.execute(sa.insert(remote_clients), [_row(self.tenant_id, c, read_at) for c in live])
+            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in live])
             upsert(
                 conn,
                 remote_reads,
@@ -109,14 +111,16 @@ class RemoteState:
         """Merge a ``modifiedsince`` read into the cache."""
         with self.state.begin() as conn:
             doomed = gone + [c.uuid for c in live]
-            if doomed:
+            # In slices: the first read after a large backfill returns more clients than PostgreSQL takes
+            # bound parameters in one statement (65,535).
+            for start in range(0, len(doomed), DELETE_SLICE):
                 conn.execute(
                     sa.delete(remote_clients).where(
-                        remote_clients.c.tenant_id == self.tenant_id, remote_clients.c.client_uuid.in_(doomed)
+                        remote_clients.c.tenant_id == self.tenant_id,
+                        remote_clients.c.client_uuid.in_(doomed[start : start + DELETE_SLICE]),
                     )
                 )
-            if live:
-                conn.execute(sa.insert(remote_clients), [_row(self.tenant_id, c, read_at) for c in live])
+            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in live])
             upsert(conn, remote_reads, {"tenant_id": self.tenant_id, "modified_read_at": read_at})
 
     def index(self) -> RemoteIndex:
