@@ -107,7 +107,7 @@ def test_a_class_database_missing_a_column_is_named_and_nothing_is_staged(world_
     world.source("ALTER TABLE funds DROP COLUMN phone")
     with pytest.raises(SourceContractError, match="class_db: table funds lacks column phone"):
         world.sync()
-    assert world.query("SELECT count(*) FROM staged_funds")[0][0] == 0
+    assert world.query("SELECT count(*) FROM staged_chunks")[0][0] == 0
     assert world.clients() == []
 
 
@@ -132,7 +132,7 @@ def test_a_value_sqlite_kept_against_its_column_type_is_named_before_anything_is
         world.sync()
     print(f"Class {table} {change}: {refused.value}")
     assert str(refused.value) == f"class_db: {table} {record} {reason}"
-    assert world.query("SELECT count(*) FROM staged_funds")[0][0] == 0
+    assert world.query("SELECT count(*) FROM staged_chunks")[0][0] == 0
     assert world.clients() == []
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 pytestmark = pytest.mark.postgres
 
 ENCRYPTED = {
-    ("staged_funds", "tfn_encrypted"),
+    ("staged_chunks", "payload"),
     ("xpm_grants", "access_token"),
     ("xpm_grants", "refresh_token"),
     ("xpm_grants", "previous_refresh_token"),

@@ -51,6 +51,21 @@ class TokenCipher:
         except InvalidToken:
             raise ConfigurationError("cannot decrypt stored tokens: was the Fernet key changed?") from None
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Return the Fernet token (ASCII bytes) of ``data``, for blobs such as a staged extract chunk."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Return the bytes inside a token made by :meth:`encrypt_bytes`.
+
+        Raises:
+            ConfigurationError: No configured key opens it (the key changed or the value is not ours).
+        """
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            raise ConfigurationError("cannot decrypt staged data: was the Fernet key changed?") from None
+
     @property
     def hash_key(self) -> bytes:
         """The HMAC key derived from the secret, for payload hashes that must not reveal a TFN."""

@@ -1,22 +1,48 @@
-"""Run-scoped staging of the Class extract in the state database, with the TFN encrypted.
+"""Run-scoped staging of the Class extract in the state database, encrypted as a whole.
 
 Tasks pass a run reference, never rows: the extract task writes here, later tasks read the same rows
-back, and the run's staging is dropped when the run ends. A TFN is held only as Fernet ciphertext.
+back, and the run's staging is dropped when the run ends. Each extract chunk (up to 5,000 funds with
+every member of each) is one row of ``staged_chunks``: its rows as MessagePack, compressed, then
+encrypted with the pipeline's Fernet key. So neither a TFN nor a member's personal details are ever in
+clear at rest, and a later task reads a chunk back with one query, one decryption and one decode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import zlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from classxpm.source.extract import FundChunk, FundFilter, iter_fund_chunks
+from classxpm.source.schema import funds, members
 from classxpm.state.crypto import TokenCipher
-from classxpm.sync.tables import staged_funds, staged_members
+from classxpm.sync.tables import staged_chunks
+
+FORMAT = 1
+"""The layout of a staged chunk; a reader refuses any other (staging never outlives the run that wrote it)."""
+_COMPRESSION_LEVEL = 1
+"""zlib's fastest level: it halves the blob, which costs less than encrypting and storing the other half."""
+_TIMESTAMPS = frozenset(
+    column.name
+    for table in (funds, members)
+    for column in table.columns
+    if isinstance(column.type, sa.DateTime)
+)
+"""Columns read back as datetimes: MessagePack carries a naive datetime as its ISO text."""
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
+class StagingError(RuntimeError):
+    """A staged chunk cannot be read back as this version of the pipeline writes it."""
 
 
 @dataclass(frozen=True)
@@ -28,37 +54,83 @@ class StageResult:
     max_updated_at: datetime | None
 
 
-def _jsonable(row: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        key: value.isoformat() if isinstance(value, date | datetime) else value
-        for key, value in row.items()
-        if key not in drop
-    }
+@dataclass(frozen=True)
+class StagedChunk:
+    """One staged chunk as columns (column name → its values in row order), for its funds and members.
+
+    Columns suit a data frame (the validation gate); :meth:`fund_chunk` gives the rows the mapping reads.
+    """
+
+    funds: dict[str, list[Any]]
+    members: dict[str, list[Any]]
+
+    def fund_chunk(self) -> FundChunk:
+        """The chunk as rows: funds, and each fund's members in the order they were extracted."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for member in _rows(self.members):
+            grouped.setdefault(member["fund_id"], []).append(member)
+        return FundChunk(funds=_rows(self.funds), members=grouped)
 
 
-def _fund_row(run_id: str, fund: dict[str, Any], cipher: TokenCipher) -> dict[str, Any]:
-    tfn = fund.get("tfn")
-    return {
-        "run_id": run_id,
-        "fund_id": fund["fund_id"],
-        "scope_code": fund["scope_code"],
-        "data": _jsonable(fund, drop=("tfn",)),
-        "tfn_encrypted": cipher.encrypt(str(tfn)) if tfn not in (None, "") else None,
-        "updated_at": fund["updated_at"],
-    }
+def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def stage_chunk(state: Engine, run_id: str, chunk: FundChunk, cipher: TokenCipher) -> None:
+def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of one table as columns: each name once, not once per row."""
+    if not rows:
+        return {}
+    names = [str(name) for name in rows[0]]
+    if any(len(row) != len(names) for row in rows):
+        raise ValueError("every staged row of a table must have the same columns")
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _restored(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Timestamps back to datetimes (MessagePack carries a naive datetime as its ISO text)."""
+    for name in _TIMESTAMPS.intersection(columns):
+        columns[name] = [datetime.fromisoformat(v) if isinstance(v, str) else v for v in columns[name]]
+    return columns
+
+
+def pack_chunk(chunk: FundChunk, cipher: TokenCipher) -> bytes:
+    """Return the encrypted blob that stages ``chunk``."""
+    member_rows = [member for group in chunk.members.values() for member in group]
+    document = {"format": FORMAT, "funds": _columns(chunk.funds), "members": _columns(member_rows)}
+    return cipher.encrypt_bytes(zlib.compress(_encoder.encode(document), _COMPRESSION_LEVEL))
+
+
+def unpack_chunk(blob: bytes, cipher: TokenCipher) -> StagedChunk:
+    """Return the chunk staged as ``blob`` (TFNs in clear: keep it in memory only).
+
+    Raises:
+        ConfigurationError: The Fernet key that staged it is no longer configured.
+        StagingError: The blob is not a chunk of this staging format.
+    """
+    try:
+        document = _decoder.decode(zlib.decompress(cipher.decrypt_bytes(blob)))
+    except (zlib.error, msgspec.DecodeError):
+        raise StagingError("a staged chunk is damaged: re-run the extract") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StagingError(f"a staged chunk is not in staging format {FORMAT}: re-run the extract")
+    return StagedChunk(_restored(document["funds"]), _restored(document["members"]))
+
+
+def stage_chunk(state: Engine, run_id: str, chunk_no: int, chunk: FundChunk, cipher: TokenCipher) -> None:
     """Write one chunk of funds and their members into the run's staging."""
-    member_rows = [
-        {"run_id": run_id, "member_id": m["member_id"], "fund_id": fund_id, "data": _jsonable(m)}
-        for fund_id, group in chunk.members.items()
-        for m in group
-    ]
+    fund_ids = [fund["fund_id"] for fund in chunk.funds]
+    row = {
+        "run_id": run_id,
+        "chunk_no": chunk_no,
+        "first_fund_id": min(fund_ids),
+        "last_fund_id": max(fund_ids),
+        "funds": len(fund_ids),
+        "members": sum(len(group) for group in chunk.members.values()),
+        "payload": pack_chunk(chunk, cipher),
+    }
     with state.begin() as conn:
-        conn.execute(sa.insert(staged_funds), [_fund_row(run_id, fund, cipher) for fund in chunk.funds])
-        if member_rows:
-            conn.execute(sa.insert(staged_members), member_rows)
+        conn.execute(sa.insert(staged_chunks), row)
 
 
 def stage_extract(
@@ -75,65 +147,66 @@ def stage_extract(
     Safe to repeat: a retried extract replaces what an earlier attempt staged.
     """
     clear_staging(state, run_id)
-    funds = members = 0
+    fund_count = member_count = 0
     newest: datetime | None = None
-    for chunk in iter_fund_chunks(source, flt, chunk_size):
-        stage_chunk(state, run_id, chunk, cipher)
-        funds += len(chunk.funds)
-        members += sum(len(group) for group in chunk.members.values())
+    for chunk_no, chunk in enumerate(iter_fund_chunks(source, flt, chunk_size)):
+        stage_chunk(state, run_id, chunk_no, chunk, cipher)
+        fund_count += len(chunk.funds)
+        member_count += sum(len(group) for group in chunk.members.values())
         stamp = chunk.max_updated_at
         newest = stamp if newest is None or (stamp is not None and stamp > newest) else newest
-    return StageResult(funds, members, newest)
-
-
-def _restore(data: dict[str, Any]) -> dict[str, Any]:
-    restored = dict(data)
-    for key in ("created_at", "updated_at"):
-        if isinstance(restored.get(key), str):
-            restored[key] = datetime.fromisoformat(restored[key])
-    return restored
+    return StageResult(fund_count, member_count, newest)
 
 
 def iter_staged(
-    state: Engine, run_id: str, cipher: TokenCipher, chunk_size: int = 5_000
+    state: Engine, run_id: str, cipher: TokenCipher, fund_ids: Collection[str] | None = None
 ) -> Iterator[FundChunk]:
-    """Yield the run's staged funds (TFN decrypted, in memory only) with their members, in fund-id order."""
-    last_id = ""
-    while True:
+    """Yield the run's staged funds with their members (TFNs decrypted, in memory only), chunk by chunk.
+
+    Args:
+        state: The state database.
+        run_id: The run whose staging to read.
+        cipher: The pipeline's cipher (the key that staged the run).
+        fund_ids: Only the chunks holding at least one of these funds (each still yields whole); None
+            reads every chunk.
+
+    Yields:
+        Chunks in the order they were extracted; memory holds one chunk however large the run.
+    """
+    for chunk in iter_staged_chunks(state, run_id, cipher, fund_ids):
+        yield chunk.fund_chunk()
+
+
+def iter_staged_chunks(
+    state: Engine, run_id: str, cipher: TokenCipher, fund_ids: Collection[str] | None = None
+) -> Iterator[StagedChunk]:
+    """Like :func:`iter_staged`, but each chunk as columns."""
+    wanted = sorted(fund_ids) if fund_ids is not None else None
+    with state.connect() as conn:
+        index = conn.execute(
+            sa.select(staged_chunks.c.chunk_no, staged_chunks.c.first_fund_id, staged_chunks.c.last_fund_id)
+            .where(staged_chunks.c.run_id == run_id)
+            .order_by(staged_chunks.c.chunk_no)
+        ).all()
+    for entry in index:
+        if wanted is not None and not _holds_any(wanted, entry.first_fund_id, entry.last_fund_id):
+            continue
         with state.connect() as conn:
-            rows = conn.execute(
-                sa.select(staged_funds.c.fund_id, staged_funds.c.data, staged_funds.c.tfn_encrypted)
-                .where(staged_funds.c.run_id == run_id, staged_funds.c.fund_id > last_id)
-                .order_by(staged_funds.c.fund_id)
-                .limit(chunk_size)
-            ).all()
-            if not rows:
-                return
-            first, last = rows[0].fund_id, rows[-1].fund_id
-            # The chunk holds every staged fund from first to last, so a key range finds its members
-            # without binding thousands of ids.
-            member_rows = conn.execute(
-                sa.select(staged_members.c.fund_id, staged_members.c.data)
-                .where(
-                    staged_members.c.run_id == run_id,
-                    staged_members.c.fund_id >= first,
-                    staged_members.c.fund_id <= last,
+            blob = conn.execute(
+                sa.select(staged_chunks.c.payload).where(
+                    staged_chunks.c.run_id == run_id, staged_chunks.c.chunk_no == entry.chunk_no
                 )
-                .order_by(staged_members.c.fund_id, staged_members.c.member_id)
-            ).all()
-        funds = [
-            {**_restore(row.data), "tfn": cipher.decrypt(row.tfn_encrypted) if row.tfn_encrypted else None}
-            for row in rows
-        ]
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in member_rows:
-            grouped.setdefault(row.fund_id, []).append(_restore(row.data))
-        yield FundChunk(funds=funds, members=grouped)
-        last_id = last
+            ).scalar_one()
+        yield unpack_chunk(blob, cipher)
+
+
+def _holds_any(wanted: list[str], first: str, last: str) -> bool:
+    """True when a sorted ``wanted`` has an id between ``first`` and ``last`` (a chunk's fund-id range)."""
+    at = bisect.bisect_left(wanted, first)
+    return at < len(wanted) and wanted[at] <= last
 
 
 def clear_staging(state: Engine, run_id: str) -> None:
     """Drop everything the run staged."""
     with state.begin() as conn:
-        conn.execute(sa.delete(staged_members).where(staged_members.c.run_id == run_id))
-        conn.execute(sa.delete(staged_funds).where(staged_funds.c.run_id == run_id))
+        conn.execute(sa.delete(staged_chunks).where(staged_chunks.c.run_id == run_id))

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from classxpm.db import bulk_insert
 from classxpm.identifiers import mask_tfn
 from classxpm.source.extract import FundFilter, check_source_contract
 from classxpm.source.schema import column_names, funds, members
@@ -30,7 +31,7 @@ from classxpm.sync.progress import Progress
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.report import SyncReport, tally, write_report
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
-from classxpm.sync.staging import clear_staging, iter_staged, stage_extract
+from classxpm.sync.staging import clear_staging, iter_staged, iter_staged_chunks, stage_extract
 from classxpm.sync.tables import (
     planned_funds,
     quarantined_funds,
@@ -146,14 +147,14 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
 
     from classxpm.validation.gate import validate_frames
 
-    fund_rows: list[dict[str, Any]] = []
-    member_rows: list[dict[str, Any]] = []
-    for chunk in iter_staged(env.state, ref.run_id, env.cipher):
-        fund_rows += chunk.funds
-        member_rows += [m for group in chunk.members.values() for m in group]
+    fund_columns: dict[str, list[Any]] = {name: [] for name in column_names(funds)}
+    member_columns: dict[str, list[Any]] = {name: [] for name in column_names(members)}
+    for chunk in iter_staged_chunks(env.state, ref.run_id, env.cipher):
+        _extend(fund_columns, chunk.funds)
+        _extend(member_columns, chunk.members)
     result = validate_frames(
-        pd.DataFrame(fund_rows, columns=column_names(funds)),
-        pd.DataFrame(member_rows, columns=column_names(members)),
+        pd.DataFrame(fund_columns),
+        pd.DataFrame(member_columns),
         run_id=ref.run_id,
         business_id=ref.business_id,
         reports_dir=env.reports_dir,
@@ -175,10 +176,20 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     return result.counts()
 
 
-def _mapped_funds(env: SyncEnv, ref: RunRef) -> Iterator[MappedFund]:
-    for chunk in iter_staged(env.state, ref.run_id, env.cipher):
+def _extend(columns: dict[str, list[Any]], chunk: dict[str, list[Any]]) -> None:
+    """Append a chunk's columns to the run's; a column the chunk lacks gets missing values."""
+    rows = len(next(iter(chunk.values()), []))
+    for name, column in columns.items():
+        column.extend(chunk.get(name, [None] * rows))
+
+
+def _mapped_funds(env: SyncEnv, ref: RunRef, fund_ids: set[str] | None = None) -> Iterator[MappedFund]:
+    """Map the run's staged funds: all, or only ``fund_ids`` (reading only the chunks that hold them)."""
+    for chunk in iter_staged(env.state, ref.run_id, env.cipher, fund_ids):
         for fund in chunk.funds:
-            yield map_fund(fund, chunk.members.get(fund["fund_id"], []), env.mappings, env.cipher.hash_key)
+            if fund_ids is None or fund["fund_id"] in fund_ids:
+                members = chunk.members.get(fund["fund_id"], [])
+                yield map_fund(fund, members, env.mappings, env.cipher.hash_key)
 
 
 def plan(env: SyncEnv, ref: RunRef) -> dict[str, int]:
@@ -194,8 +205,7 @@ def plan(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         rows.append(_planned_row(ref.run_id, fund_plan, diff))
     with env.state.begin() as conn:
         conn.execute(sa.delete(planned_funds).where(planned_funds.c.run_id == ref.run_id))
-        if rows:
-            conn.execute(sa.insert(planned_funds), rows)
+        bulk_insert(conn, planned_funds, rows)
     _add_calls(env, ref, "plan")
     log.info(
         "plan: %s", ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to do"
@@ -261,7 +271,8 @@ class _Planner:
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
-        return fund_plan, _diff(fund_plan, desired, held)
+        # The field-level diff is what a dry run reports; a real run's report does not show it.
+        return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
 
 
 def _needs_detail(fund_plan: FundPlan, held: RemoteClient | None) -> bool:
@@ -387,7 +398,7 @@ def _record_unwritten(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan
 
 
 def _desired_for(env: SyncEnv, ref: RunRef, fund_ids: set[str]) -> dict[str, DesiredFund]:
-    return {m.fund_id: m.desired for m in _mapped_funds(env, ref) if m.fund_id in fund_ids and m.desired}
+    return {m.fund_id: m.desired for m in _mapped_funds(env, ref, fund_ids) if m.desired}
 
 
 def _write(

@@ -1,7 +1,8 @@
 """State tables of the sync: runs, run-scoped staging, links, the outcome log, watermarks and leases.
 
-TFNs live only in ``staged_funds.tfn_encrypted`` (Fernet) and as keyed hashes inside payload hashes;
-every other column is TFN-free, so the state database can be inspected and backed up as it is.
+TFNs live only inside ``staged_chunks.payload`` (the whole staged extract, Fernet-encrypted) and as keyed
+hashes inside payload hashes; every other column is TFN-free, so the state database can be inspected and
+backed up as it is.
 """
 
 from __future__ import annotations
@@ -38,26 +39,18 @@ sync_run_calls = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
 )
 
-staged_funds = sa.Table(
-    "staged_funds",
+staged_chunks = sa.Table(
+    "staged_chunks",
     metadata,
     sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("fund_id", sa.String(36), primary_key=True),
-    sa.Column("scope_code", sa.String(32), nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-    sa.Column("tfn_encrypted", sa.Text),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("chunk_no", sa.Integer, primary_key=True),
+    sa.Column("first_fund_id", sa.String(36), nullable=False),
+    sa.Column("last_fund_id", sa.String(36), nullable=False),
+    sa.Column("funds", sa.Integer, nullable=False),
+    sa.Column("members", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
 )
-
-staged_members = sa.Table(
-    "staged_members",
-    metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("member_id", sa.String(36), primary_key=True),
-    sa.Column("fund_id", sa.String(36), nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-    sa.Index("ix_staged_members_run_fund", "run_id", "fund_id"),
-)
+"""One extract chunk per row: its funds and their members, compressed and encrypted (Fernet) as one blob."""
 
 fund_links = sa.Table(
     "fund_links",
