@@ -22,6 +22,11 @@ from classxpm.xpm_sim.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DE
 from classxpm.xpm_sim.testing import SimulatorHandle
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -59,15 +64,16 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     baseline = _rss_mb()
     with world.env() as env:
         profile = cProfile.Profile() if spec.get("profile") else None
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), _cpu_seconds()
         if profile:
             profile.enable()
         result = step(env, ref)
         if profile:
             profile.disable()
-        seconds = time.perf_counter() - began
+        seconds, cpu_seconds = time.perf_counter() - began, _cpu_seconds() - cpu_began
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "peak_rss_mb": round(_rss_mb()),
         "baseline_rss_mb": round(baseline),
         "result": result,

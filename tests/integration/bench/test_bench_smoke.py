@@ -71,6 +71,7 @@ def test_every_local_stage_saw_every_fund(results):
     assert stages["map"]["result"]["mapped"] == 20
     assert sum(stages["plan"]["result"].values()) == 20
     assert all(stage["peak_rss_mb"] >= stage["baseline_rss_mb"] > 0 for stage in stages.values())
+    assert all(stage["cpu_seconds"] >= 0 for stage in stages.values())
 
 
 def test_the_backfill_spreads_over_days_within_the_quota_less_the_reserve(results):
