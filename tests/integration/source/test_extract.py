@@ -228,6 +228,7 @@ def test_rows_carry_every_column_with_timestamps_as_datetimes(engine):
     fund, member = chunk.funds[0], chunk.members["f-001"][0]
     assert list(fund) == [c.name for c in funds.columns]
     assert list(member) == [c.name for c in members.columns]
+    assert all(type(name) is str for name in [*fund, *member])
     assert (fund["created_at"], fund["updated_at"], fund["tfn"]) == (T0, T0, None)
     assert (member["created_at"], member["first_name"]) == (T0 + timedelta(minutes=1), "First1")
     assert all(type(row[c]) is datetime for row in (fund, member) for c in ("created_at", "updated_at"))
