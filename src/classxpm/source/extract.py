@@ -95,7 +95,12 @@ def _fund_conditions(flt: FundFilter) -> list[sa.ColumnElement[bool]]:
         )
         changed = [funds.c.updated_at >= flt.changed_since, member_changed]
         if flt.retry_fund_ids:
-            changed.append(funds.c.fund_id.in_(flt.retry_fund_ids))
+            # Written into the SQL, not bound: a backlog deferred by the daily quota can hold more funds
+            # than PostgreSQL (65,535) or SQLite (32,766) take bound parameters in one statement.
+            retry = sa.bindparam(
+                "retry_fund_ids", list(flt.retry_fund_ids), expanding=True, literal_execute=True
+            )
+            changed.append(funds.c.fund_id.in_(retry))
         conditions.append(sa.or_(*changed))
     return conditions
 

@@ -88,6 +88,14 @@ def test_funds_to_retry_are_read_even_when_unchanged(engine):
     assert _fund_ids(iter_fund_chunks(engine, flt)) == ["f-004"]
 
 
+def test_a_retry_backlog_larger_than_any_bound_parameter_limit_is_read(engine):
+    """A quota-deferred backfill can leave more funds to retry than a statement takes bound parameters."""
+    backlog = (*(f"f-{n:06d}" for n in range(70_000)), "f-004", "f-009")
+    flt = FundFilter(business_id=BIZ, changed_since=T0 + timedelta(days=1), retry_fund_ids=backlog)
+    assert _fund_ids(iter_fund_chunks(engine, flt, chunk_size=1)) == ["f-004"]
+    assert count_funds(engine, flt) == 1
+
+
 def test_fund_codes_narrow_the_read(engine):
     chunks = list(iter_fund_chunks(engine, FundFilter(fund_codes=("FUND002", "FUND009"))))
     assert _fund_ids(chunks) == ["f-002", "f-009"]
