@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,17 +145,25 @@ def stage_extract(
 ) -> StageResult:
     """Extract the funds matching ``flt`` from Class into the run's staging.
 
-    Safe to repeat: a retried extract replaces what an earlier attempt staged.
+    One chunk is written (compressed, encrypted, stored) by a second thread while the next is read, so
+    the waits on the two databases overlap; memory holds two chunks at most. Safe to repeat: a retried
+    extract replaces what an earlier attempt staged.
     """
     clear_staging(state, run_id)
     fund_count = member_count = 0
     newest: datetime | None = None
-    for chunk_no, chunk in enumerate(iter_fund_chunks(source, flt, chunk_size)):
-        stage_chunk(state, run_id, chunk_no, chunk, cipher)
-        fund_count += len(chunk.funds)
-        member_count += sum(len(group) for group in chunk.members.values())
-        stamp = chunk.max_updated_at
-        newest = stamp if newest is None or (stamp is not None and stamp > newest) else newest
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classxpm-staging") as writer:
+        writing: Future[None] | None = None
+        for chunk_no, chunk in enumerate(iter_fund_chunks(source, flt, chunk_size)):
+            if writing is not None:
+                writing.result()  # raises what the previous write raised
+            writing = writer.submit(stage_chunk, state, run_id, chunk_no, chunk, cipher)
+            fund_count += len(chunk.funds)
+            member_count += sum(len(group) for group in chunk.members.values())
+            stamp = chunk.max_updated_at
+            newest = stamp if newest is None or (stamp is not None and stamp > newest) else newest
+        if writing is not None:
+            writing.result()
     return StageResult(fund_count, member_count, newest)
 
 

@@ -118,3 +118,19 @@ def test_a_damaged_chunk_is_refused_by_name_not_read_as_something_else(state, ci
         conn.execute(sa.update(staged_chunks).values(payload=cipher.encrypt_bytes(b"not a chunk")))
     with pytest.raises(StagingError, match="re-run the extract"):
         read_back(state, cipher)
+
+
+def test_a_write_that_fails_in_the_writer_thread_fails_the_extract(source, state, cipher):
+    class FailingOnThirdChunk(TokenCipher):
+        calls = 0
+
+        def encrypt_bytes(self, data: bytes) -> bytes:
+            type(self).calls += 1
+            if self.calls == 3:
+                raise OSError("disk full")
+            return super().encrypt_bytes(data)
+
+    failing = FailingOnThirdChunk(Fernet.generate_key().decode())
+    with pytest.raises(OSError, match="disk full"):
+        stage_extract(source, state, RUN, FundFilter(), failing, chunk_size=5)
+    assert FailingOnThirdChunk.calls in (3, 4), "the extract stops at the failed write, not after every chunk"
