@@ -189,7 +189,11 @@ def iter_staged(
 def iter_staged_chunks(
     state: Engine, run_id: str, cipher: TokenCipher, fund_ids: Collection[str] | None = None
 ) -> Iterator[StagedChunk]:
-    """Like :func:`iter_staged`, but each chunk as columns."""
+    """Like :func:`iter_staged`, but each chunk as columns.
+
+    The next chunk is fetched and decrypted on a second thread while the caller works on this one, so
+    memory holds two chunks at most.
+    """
     wanted = sorted(fund_ids) if fund_ids is not None else None
     with state.connect() as conn:
         index = conn.execute(
@@ -197,16 +201,30 @@ def iter_staged_chunks(
             .where(staged_chunks.c.run_id == run_id)
             .order_by(staged_chunks.c.chunk_no)
         ).all()
-    for entry in index:
-        if wanted is not None and not _holds_any(wanted, entry.first_fund_id, entry.last_fund_id):
-            continue
-        with state.connect() as conn:
-            blob = conn.execute(
-                sa.select(staged_chunks.c.payload).where(
-                    staged_chunks.c.run_id == run_id, staged_chunks.c.chunk_no == entry.chunk_no
-                )
-            ).scalar_one()
-        yield unpack_chunk(blob, cipher)
+    numbers = [
+        entry.chunk_no
+        for entry in index
+        if wanted is None or _holds_any(wanted, entry.first_fund_id, entry.last_fund_id)
+    ]
+    if not numbers:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classxpm-staging") as reader:
+        coming = reader.submit(_read_chunk, state, run_id, numbers[0], cipher)
+        for following in [*numbers[1:], None]:
+            chunk = coming.result()
+            if following is not None:
+                coming = reader.submit(_read_chunk, state, run_id, following, cipher)
+            yield chunk
+
+
+def _read_chunk(state: Engine, run_id: str, chunk_no: int, cipher: TokenCipher) -> StagedChunk:
+    with state.connect() as conn:
+        blob = conn.execute(
+            sa.select(staged_chunks.c.payload).where(
+                staged_chunks.c.run_id == run_id, staged_chunks.c.chunk_no == chunk_no
+            )
+        ).scalar_one()
+    return unpack_chunk(blob, cipher)
 
 
 def _holds_any(wanted: list[str], first: str, last: str) -> bool:
