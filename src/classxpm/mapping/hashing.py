@@ -8,15 +8,22 @@ cannot.
 
 from __future__ import annotations
 
+import collections.abc
 import hashlib
 import hmac
 import json
+import json.encoder
+from collections.abc import Set as AbstractSet
 
 from classxpm.identifiers import normalise
+from classxpm.mapping.apply import sensitive_fields
+from classxpm.mapping.models import Mapping
 from classxpm.mapping.records import MappedRecord
 
 HASH_VERSION = 1
 MIN_SECRET_BYTES = 16
+_MAX_KEYS = 4096
+_string = json.encoder.encode_basestring
 
 
 def sensitive_digest(value: str, secret: bytes) -> str:
@@ -34,8 +41,7 @@ def sensitive_digest(value: str, secret: bytes) -> str:
     """
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the hashing secret must be at least {MIN_SECRET_BYTES} bytes")
-    digest = hmac.new(secret, normalise(value).encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"hmac-sha256:{digest}"
+    return f"hmac-sha256:{hmac.digest(secret, normalise(value).encode('utf-8'), 'sha256').hex()}"
 
 
 def hash_input(record: MappedRecord, secret: bytes) -> bytes:
@@ -49,12 +55,7 @@ def hash_input(record: MappedRecord, secret: bytes) -> bytes:
         Canonical JSON (sorted keys, UTF-8) of the version, the target and the field values.
     """
     values = record.values
-    fields = {
-        field: sensitive_digest(value, secret) if field in values.sensitive else value
-        for field, value in values.items()
-    }
-    document = {"version": HASH_VERSION, "target": record.target, "fields": fields}
-    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _canonical(record.target, values.unmasked(), values.sensitive, secret)
 
 
 def payload_hash(record: MappedRecord, secret: bytes) -> str:
@@ -68,3 +69,47 @@ def payload_hash(record: MappedRecord, secret: bytes) -> str:
         64 lowercase hex characters.
     """
     return hashlib.sha256(hash_input(record, secret)).hexdigest()
+
+
+def values_hash(mapping: Mapping, values: collections.abc.Mapping[str, str], secret: bytes) -> str:
+    """Return :func:`payload_hash` of the record whose values ``values`` were mapped through ``mapping``.
+
+    Args:
+        mapping: The mapping the values came from (its target, and which fields are sensitive).
+        values: The values, as :func:`classxpm.mapping.apply.map_values` gives them; left unchanged.
+        secret: The pipeline's hashing key, at least 16 bytes.
+
+    Returns:
+        64 lowercase hex characters.
+    """
+    document = _canonical(mapping.target, values, sensitive_fields(mapping), secret)
+    return hashlib.sha256(document).hexdigest()
+
+
+def _canonical(
+    target: str, fields: collections.abc.Mapping[str, str], sensitive: AbstractSet[str], secret: bytes
+) -> bytes:
+    hidden = [field for field in sensitive if field in fields]
+    if hidden:
+        fields = {**fields, **{field: sensitive_digest(fields[field], secret) for field in hidden}}
+    try:
+        # What json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")) writes, with
+        # json's own C string encoder but no encoder object per record; anything but text is a TypeError.
+        body = ",".join([_MEMBER_KEYS[field] + _string(fields[field]) for field in sorted(fields)])
+        return f'{{"fields":{{{body}}},"target":{_string(target)},"version":{HASH_VERSION}}}'.encode()
+    except TypeError:
+        document = {"version": HASH_VERSION, "target": target, "fields": fields}
+        return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class _EncodedKeys(dict[str, str]):
+    """Field name → its JSON string and colon, computed once per name: records share a few dozen names."""
+
+    def __missing__(self, field: str) -> str:
+        if len(self) >= _MAX_KEYS:
+            self.clear()
+        encoded = self[field] = _string(field) + ":"
+        return encoded
+
+
+_MEMBER_KEYS = _EncodedKeys()

@@ -58,6 +58,10 @@ class FieldValues(Mapping[str, str]):
         """The fields whose values are sensitive and present."""
         return self._sensitive
 
+    def unmasked(self) -> dict[str, str]:
+        """Return a plain copy of the values, sensitive ones in clear: for sending and hashing only."""
+        return self._values.copy()
+
     def masked(self) -> dict[str, str]:
         """Return the values with every sensitive one masked, for reports and dry-run diffs."""
         return {field: mask_tfn(v) if field in self._sensitive else v for field, v in self._values.items()}

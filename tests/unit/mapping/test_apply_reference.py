@@ -25,8 +25,10 @@ import pytest
 
 from classxpm.identifiers import normalise
 from classxpm.mapping import Mapping, load_default_mappings, map_row, payload_hash
-from classxpm.mapping.hashing import HASH_VERSION, hash_input
+from classxpm.mapping.apply import map_values
+from classxpm.mapping.hashing import HASH_VERSION, hash_input, values_hash
 from classxpm.mapping.records import FieldValues, MappedRecord, RecordProblem
+from classxpm.mapping.transforms import TRANSFORMS, TransformProblem
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.model import DesiredContact, DesiredFund
 
@@ -396,3 +398,35 @@ def test_a_short_secret_is_refused_only_where_the_reference_refused_it(secret):
     with pytest.raises(ValueError, match="at least 16 bytes"):
         payload_hash(client, secret)
     assert payload_hash(contact, secret) == _ref_payload_hash(contact, secret)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_map_values_and_values_hash_match_the_reference_record_and_hash(name):
+    mapping, rng = VARIANTS[name], random.Random(f"values {name}")
+    for _ in range(1_000):
+        row = _row(rng, mapping)
+        reference = _ref_map_row(mapping, row)
+        key, values, problems = map_values(mapping, row)
+        assert (key, list(values.items()), problems) == (
+            reference.key,
+            list(reference.values.items()),
+            list(reference.problems),
+        )
+        before = dict(values)
+        assert values_hash(mapping, values, SECRET) == _ref_payload_hash(reference, SECRET)
+        assert values == before
+
+
+def _transformed(function: Any, text: str) -> object:
+    try:
+        return function(text)
+    except (TransformProblem, _RefTransformProblem) as problem:
+        return str(problem)
+
+
+@pytest.mark.parametrize("name", list(_REF_TRANSFORMS))
+def test_each_transform_matches_the_reference_on_randomized_text(name):
+    rng = random.Random(f"transform {name}")
+    texts = [_text(rng) for _ in range(3_000)] + [*WORDS, *DIGITS, *ODD_CHARACTERS, "", " a  b\t c "]
+    for text in texts:
+        assert _transformed(TRANSFORMS[name], text) == _transformed(_REF_TRANSFORMS[name], text), repr(text)
