@@ -7,24 +7,14 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from classxpm.db import make_engine
 from classxpm.jobs.snapshot import fill_web_urls, linked_clients, pull_jobs, take_snapshot, write_snapshot
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
-from classxpm.state.migrations import upgrade
 from classxpm.sync.tables import fund_links
 from classxpm.xpm import errors
 from fixtures.xpm_auth import headless_login
 
 BUSINESS = "biz-1"
 TAKEN = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def state(db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

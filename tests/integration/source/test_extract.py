@@ -140,14 +140,20 @@ def _fill(engine, fund_rows: list[dict], member_rows: list[dict]) -> None:
             conn.execute(sa.insert(members), member_rows)
 
 
-@pytest.fixture
-def interleaved(db_url):
-    engine = make_engine(db_url)
+def _interleaved_engine(url: str):
+    """Two businesses whose funds alternate in fund-id order, two members each."""
+    engine = make_engine(url)
     _fill(
         engine,
         [_fund(n, BIZ if n % 2 else OTHER_BIZ) for n in INTERLEAVED],
         [_member(n, m) for n in INTERLEAVED for m in range(1, 3)],
     )
+    return engine
+
+
+@pytest.fixture
+def interleaved(db_url):
+    engine = _interleaved_engine(db_url)
     yield engine
     engine.dispose()
 
@@ -282,12 +288,7 @@ def test_funds_added_or_removed_between_chunks_give_the_chunks_a_fresh_read_woul
 
 @pytest.fixture
 def sqlite_engine(sqlite_url):
-    engine = make_engine(sqlite_url)
-    _fill(
-        engine,
-        [_fund(n, BIZ if n % 2 else OTHER_BIZ) for n in INTERLEAVED],
-        [_member(n, m) for n in INTERLEAVED for m in range(1, 3)],
-    )
+    engine = _interleaved_engine(sqlite_url)
     yield engine
     engine.dispose()
 

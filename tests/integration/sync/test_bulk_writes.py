@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from classxpm.db import bulk_insert, make_engine
-from classxpm.state.migrations import upgrade
+from classxpm.db import bulk_insert
 from classxpm.sync.links import LinkRecorder, Outcome
 from classxpm.sync.model import RemoteClient
 from classxpm.sync.remote import RemoteState
@@ -17,14 +16,6 @@ from classxpm.sync.tables import planned_funds, remote_clients, sync_outcomes, s
 
 AT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 MORE_THAN_POSTGRES_BINDS = 70_000
-
-
-@pytest.fixture
-def state(db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def plan_row(fund_id: str, **values) -> dict:

@@ -12,7 +12,6 @@ from classxpm.db import make_engine
 from classxpm.source.demo_data import write_demo_data
 from classxpm.source.extract import FundChunk, FundFilter, iter_fund_chunks
 from classxpm.state.crypto import TokenCipher
-from classxpm.state.migrations import upgrade
 from classxpm.sync.staging import StagingError, clear_staging, iter_staged, stage_chunk, stage_extract
 from classxpm.sync.tables import staged_chunks
 from classxpm.xpm.errors import ConfigurationError
@@ -23,14 +22,6 @@ RUN = "class_xpm_sync/manual__1/business"
 @pytest.fixture
 def cipher() -> TokenCipher:
     return TokenCipher(Fernet.generate_key().decode())
-
-
-@pytest.fixture
-def state(db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
