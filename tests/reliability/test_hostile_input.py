@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -112,28 +113,38 @@ def test_a_class_database_missing_a_column_is_named_and_nothing_is_staged(world_
 
 
 @pytest.mark.parametrize(
-    ("table", "change", "reason"),
+    ("table", "change", "value", "reason"),
     [
-        ("funds", "updated_at = 'yesterday'", "updated_at: not a date and time"),
-        ("funds", "physical_city = X'00ff41'", "physical_city: binary data, not text"),
-        ("members", "email = X'ff'", "email: binary data, not text"),
+        ("funds", "updated_at = 'yesterday'", "yesterday", "updated_at: not a date and time"),
+        ("funds", "physical_city = X'00ff41'", r"\xff", "physical_city: binary data, not text"),
+        ("members", "email = X'ff'", r"\xff", "email: binary data, not text"),
     ],
 )
-def test_a_value_sqlite_kept_against_its_column_type_is_named_before_anything_is_staged(
-    table, change, reason, world_factory
+def test_a_value_sqlite_kept_against_its_column_type_holds_back_its_fund_and_the_rest_are_sent(
+    table, change, value, reason, world_factory
 ):
-    from classxpm.source.extract import SourceContractError
-
     world = world_factory(5)
     key = "fund_id" if table == "funds" else "member_id"
-    record = world.query(f"SELECT {key} FROM {table} ORDER BY {key}", url=world.class_url)[2][0]
+    record, fund_id = world.query(f"SELECT {key}, fund_id FROM {table} ORDER BY {key}", url=world.class_url)[
+        2
+    ]
     world.source(f"UPDATE {table} SET {change} WHERE {key} = :r", r=record)
-    with pytest.raises(SourceContractError) as refused:
-        world.sync()
-    print(f"Class {table} {change}: {refused.value}")
-    assert str(refused.value) == f"class_db: {table} {record} {reason}"
-    assert world.query("SELECT count(*) FROM staged_chunks")[0][0] == 0
-    assert world.clients() == []
+    (scope_code,) = world.query(
+        "SELECT scope_code FROM funds WHERE fund_id = :f", url=world.class_url, f=fund_id
+    )[0]
+
+    report = world.sync()
+
+    problems = {p["scope_code"]: p for p in report.problems}
+    print(f"Class {table} {change}: {problems[scope_code]}")
+    assert problems[scope_code]["status"] == "quarantined"
+    assert f"class_db: {table} {record} {reason}" in problems[scope_code]["detail"]
+    assert scope_code not in {client.get("ExportCode") for client in world.clients()}
+    assert report.counts["created"] == 5 - report.counts["quarantined"] > 0
+    written = Path(report.report_path).parent
+    texts = [path.read_text("utf-8") for path in written.rglob("*") if path.suffix in (".html", ".json")]
+    assert not [text for text in texts if value in text], "the value itself is never shown"
+    assert any(f"class_db: {table} {record} {reason}" in text for text in texts), "the report names it"
 
 
 def test_a_new_fund_reusing_a_synced_scope_code_is_not_sent_by_an_incremental_run(world_factory):

@@ -50,13 +50,17 @@ class FundChunk:
 
     funds: list[dict[str, Any]]
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    """Fund id → each value of the fund's or its members' rows that does not have its column's type,
+    named (table, record, column), never shown; the value itself is read as missing. Such a fund is
+    quarantined by the validation gate, and the run goes on for the others."""
 
     @property
     def max_updated_at(self) -> datetime | None:
         """The latest ``updated_at`` of any fund or member in the chunk (a watermark candidate)."""
         stamps = [f["updated_at"] for f in self.funds]
         stamps += [m["updated_at"] for group in self.members.values() for m in group]
-        return max(stamps, default=None)
+        return max((stamp for stamp in stamps if stamp is not None), default=None)
 
 
 def check_source_contract(engine: Engine) -> None:
@@ -153,6 +157,7 @@ def _read(
     *,
     params: Mapping[str, Any] | None = None,
     only_funds: Collection[str] | None = None,
+    problems: dict[str, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``query`` and return its rows as dicts of every column, timestamps as datetimes.
 
@@ -163,10 +168,12 @@ def _read(
         typed: Whether every value can be taken as it comes (see ``_typed``); else each is checked.
         params: Values for the query's bind parameters.
         only_funds: Keep only rows whose ``fund_id`` is one of these; the others are dropped unchecked.
+        problems: Filled with fund id → each value that does not have its column's type (SQLite keeps
+            whatever it is given), named by table, record and column, never shown; the value reads as
+            missing.
 
     Raises:
-        SourceContractError: A value does not have its column's type (SQLite keeps whatever it is
-            given); the message names the table, the record and the column, never the value.
+        SourceContractError: A record's own id is not text, so it cannot be named or held back alone.
     """
     result = conn.execute(query, params)
     # Plain str keys: SQLAlchemy's own name objects would make the collector track every row dict.
@@ -179,26 +186,38 @@ def _read(
         if typed:  # names and values come from one result; a strict zip would cost a fifth more
             rows += [dict(zip(names, row, strict=False)) for row in batch]
         else:
-            rows += [_checked(table, names, row) for row in batch]
+            found = problems if problems is not None else {}
+            rows += [_checked(table, names, row, found) for row in batch]
     return rows
 
 
-def _checked(table: sa.Table, names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
-    """Return the row as a dict with its timestamps as datetimes (see ``_read``)."""
+def _checked(
+    table: sa.Table, names: Sequence[str], row: Sequence[Any], problems: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Return the row as a dict with its timestamps as datetimes, a mistyped value as None (see ``_read``)."""
     values = list(row)
+    ids = {names.index(table.primary_key.columns[0].name), names.index("fund_id")}
+    for index in sorted(ids):
+        if not isinstance(values[index], str):
+            column = table.c[names[index]]
+            raise SourceContractError(f"class_db: {table.name} {column.name}: a record's id is not text")
     for index, value in enumerate(values):
         if value is None:
             continue
         column = table.c[names[index]]
         if isinstance(value, _BINARY):
-            raise SourceContractError(f"{_where(table, names, values, column)}: binary data, not text")
-        if isinstance(column.type, sa.DateTime) and not isinstance(value, datetime):
+            reason = "binary data, not text"
+        elif isinstance(column.type, sa.DateTime) and not isinstance(value, datetime):
             try:
                 values[index] = datetime.fromisoformat(str(value))
+                continue
             except ValueError:
-                raise SourceContractError(
-                    f"{_where(table, names, values, column)}: not a date and time"
-                ) from None
+                reason = "not a date and time"
+        else:
+            continue
+        fund_id = values[names.index("fund_id")]
+        problems.setdefault(fund_id, []).append(f"{_where(table, names, values, column)}: {reason}")
+        values[index] = None
     return dict(zip(names, values, strict=True))
 
 
@@ -207,7 +226,9 @@ def _where(table: sa.Table, names: Sequence[str], values: Sequence[Any], column:
     return f"class_db: {table.name} {record} {column.name}"
 
 
-def _members_of(conn: Connection, fund_ids: Sequence[str], typed: bool) -> dict[str, list[dict[str, Any]]]:
+def _members_of(
+    conn: Connection, fund_ids: Sequence[str], typed: bool, problems: dict[str, list[str]]
+) -> dict[str, list[dict[str, Any]]]:
     """Every member of the funds ``fund_ids`` (one page, in fund-id order), grouped by fund in page order.
 
     When no other fund lies between the page's first and last id, as in a practice read whole, the
@@ -232,7 +253,10 @@ def _members_of(conn: Connection, fund_ids: Sequence[str], typed: bool) -> dict[
         .order_by(members.c.fund_id, members.c.created_at, members.c.member_id)
     )
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for member in _read(conn, query, members, typed, params=params, only_funds=frozenset(fund_ids)):
+    read = _read(
+        conn, query, members, typed, params=params, only_funds=frozenset(fund_ids), problems=problems
+    )
+    for member in read:
         grouped.setdefault(member["fund_id"], []).append(member)
     return grouped
 
@@ -281,16 +305,18 @@ def iter_fund_chunks(
     last_id: str | None = None
     while True:
         end = ends[next_end] if next_end < len(ends) else None
+        problems: dict[str, list[str]] = {}
         with engine.connect() as conn:
-            rows = _read(conn, page(last_id, end), funds, typed)
+            rows = _read(conn, page(last_id, end), funds, typed, problems=problems)
             if end is not None and len(rows) < chunk_size:
                 # Funds were added or removed since the ends were read: back to plain keyset pages. A full
                 # bounded page is the keyset page itself, so the chunks are the same whatever changes.
-                ends = []
-                rows = _read(conn, page(last_id, None), funds, typed)
+                ends, problems = [], {}
+                rows = _read(conn, page(last_id, None), funds, typed, problems=problems)
             if not rows:
                 return
-            chunk = FundChunk(funds=rows, members=_members_of(conn, [row["fund_id"] for row in rows], typed))
+            fund_ids = [row["fund_id"] for row in rows]
+            chunk = FundChunk(rows, _members_of(conn, fund_ids, typed, problems), problems)
         yield chunk
         last_id = rows[-1]["fund_id"]
         if last_id == end:

@@ -13,7 +13,7 @@ import bisect
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -64,13 +64,15 @@ class StagedChunk:
 
     funds: dict[str, list[Any]]
     members: dict[str, list[Any]]
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    """Fund id → the values Class holds against their column's type (see ``FundChunk.problems``)."""
 
     def fund_chunk(self) -> FundChunk:
         """The chunk as rows: funds, and each fund's members in the order they were extracted."""
         grouped: dict[str, list[dict[str, Any]]] = {}
         for member in _rows(self.members):
             grouped.setdefault(member["fund_id"], []).append(member)
-        return FundChunk(funds=_rows(self.funds), members=grouped)
+        return FundChunk(funds=_rows(self.funds), members=grouped, problems=self.problems)
 
 
 def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -98,7 +100,12 @@ def _restored(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
 def pack_chunk(chunk: FundChunk, cipher: TokenCipher) -> bytes:
     """Return the encrypted blob that stages ``chunk``."""
     member_rows = [member for group in chunk.members.values() for member in group]
-    document = {"format": FORMAT, "funds": _columns(chunk.funds), "members": _columns(member_rows)}
+    document = {
+        "format": FORMAT,
+        "funds": _columns(chunk.funds),
+        "members": _columns(member_rows),
+        "problems": chunk.problems,
+    }
     return cipher.encrypt_bytes(zlib.compress(_encoder.encode(document), _COMPRESSION_LEVEL))
 
 
@@ -115,7 +122,8 @@ def unpack_chunk(blob: bytes, cipher: TokenCipher) -> StagedChunk:
         raise StagingError("a staged chunk is damaged: re-run the extract") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise StagingError(f"a staged chunk is not in staging format {FORMAT}: re-run the extract")
-    return StagedChunk(_restored(document["funds"]), _restored(document["members"]))
+    problems = document.get("problems") or {}
+    return StagedChunk(_restored(document["funds"]), _restored(document["members"]), problems)
 
 
 def stage_chunk(state: Engine, run_id: str, chunk_no: int, chunk: FundChunk, cipher: TokenCipher) -> None:

@@ -149,15 +149,18 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
 
     fund_columns: dict[str, list[Any]] = {name: [] for name in column_names(funds)}
     member_columns: dict[str, list[Any]] = {name: [] for name in column_names(members)}
+    source_problems: dict[str, list[str]] = {}
     for chunk in iter_staged_chunks(env.state, ref.run_id, env.cipher):
         _extend(fund_columns, chunk.funds)
         _extend(member_columns, chunk.members)
+        source_problems.update(chunk.problems)
     result = validate_frames(
         pd.DataFrame(fund_columns),
         pd.DataFrame(member_columns),
         run_id=ref.run_id,
         business_id=ref.business_id,
         reports_dir=env.reports_dir,
+        source_problems=source_problems,
     )
     rows = [
         {

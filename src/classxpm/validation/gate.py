@@ -9,7 +9,8 @@ that hold just the columns the rules name; results identify failing rows by thei
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from classxpm.validation.rules import (
     RULES,
     Frame,
     Rule,
+    Severity,
     build_view,
     index_columns,
     required_columns,
@@ -48,6 +50,18 @@ RESULT_FORMAT: dict[str, Any] = {
 Failure = tuple[Rule, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class _SourceRule:
+    """How the report lists the values the extract found against their column's type (not a GX rule)."""
+
+    name: str = "class_value_type"
+    summary: str = "a Class value does not have its column's type"
+    severity: Severity = Severity.BLOCKING
+
+
+SOURCE_RULE = _SourceRule()
+
+
 def validate_frames(
     funds: pd.DataFrame,
     members: pd.DataFrame,
@@ -56,6 +70,7 @@ def validate_frames(
     business_id: str,
     reports_dir: str | Path | None = None,
     rules: Iterable[Rule] = RULES,
+    source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
     """Validate one run's funds and members, write the run's report, and say which funds to hold back.
 
@@ -66,6 +81,8 @@ def validate_frames(
         business_id: The Class business the funds belong to.
         reports_dir: The reports root; default ``$CLASSXPM_REPORTS_DIR`` or ``$AIRFLOW_HOME/reports``.
         rules: The rules to apply (default: every rule of ``classxpm.validation.rules``).
+        source_problems: Fund id → values the extract found against their column's type (named, never
+            shown); each such fund is quarantined with them, under the rule ``class_value_type``.
 
     Returns:
         Per fund, the blocking rules it broke (quarantine) and its warnings, with counts and report paths.
@@ -83,6 +100,7 @@ def validate_frames(
             business_id=business_id,
             rules=rules,
             docs_dir=folder / report.DATA_DOCS,
+            source_problems=source_problems,
         )
     except ValidationGateError as stop:
         paths = report.write_stopped(
@@ -105,6 +123,7 @@ def check_frames(
     business_id: str,
     rules: Iterable[Rule] = RULES,
     docs_dir: Path | None = None,
+    source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
     """Validate funds and members with GX and return the result, writing nothing but optional Data Docs.
 
@@ -115,6 +134,7 @@ def check_frames(
         business_id: The Class business.
         rules: The rules to apply.
         docs_dir: Where to build GX Data Docs; None builds none.
+        source_problems: Values the extract found against their column's type, by fund id.
 
     Returns:
         The gate's result, without report paths.
@@ -130,7 +150,15 @@ def check_frames(
     views = {frame: build_view(data, frame, rules) for frame, data in frames.items()}
     results = run_suites(views, rules, docs_dir)
     _require_evaluated(results, rules, len(funds), len(members))
-    return collect(results, rules, funds, run_id=run_id, business_id=business_id, members=len(members))
+    return collect(
+        results,
+        rules,
+        funds,
+        run_id=run_id,
+        business_id=business_id,
+        members=len(members),
+        source_problems=source_problems,
+    )
 
 
 def _require_columns(frames: Mapping[Frame, pd.DataFrame], rules: tuple[Rule, ...]) -> None:
@@ -255,6 +283,7 @@ def collect(
     run_id: str,
     business_id: str,
     members: int,
+    source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
     """Turn GX's suite results into quarantine, warnings and counts per fund.
 
@@ -265,12 +294,18 @@ def collect(
         run_id: The run's identifier.
         business_id: The Class business.
         members: How many members were checked.
+        source_problems: Values the extract found against their column's type, by fund id: blocking.
 
     Returns:
         The gate's result, without report paths.
     """
     found: dict[bool, dict[str, dict[str, None]]] = {True: defaultdict(dict), False: defaultdict(dict)}
     tallies: dict[str, tuple[set[str], list[int]]] = {}
+    for fund_id, messages in (source_problems or {}).items():
+        found[True][fund_id].update(dict.fromkeys(messages))
+        funds_hit, rows_hit = tallies.setdefault(SOURCE_RULE.name, (set(), [0]))
+        funds_hit.add(fund_id)
+        rows_hit[0] += len(messages)
     for rule, row in failing_rows(results, rules):
         found[rule.blocking][row["fund_id"]][rule.describe(row)] = None
         funds_hit, rows_hit = tallies.setdefault(rule.name, (set(), [0]))
@@ -288,7 +323,7 @@ def collect(
         labels=fund_labels(funds, quarantined.keys() | warnings.keys()),
         failed_rules=tuple(
             RuleTally(r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0])
-            for r in rules
+            for r in (SOURCE_RULE, *rules)
             if r.name in tallies
         ),
     )

@@ -125,3 +125,12 @@ def test_a_write_that_fails_in_the_writer_thread_fails_the_extract(source, state
     with pytest.raises(OSError, match="disk full"):
         stage_extract(source, state, RUN, FundFilter(), failing, chunk_size=5)
     assert FailingOnThirdChunk.calls in (3, 4), "the extract stops at the failed write, not after every chunk"
+
+
+def test_values_named_by_the_extract_are_staged_with_their_chunk(state, cipher):
+    fund = {"fund_id": "f1", "scope_code": "A", "tfn": None, "updated_at": None}
+    named = {"f1": ["class_db: funds f1 updated_at: not a date and time"]}
+    stage_chunk(state, RUN, 0, FundChunk([fund], {}, named), cipher)
+    (chunk,) = iter_staged(state, RUN, cipher)
+    assert chunk.problems == named
+    assert chunk.funds == [fund]

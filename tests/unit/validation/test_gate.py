@@ -194,3 +194,25 @@ def test_an_empty_run_checks_nothing_and_passes():
     assert result.counts() == dict.fromkeys(
         ("funds_checked", "passed", "quarantined", "with_warnings", "members_checked"), 0
     )
+
+
+def test_values_the_extract_found_mistyped_quarantine_their_fund_beside_the_rules():
+    rows = [fund_row(n) for n in range(4)]
+    rows[2]["tfn"] = "123 456 789"
+    mistyped = {
+        "f-1": ["class_db: funds f-1 updated_at: not a date and time"],
+        "f-2": ["class_db: members m-2-0 email: binary data, not text"],
+    }
+    result = check_frames(
+        *frames(rows, [member_row(row["fund_id"], 0) for row in rows]),
+        run_id="r",
+        business_id="b",
+        source_problems=mistyped,
+    )
+    assert result.quarantined == {
+        "f-1": ("class_db: funds f-1 updated_at: not a date and time",),
+        "f-2": ("class_db: members m-2-0 email: binary data, not text", "TFN fails its check digit"),
+    }
+    assert result.labels["f-1"].scope_code == "FUND01"
+    tallies = {tally.name: (tally.severity, tally.funds, tally.rows) for tally in result.failed_rules}
+    assert tallies["class_value_type"] == ("blocking", 2, 2)
