@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from classxpm.state.tables import metadata
+from classxpm.state.tables import UtcDateTime, metadata
 from classxpm.sync.tables import fund_links, sync_runs
-
-UtcDateTime = sa.DateTime(timezone=True)
 
 job_snapshots = sa.Table(
     "job_snapshots",
     metadata,
     sa.Column("business_id", sa.String(36), primary_key=True),
     sa.Column("tenant_id", sa.String(36), nullable=False),
-    sa.Column("taken_at", UtcDateTime, nullable=False),
+    sa.Column("taken_at", UtcDateTime(), nullable=False),
     sa.Column("jobs", sa.Integer, nullable=False),
     sa.Column("tasks", sa.Integer, nullable=False),
     sa.Column("api_calls", sa.Integer, nullable=False),

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A point in time, stored as UTC and always read back aware.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite keeps text without one and hands back naive
+    datetimes, so a naive value read or written through this type is taken as UTC, and an aware one is
+    converted to UTC before it is stored (SQLite would otherwise keep its local wall time).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store UTC."""
+        return _utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read back aware UTC."""
+        return _utc(value)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 # One grant per Class business. Token columns hold Fernet ciphertext. refresh_issued_at starts the 60-day
 # idle clock; previous_refresh_token stays usable for 30 minutes after rotated_at; invalid_reason is set
@@ -20,13 +50,13 @@ xpm_grants = sa.Table(
     sa.Column("auth_event_id", sa.String(64)),
     sa.Column("scopes", sa.Text, nullable=False, server_default=""),
     sa.Column("access_token", sa.Text, nullable=False),
-    sa.Column("access_expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("access_expires_at", UtcDateTime(), nullable=False),
     sa.Column("refresh_token", sa.Text, nullable=False),
-    sa.Column("refresh_issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("refresh_issued_at", UtcDateTime(), nullable=False),
     sa.Column("previous_refresh_token", sa.Text),
-    sa.Column("rotated_at", sa.DateTime(timezone=True)),
-    sa.Column("authorised_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_refreshed_at", sa.DateTime(timezone=True)),
-    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("rotated_at", UtcDateTime()),
+    sa.Column("authorised_at", UtcDateTime(), nullable=False),
+    sa.Column("last_refreshed_at", UtcDateTime()),
+    sa.Column("last_used_at", UtcDateTime()),
     sa.Column("invalid_reason", sa.Text),
 )

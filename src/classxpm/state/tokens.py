@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from classxpm.state.crypto import TokenCipher
 from classxpm.state.tables import xpm_grants
-from classxpm.xpm.auth import Clock, IdentityClient, TokenSet, as_utc, utcnow
+from classxpm.xpm.auth import Clock, IdentityClient, TokenSet, utcnow
 from classxpm.xpm.errors import NotAuthorised, Reauthorise
 
 IDLE_EXPIRY = timedelta(days=60)
@@ -197,7 +197,7 @@ class TokenStore:
         tokens = TokenSet(
             access_token=self._cipher.decrypt(row["access_token"]),
             refresh_token=self._cipher.decrypt(row["refresh_token"]),
-            expires_at=as_utc(row["access_expires_at"]),
+            expires_at=row["access_expires_at"],
             scope=row["scopes"],
             auth_event_id=row["auth_event_id"],
             tenant_id=row["tenant_id"],
@@ -209,12 +209,12 @@ class TokenStore:
             tenant_name=row["tenant_name"],
             connection_id=row["connection_id"],
             tokens=tokens,
-            refresh_issued_at=as_utc(row["refresh_issued_at"]),
-            authorised_at=as_utc(row["authorised_at"]),
-            last_refreshed_at=as_utc(row["last_refreshed_at"]),
+            refresh_issued_at=row["refresh_issued_at"],
+            authorised_at=row["authorised_at"],
+            last_refreshed_at=row["last_refreshed_at"],
             invalid_reason=row["invalid_reason"],
             previous_refresh_token=None if previous is None else self._cipher.decrypt(previous),
-            rotated_at=as_utc(row["rotated_at"]),
+            rotated_at=row["rotated_at"],
         )
 
 

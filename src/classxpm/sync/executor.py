@@ -27,7 +27,6 @@ from classxpm.sync.plan import ContactStep, FundPlan
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.xpm import xml
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.auth import as_utc
 from classxpm.xpm.errors import RecordError, ResponseFormatError, Retriable
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ class Executor:
         if plan.fund_id in self.linked:
             return self._record(plan, "unchanged", LINKED_MEANWHILE)
         earlier = self.announced.get(plan.fund_id)
-        found = self.find_created(desired.scope_code, as_utc(earlier)) if earlier else None
+        found = self.find_created(desired.scope_code, earlier) if earlier else None
         if found is not None:
             contacts = _matching_names(found.contacts, desired.contacts)
             return self._synced(plan, desired, found, contacts, EARLIER_NOTE)

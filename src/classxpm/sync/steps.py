@@ -42,7 +42,6 @@ from classxpm.sync.tables import (
 )
 from classxpm.validation.report import run_folder
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.auth import as_utc
 from classxpm.xpm.errors import Deferred, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
@@ -474,7 +473,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         dry_run=ref.dry_run,
         counts=tally(statuses),
         api_calls=_calls_of(env, ref),
-        duration_seconds=(now - as_utc(run.started_at)).total_seconds(),
+        duration_seconds=(now - run.started_at).total_seconds(),
         problems=problems,
         diff=diff,
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),

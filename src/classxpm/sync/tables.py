@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from classxpm.state.tables import metadata
+from classxpm.state.tables import UtcDateTime, metadata
 
-UtcDateTime = sa.DateTime(timezone=True)
-"""Operational times are aware UTC; times copied from Class (updated_at, watermarks) stay naive UTC."""
+# Operational times are aware UTC (UtcDateTime); times copied from Class (updated_at, watermarks) stay
+# naive UTC, as Class gives them.
 
 sync_runs = sa.Table(
     "sync_runs",
@@ -24,8 +24,8 @@ sync_runs = sa.Table(
     sa.Column("mode", sa.String(20), nullable=False),
     sa.Column("sync_mode", sa.String(20), nullable=False),
     sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
-    sa.Column("started_at", UtcDateTime, nullable=False),
-    sa.Column("finished_at", UtcDateTime),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime()),
     sa.Column("status", sa.String(20), nullable=False, default="running"),
     sa.Column("source_watermark", sa.DateTime),
     sa.Column("summary", sa.JSON),
@@ -63,10 +63,10 @@ fund_links = sa.Table(
     sa.Column("client_uuid", sa.String(36)),
     sa.Column("payload_hash", sa.String(64)),
     sa.Column("web_url", sa.String(500)),
-    sa.Column("last_synced_at", UtcDateTime),
+    sa.Column("last_synced_at", UtcDateTime()),
     sa.Column("last_status", sa.String(20)),
     sa.Column("last_error", sa.Text),
-    sa.Column("create_started_at", UtcDateTime),
+    sa.Column("create_started_at", UtcDateTime()),
     sa.Index("ix_fund_links_client", "tenant_id", "client_uuid"),
 )
 
@@ -78,7 +78,7 @@ contact_links = sa.Table(
     sa.Column("fund_id", sa.String(36), nullable=False),
     sa.Column("contact_uuid", sa.String(36), nullable=False),
     sa.Column("payload_hash", sa.String(64)),
-    sa.Column("last_synced_at", UtcDateTime),
+    sa.Column("last_synced_at", UtcDateTime()),
 )
 
 sync_outcomes = sa.Table(
@@ -92,7 +92,7 @@ sync_outcomes = sa.Table(
     sa.Column("action", sa.String(20), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("detail", sa.Text),
-    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
     sa.Index("ix_sync_outcomes_run", "run_id"),
     sa.Index("ix_sync_outcomes_fund", "business_id", "fund_id"),
 )
@@ -103,7 +103,7 @@ watermarks = sa.Table(
     sa.Column("business_id", sa.String(36), primary_key=True),
     sa.Column("source_watermark", sa.DateTime, nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 tenant_leases = sa.Table(
@@ -111,7 +111,7 @@ tenant_leases = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("holder", sa.String(250), nullable=False),
-    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 remote_clients = sa.Table(
@@ -124,7 +124,7 @@ remote_clients = sa.Table(
     sa.Column("business_number", sa.String(20)),
     sa.Column("fields", sa.JSON, nullable=False),
     sa.Column("contacts", sa.JSON, nullable=False),
-    sa.Column("read_at", UtcDateTime, nullable=False),
+    sa.Column("read_at", UtcDateTime(), nullable=False),
     sa.Index("ix_remote_clients_export_code", "tenant_id", "export_code"),
 )
 
@@ -132,8 +132,8 @@ remote_reads = sa.Table(
     "remote_reads",
     metadata,
     sa.Column("tenant_id", sa.String(36), primary_key=True),
-    sa.Column("full_read_at", UtcDateTime),
-    sa.Column("modified_read_at", UtcDateTime),
+    sa.Column("full_read_at", UtcDateTime()),
+    sa.Column("modified_read_at", UtcDateTime()),
 )
 
 planned_funds = sa.Table(

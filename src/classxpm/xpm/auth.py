@@ -43,13 +43,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(stamp: datetime | None) -> datetime | None:
-    """Read a stored UTC time as aware: SQLite hands back naive datetimes even for timezone columns."""
-    if stamp is None or stamp.tzinfo is not None:
-        return stamp
-    return stamp.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class TokenSet:
     """One grant's tokens and what they are for. Token values never appear in repr."""
