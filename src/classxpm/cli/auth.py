@@ -45,6 +45,12 @@ def auth() -> None:
 @click.option(
     "--port", type=int, default=None, help="Local callback port (default: the redirect URI's; 0 = any)."
 )
+@click.option(
+    "--listen-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the callback server listens on: 0.0.0.0 in a container whose port is published.",
+)
 @click.option("--tenant", help="Practice Manager tenant name or id to link, when the login connects several.")
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the callback."
@@ -56,6 +62,7 @@ def login(
     business: str,
     no_browser: bool,
     port: int | None,
+    listen_host: str,
     tenant: str | None,
     timeout: float,
     state_db: str | None,
@@ -69,7 +76,9 @@ def login(
     business = _business(business)
     with _session_and_store(Settings(conn_id, state_db)) as (session, store):
         config = session.config
-        server = CallbackServer(config.redirect_uri, config.redirect_port if port is None else port)
+        server = CallbackServer(
+            config.redirect_uri, config.redirect_port if port is None else port, host=listen_host
+        )
         with server:
             request = authorization_request(config.with_redirect_port(server.port))
             click.echo(f"Open this URL to authorise: {request.url}")

@@ -1,4 +1,4 @@
-"""A one-shot HTTP server on 127.0.0.1 that receives the OAuth redirect of a local login."""
+"""A one-shot HTTP server that receives the OAuth redirect of a local login (on 127.0.0.1 by default)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class CallbackServer(HTTPServer):
-    """Listens on the redirect URI's path on 127.0.0.1; ``port`` 0 picks a free port."""
+    """Listens on the redirect URI's path; ``port`` 0 picks a free port.
 
-    def __init__(self, redirect_uri: str, port: int) -> None:
+    ``host`` is 127.0.0.1 unless the login runs in a container: there it listens on 0.0.0.0 and the
+    container's port is published on the host's 127.0.0.1, where the browser's redirect arrives.
+    """
+
+    def __init__(self, redirect_uri: str, port: int, host: str = "127.0.0.1") -> None:
         self.callback_path = urlsplit(redirect_uri).path or "/"
         self.received: str | None = None
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__((host, port), _Handler)
 
     @property
     def port(self) -> int:

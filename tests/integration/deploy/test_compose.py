@@ -19,6 +19,7 @@ import sys
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -490,3 +491,15 @@ def test_class_db_seed_fills_an_empty_database_and_leaves_a_filled_one(
     assert (first.returncode, second.returncode) == (0, 0), first.stdout + second.stdout
     assert first.stdout.startswith("Wrote 5 funds")
     assert second.stdout.endswith("class-db-seed: class-db already holds Class data; left as it is.\n")
+
+
+def test_the_cli_login_receives_xeros_redirect_through_a_port_published_on_loopback_only(
+    compose: dict[str, Any],
+) -> None:
+    from classxpm.xpm.config import DEFAULT_REDIRECT_URI
+
+    login = compose["services"]["xpm-login"]
+    port = urlsplit(DEFAULT_REDIRECT_URI).port
+    assert urlsplit(DEFAULT_REDIRECT_URI).hostname == "127.0.0.1"
+    assert login["ports"] == [f"127.0.0.1:{port}:{port}"], "the host's loopback only, the redirect URI's port"
+    assert "--listen-host 0.0.0.0" in login["command"][-1], "inside its container the login hears the port"
