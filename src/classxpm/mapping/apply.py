@@ -43,9 +43,8 @@ class _FieldPlan(NamedTuple):
     """The one column read, or None for a join or a constant (then ``source`` gives the text)."""
     source: Source | None
     multiline: bool
-    transform: Callable[[str], str] | None
-    """The field's transforms composed into one call, or None."""
-    transforms: tuple[str, ...]
+    transforms: tuple[tuple[str, Callable[[str], str]], ...]
+    """The field's transforms in order, each with its name (for the problem it may report)."""
     stripped: bool
     """Whether the transformed text has no surrounding whitespace, so blank means empty."""
     blank: object
@@ -129,7 +128,7 @@ def _map(  # noqa: PLR0912 - one flat loop on purpose: it runs for every field o
     values: dict[str, str] = {}
     kept_blank: list[str] = []
     # No call per field unless a value needs one (None, not text, to be cleaned) or a transform is named.
-    for field, column, source, multiline, transform, names, stripped, blank, cap in plan.fields:
+    for field, column, source, multiline, transforms, stripped, blank, cap in plan.fields:
         try:
             changed = False
             if column is None:
@@ -144,8 +143,11 @@ def _map(  # noqa: PLR0912 - one flat loop on purpose: it runs for every field o
                     text = ""
                 else:
                     text, changed = _odd_column_text(column, text, multiline)
-            if transform is not None:
-                text = transform(text)
+            for name, transform in transforms:
+                try:
+                    text = transform(text)
+                except TransformProblem as problem:
+                    raise _FieldError(f"{name}: {problem}") from None
             if not (text if stripped else text.strip()):
                 if blank is _REQUIRED:
                     raise _FieldError(f"XPM requires {field} and the source is blank")
@@ -154,10 +156,6 @@ def _map(  # noqa: PLR0912 - one flat loop on purpose: it runs for every field o
                 raise _FieldError(f"is {len(text)} characters; XPM {field} takes at most {cap}")
         except _FieldError as error:
             problems.append(RecordProblem(key, field, str(error)))
-            continue
-        except TransformProblem:
-            # The failed call left ``text`` as it was before the transforms.
-            problems.append(RecordProblem(key, field, _transform_problem(names, text)))
             continue
         if changed:
             problems.append(RecordProblem(key, field, _CLEANED, "warning"))
@@ -185,8 +183,7 @@ def _compile(mapping: Mapping) -> _Plan:
                 column=spec.from_ if source is None else None,
                 source=source,
                 multiline=multiline,
-                transform=_composed(spec.transform),
-                transforms=spec.transform,
+                transforms=tuple((name, TRANSFORMS[name]) for name in spec.transform),
                 stripped=bool(spec.transform) and spec.transform[-1] in _STRIPPING,
                 blank=_REQUIRED if element.required else ("" if spec.on_blank == "clear" else None),
                 max_length=element.max_length,
@@ -194,28 +191,6 @@ def _compile(mapping: Mapping) -> _Plan:
         )
     sensitive = frozenset(field for field, spec in mapping.fields.items() if spec.sensitive)
     return _Plan(mapping.target, mapping.key, tuple(fields), sensitive)
-
-
-def _composed(names: tuple[str, ...]) -> Callable[[str], str] | None:
-    """Return the named transforms as one call (None for none): most fields have exactly one."""
-    transform = None
-    for name in names:
-        transform = TRANSFORMS[name] if transform is None else _then(transform, TRANSFORMS[name])
-    return transform
-
-
-def _then(first: Callable[[str], str], second: Callable[[str], str]) -> Callable[[str], str]:
-    return lambda text: second(first(text))
-
-
-def _transform_problem(names: tuple[str, ...], text: str) -> str:
-    """Name the transform that refused ``text``, the value before transforms: being pure, it refuses again."""
-    for name in names:
-        try:
-            text = TRANSFORMS[name](text)
-        except TransformProblem as problem:
-            return f"{name}: {problem}"
-    raise AssertionError("a transform refused a value it accepts when run again")
 
 
 def _constant(cleaned: tuple[str, bool]) -> Source:

@@ -65,7 +65,7 @@ def _collapse_whitespace(text: str) -> str:
 
 def _digits_only(text: str) -> str:
     if text.isascii() and text.isdigit():
-        return str(text)
+        return text
     digits = normalise(text)
     if digits and not (digits.isascii() and digits.isdigit()):
         raise TransformProblem("must hold only digits, spaces and hyphens")
