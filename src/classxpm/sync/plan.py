@@ -59,6 +59,11 @@ class FundPlan:
         return int(bool(self.changed_fields)) + contact_writes
 
 
+def _code_key(code: str) -> str:
+    """An ExportCode or scope code as XPM matches it: ``FUND1`` and `` fund1`` are the same code."""
+    return code.strip().casefold()
+
+
 class RemoteIndex:
     """XPM clients indexed for matching: by UUID, by ExportCode and by exact name + ABN."""
 
@@ -69,21 +74,18 @@ class RemoteIndex:
         for client in clients:
             self.by_uuid[client.uuid] = client
             if client.export_code:
-                self.by_export_code[client.export_code.casefold()].append(client)
+                self.by_export_code[_code_key(client.export_code)].append(client)
             if client.business_number:
                 self.by_name_abn[(client.name.casefold(), client.business_number)].append(client)
 
     def code_taken(self, desired: DesiredFund, taken: set[str]) -> bool:
         """True when a client with the fund's ExportCode is already linked to another fund."""
-        return any(
-            c.uuid in taken for c in self.by_export_code.get(desired.scope_code.strip().casefold(), [])
-        )
+        return any(c.uuid in taken for c in self.by_export_code.get(_code_key(desired.scope_code), []))
 
     def candidates(self, desired: DesiredFund, taken: set[str]) -> tuple[str, list[RemoteClient]]:
         """Return how the fund matched ("export code" or "name and ABN") and the unlinked candidates."""
-        by_code = [
-            c for c in self.by_export_code.get(desired.scope_code.casefold(), []) if c.uuid not in taken
-        ]
+        same_code = self.by_export_code.get(_code_key(desired.scope_code), [])
+        by_code = [c for c in same_code if c.uuid not in taken]
         if by_code or not desired.business_number:
             return "ExportCode", by_code
         key = (desired.name.strip().casefold(), desired.business_number)

@@ -48,6 +48,14 @@ def test_an_existing_client_with_the_scope_code_as_export_code_is_linked_not_dup
     assert plan.write_calls == 0
 
 
+def test_a_scope_code_matches_its_export_code_whatever_the_case_and_surrounding_spaces():
+    fund = DesiredFund("f1", " smith01 ", FIELDS, "h1")
+    renamed = RemoteIndex([remote(fields={"Name": "Smith Super Fund (old name)"})])
+    plan = plan_fund(fund, None, renamed)
+    assert (plan.action, plan.client_uuid) == (Action.LINK, "c1"), "matched by code, not by name and ABN"
+    assert plan_fund(fund, None, renamed, taken={"c1"}).action is Action.NEEDS_REVIEW
+
+
 def test_a_linked_match_with_different_fields_is_put_right():
     plan = plan_fund(desired(), None, RemoteIndex([remote(fields={"City": "Parramatta"})]))
     assert plan.action is Action.LINK
