@@ -125,16 +125,12 @@ def xpm_config(
 ) -> Any:
     """The client's config for ``sim``; its rate window and refresh margin follow the simulator's clock."""
     from classxpm.xpm.config import RetrySettings, XpmConfig
+    from classxpm.xpm_sim.config import client_urls
 
-    base = sim.base_url
     return XpmConfig(
         client_id=sim.client_id,
         client_secret=sim.client_secret,
-        api_base_url=f"{base}/practicemanager/3.1",
-        authorize_url=f"{base}/identity/connect/authorize",
-        token_url=f"{base}/connect/token",
-        revocation_url=f"{base}/connect/revocation",
-        connections_url=f"{base}/connections",
+        **client_urls(sim.base_url),
         redirect_uri="http://127.0.0.1:8766/callback",
         retry=RetrySettings(attempts=4),
         minute_limit=minute_limit,

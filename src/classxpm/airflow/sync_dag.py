@@ -108,7 +108,7 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
         def batches(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             from classxpm.airflow import sync_tasks
 
-            return sync_tasks.batches(list(refs), get_current_context()["params"]["batch_size"])
+            return sync_tasks.batches(list(refs), dict(get_current_context()["params"]))
 
         @task(pool=XPM_POOL)
         def upsert(work: dict[str, Any]) -> dict[str, int]:

@@ -111,9 +111,11 @@ def plan(ref: dict[str, Any]) -> dict[str, int]:
     return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)))
 
 
-def batches(refs: list[dict[str, Any]], batch_size: int) -> list[dict[str, Any]]:
+def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
     """The batching task: every business's writes cut into batches of at most ``batch_size`` funds."""
     from classxpm.sync import steps
+
+    batch_size = RunRequest.from_params(params).batch_size
 
     def cut(env: SyncEnv) -> list[dict[str, Any]]:
         counts = [steps.batches(env, RunRef.from_xcom(ref), batch_size) for ref in refs]
