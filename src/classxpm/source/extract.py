@@ -157,7 +157,7 @@ def _read(
     *,
     params: Mapping[str, Any] | None = None,
     only_funds: Collection[str] | None = None,
-    problems: dict[str, list[str]] | None = None,
+    problems: dict[str, list[str]],
 ) -> list[dict[str, Any]]:
     """Run ``query`` and return its rows as dicts of every column, timestamps as datetimes.
 
@@ -179,6 +179,7 @@ def _read(
     # Plain str keys: SQLAlchemy's own name objects would make the collector track every row dict.
     names = tuple(map(str, result.keys()))
     fund_at = names.index("fund_id")
+    ids = (names.index(table.primary_key.columns[0].name), fund_at)
     rows: list[dict[str, Any]] = []
     while batch := result.fetchmany(_BATCH):
         if only_funds is not None:
@@ -186,21 +187,26 @@ def _read(
         if typed:  # names and values come from one result; a strict zip would cost a fifth more
             rows += [dict(zip(names, row, strict=False)) for row in batch]
         else:
-            found = problems if problems is not None else {}
-            rows += [_checked(table, names, row, found) for row in batch]
+            rows += [_checked(table, names, ids, row, problems) for row in batch]
     return rows
 
 
 def _checked(
-    table: sa.Table, names: Sequence[str], row: Sequence[Any], problems: dict[str, list[str]]
+    table: sa.Table,
+    names: Sequence[str],
+    ids: tuple[int, int],
+    row: Sequence[Any],
+    problems: dict[str, list[str]],
 ) -> dict[str, Any]:
-    """Return the row as a dict with its timestamps as datetimes, a mistyped value as None (see ``_read``)."""
+    """Return the row as a dict, timestamps as datetimes, a mistyped value as None (see ``_read``).
+
+    ``ids`` are the positions of the record's own id and of its fund's id.
+    """
     values = list(row)
-    ids = {names.index(table.primary_key.columns[0].name), names.index("fund_id")}
-    for index in sorted(ids):
+    for index in ids:
         if not isinstance(values[index], str):
-            column = table.c[names[index]]
-            raise SourceContractError(f"class_db: {table.name} {column.name}: a record's id is not text")
+            raise SourceContractError(f"class_db: {table.name} {names[index]}: a record's id is not text")
+    record, fund_id = (values[index] for index in ids)
     for index, value in enumerate(values):
         if value is None:
             continue
@@ -215,15 +221,9 @@ def _checked(
                 reason = "not a date and time"
         else:
             continue
-        fund_id = values[names.index("fund_id")]
-        problems.setdefault(fund_id, []).append(f"{_where(table, names, values, column)}: {reason}")
+        problems.setdefault(fund_id, []).append(f"class_db: {table.name} {record} {column.name}: {reason}")
         values[index] = None
     return dict(zip(names, values, strict=True))
-
-
-def _where(table: sa.Table, names: Sequence[str], values: Sequence[Any], column: sa.Column) -> str:
-    record = values[names.index(table.primary_key.columns[0].name)]
-    return f"class_db: {table.name} {record} {column.name}"
 
 
 def _members_of(
