@@ -38,7 +38,7 @@ class TokenCipher:
 
     def encrypt(self, plaintext: str) -> str:
         """Return the ciphertext of ``plaintext`` as ASCII text."""
-        return self._fernet.encrypt(plaintext.encode()).decode("ascii")
+        return self.encrypt_bytes(plaintext.encode()).decode("ascii")
 
     def decrypt(self, ciphertext: str) -> str:
         """Return the plaintext of ``ciphertext``.
@@ -46,10 +46,7 @@ class TokenCipher:
         Raises:
             ConfigurationError: No configured key opens it (the key changed or the value is not ours).
         """
-        try:
-            return self._fernet.decrypt(ciphertext.encode("ascii")).decode()
-        except InvalidToken:
-            raise ConfigurationError("cannot decrypt stored tokens: was the Fernet key changed?") from None
+        return self._decrypt(ciphertext.encode("ascii"), "stored tokens").decode()
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         """Return the Fernet token (ASCII bytes) of ``data``, for blobs such as a staged extract chunk."""
@@ -61,10 +58,13 @@ class TokenCipher:
         Raises:
             ConfigurationError: No configured key opens it (the key changed or the value is not ours).
         """
+        return self._decrypt(token, "staged data")
+
+    def _decrypt(self, token: bytes, what: str) -> bytes:
         try:
             return self._fernet.decrypt(token)
         except InvalidToken:
-            raise ConfigurationError("cannot decrypt staged data: was the Fernet key changed?") from None
+            raise ConfigurationError(f"cannot decrypt {what}: was the Fernet key changed?") from None
 
     @property
     def hash_key(self) -> bytes:
