@@ -78,16 +78,21 @@ class XpmApi:
         return True
 
     def list_clients(
-        self, *, detailed: bool = True, modified_since: datetime | None = None
+        self, *, detailed: bool = False, modified_since: datetime | None = None
     ) -> list[xml.Client]:
-        """All clients (not paged), optionally only those modified since a UTC time."""
+        """Every client, archived and deleted ones too, each with its contacts (one call, not paged).
+
+        Contacts, the masked TaxNumber, BusinessNumber and WebUrl come without ``detailed``, which adds only
+        Notes, Groups and Relationships (reference §12). ``modified_since`` (UTC) keeps the clients changed
+        since then.
+        """
         params = {"detailed": _bool(detailed)}
         if modified_since is not None:
-            params["modifiedsince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            params["modifiedSince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return self._clients("client.api/list", params)
 
     def iter_clients(self, page_size: int = PAGE_SIZE) -> Iterator[xml.Client]:
-        """Every client that is neither archived nor deleted, one page per call."""
+        """Base records of the clients neither archived nor deleted, one page per call: no contacts."""
         url, params = "client.api/paged-list", {"pageSize": str(page_size)}
         while url:
             page = xml.client_page_from(self._get(url, params).root)
@@ -99,9 +104,8 @@ class XpmApi:
         return self._clients("client.api/search", {"query": query, "detailed": _bool(detailed)})
 
     def get_client(self, client_uuid: str) -> xml.Client:
-        """One client in full, with its WebUrl (the link into XPM)."""
-        root = self._get(f"client.api/get/{client_uuid}").root
-        return xml.client_from(_one(root, "Client"), web_url=xml.text(root, "WebUrl"))
+        """One client in full, with its contacts and WebUrl (the link into XPM)."""
+        return xml.client_from(_one(self._get(f"client.api/get/{client_uuid}").root, "Client"))
 
     def add_client(self, fields: Fields, contacts: Sequence[Fields] = ()) -> xml.Client:
         """Create a client; ``contacts`` are created with it in the same call."""
