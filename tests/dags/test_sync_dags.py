@@ -72,7 +72,8 @@ def test_a_second_run_with_no_change_makes_no_writes(sync_world):
     _, report = sync_world.run()
     assert sync_world.writes() == 0
     assert report["counts"]["created"] == 0
-    assert sync_world.calls()["GET client.api/paged-list"] == 1
+    assert sync_world.calls()["GET client.api/list"] == 1, "one read of the whole practice"
+    assert "GET client.api/paged-list" not in sync_world.calls(), "paged-list carries no contacts"
 
 
 def test_changing_one_address_makes_exactly_one_update(sync_world):
@@ -102,6 +103,7 @@ def test_a_fund_added_in_class_is_created_by_the_incremental_dag(sync_world):
     assert report["counts"]["created"] == 1
     assert sync_world.writes() == 1
     assert "GET client.api/paged-list" not in sync_world.calls(), "incremental runs read only what changed"
+    assert all("modifiedSince=" in q for q in sync_world.queries("GET client.api/list")), "only what changed"
     assert _by_code(sync_world)["NEWFUND01"]["Name"] == "Brand New Super Fund"
 
 
