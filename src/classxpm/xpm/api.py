@@ -16,6 +16,8 @@ from classxpm.xpm.errors import NotFound, ResponseFormatError
 from classxpm.xpm.transport import Transport
 
 PAGE_SIZE = 500
+LIST_TIMEOUT_SECONDS = 600.0
+"""How long the whole-practice ``client.api/list`` may take: minutes for a large practice (reference §12)."""
 PRACTICE_MANAGER = "PRACTICEMANAGER"
 
 Fields = Mapping[str, xml.XmlValue]
@@ -89,7 +91,10 @@ class XpmApi:
         params = {"detailed": _bool(detailed)}
         if modified_since is not None:
             params["modifiedSince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return self._clients("client.api/list", params)
+        response = self.transport.request(
+            "GET", "client.api/list", params=params, timeout=LIST_TIMEOUT_SECONDS
+        )
+        return _clients_in(xml.parse_envelope(response.content).root)
 
     def iter_clients(self, page_size: int = PAGE_SIZE) -> Iterator[xml.Client]:
         """Base records of the clients neither archived nor deleted, one page per call: no contacts."""
@@ -157,7 +162,7 @@ class XpmApi:
         return xml.job_from(_one(self._get(f"job.api/get/{job_number}").root, "Job"))
 
     def _clients(self, path: str, params: Mapping[str, str]) -> list[xml.Client]:
-        return [xml.client_from(item) for item in self._get(path, params).root.iterfind("Clients/Client")]
+        return _clients_in(self._get(path, params).root)
 
     def _jobs(self, path: str, params: Mapping[str, str] | None = None) -> list[xml.Job]:
         return [xml.job_from(item) for item in self._get(path, params).root.iterfind("Jobs/Job")]
@@ -173,6 +178,10 @@ class XpmApi:
     ) -> xml.Envelope:
         response = self.transport.request(method, path, params=params, body=body)
         return xml.parse_envelope(response.content)
+
+
+def _clients_in(root: xml.Element) -> list[xml.Client]:
+    return [xml.client_from(item) for item in root.iterfind("Clients/Client")]
 
 
 def _one(root: xml.Element, tag: str) -> xml.Element:
