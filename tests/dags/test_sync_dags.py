@@ -30,7 +30,7 @@ def _member_counts(world) -> dict[str, int]:
     return dict(rows)
 
 
-def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world):
+def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world, error_form):
     first, second = _source_codes(sync_world)[3:5]
     sync_world.source("UPDATE funds SET tfn = '876543210' WHERE scope_code IN (:a, :b)", a=first, b=second)
     state, report = sync_world.run()

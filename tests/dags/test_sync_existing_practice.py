@@ -17,12 +17,6 @@ pytestmark = pytest.mark.postgres
 TFN = "123456782"
 
 
-@pytest.fixture(params=["envelope", "status"])
-def error_form(request, sync_world) -> str:
-    sync_world.sim.patch_config(error_form=request.param)
-    return request.param
-
-
 def _class_rows(world, statement: str) -> list:
     engine = sa.create_engine(world.class_url)
     with engine.connect() as conn:

@@ -22,12 +22,6 @@ AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 TFN = "123456782"
 
 
-@pytest.fixture(params=["envelope", "status"])
-def error_form(request, xpm_sim) -> str:
-    xpm_sim.patch_config(error_form=request.param)
-    return request.param
-
-
 @pytest.fixture
 def executor(state, xpm_session, xpm_sim, error_form) -> Executor:
     api = xpm_session.api_for_tokens(headless_login(xpm_session).for_tenant(xpm_sim.tenant_id))

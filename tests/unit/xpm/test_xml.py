@@ -66,7 +66,8 @@ def test_envelope_without_status_is_a_format_error():
 
 CLIENT = b"""<Response api-method="Get">
 <Status>OK</Status>
-<Client><WebUrl>https://practicemanager.xero.com/Client/1/Detail</WebUrl><Name>Smith Family Super Fund</Name><Fax /><Email></Email><SignedTaxAuthority>Yes</SignedTaxAuthority>
+<Client><WebUrl>https://practicemanager.xero.com/Client/1/Detail</WebUrl>
+<Name>Smith Family Super Fund</Name><Fax /><Email></Email><SignedTaxAuthority>Yes</SignedTaxAuthority>
 <TaxNumber>******782</TaxNumber><IsArchived>No</IsArchived><ExportCode>CLASS-1</ExportCode>
 <Contacts><Contact><IsPrimary>Yes</IsPrimary><Name>Jane</Name><UUID>c-1</UUID><Position>Trustee</Position>
 </Contact></Contacts><UUID>0183f65c</UUID></Client></Response>"""
