@@ -173,3 +173,51 @@ def test_repr_never_shows_a_tfn():
 
 def test_fields_xpm_did_not_return_are_unknown_not_changed():
     assert changed_fields({"TaxNumber": "123456782", "Name": "A"}, {"Name": "A"}) == ()
+
+
+ARCHIVED = {"IsArchived": "Yes"}
+
+
+def test_a_fund_whose_client_a_person_archived_is_not_created_again():
+    plan = plan_fund(desired(), None, RemoteIndex([remote(fields=ARCHIVED)]))
+    assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+    assert "archived" in plan.reason
+
+
+def test_a_deleted_client_matching_by_name_and_abn_is_seen_too():
+    held = remote(fields={"ExportCode": "", "IsDeleted": "Yes"})
+    plan = plan_fund(desired(), None, RemoteIndex([held]))
+    assert plan.action is Action.NEEDS_REVIEW
+    assert "deleted" in plan.reason
+
+
+def test_a_live_client_with_the_code_is_linked_beside_an_archived_one():
+    index = RemoteIndex([remote("old", fields=ARCHIVED), remote("new")])
+    plan = plan_fund(desired(), None, index)
+    assert (plan.action, plan.client_uuid) == (Action.LINK, "new")
+
+
+def test_a_linked_fund_whose_client_was_archived_is_never_written():
+    changed = desired(fields={"City": "Perth"}, payload_hash="h2")
+    full = plan_fund(changed, Link("f1", "c1", "h1"), RemoteIndex([remote(fields=ARCHIVED)]))
+    incremental = plan_fund(changed, Link("f1", "c1", "h1"), None, retired={"c1": "archived"})
+    for plan in (full, incremental):
+        assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+        assert "archived" in plan.reason
+
+
+def test_name_and_abn_match_whatever_the_case_and_runs_of_spaces():
+    held = remote(fields={"ExportCode": "", "Name": "SMITH  FAMILY super fund"})
+    plan = plan_fund(desired(), None, RemoteIndex([held]))
+    assert (plan.action, plan.reason) == (Action.LINK, "matched by name and ABN")
+
+
+def test_contacts_of_the_same_name_are_taken_in_turn_and_never_duplicated():
+    twin = DesiredContact("m2", {"Name": "Jane Smith"}, "ch2")
+    held = remote(
+        contacts=[RemoteContact("k1", {"Name": "Jane Smith"}), RemoteContact("k2", {"Name": "jane  smith"})]
+    )
+    plan = plan_fund(desired(contacts=[JANE, twin]), None, RemoteIndex([held]))
+    assert [s.contact_uuid for s in plan.contact_steps] == ["k1", "k2"]
+    alone = plan_fund(desired(contacts=[JANE]), None, RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in alone.contact_steps] == [(Action.LINK, "k1")]
