@@ -1,8 +1,11 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota] [--calls 1000,10000] [--wall-funds 1000]
+python -m bench.run [--only calls,walltime,throughput,quota,readpath] [--calls 1000,10000] [--wall-funds 1000]
                     [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
-                    [--quota-day-limit 5000] [--out bench]
+                    [--quota-day-limit 5000] [--readpath 1000,10000,100000] [--out bench]
+
+A run of some scenarios keeps the others' last results from ``results.json``, each with the date it was
+measured, so one scenario can be measured again without re-running the rest.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota")
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "readpath")
 
 
 def _sizes(text: str) -> list[int]:
@@ -71,6 +74,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
     from bench.quota import run_quota
+    from bench.readpath import run_readpath
     from bench.throughput import run_throughput
     from bench.walltime import run_walltime
 
@@ -106,7 +110,23 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             **row,
             "command": command(only="quota", quota_funds=funds, quota_day_limit=limit, seed=seed),
         }
+    if "readpath" in only:
+        results["readpath"] = [
+            {
+                "command": command(only="readpath", readpath=n, seed=seed),
+                "rows": [r.to_dict() for r in run_readpath(n, seed)],
+            }
+            for n in options["readpath"]
+        ]
     return results
+
+
+def merged(previous: dict[str, Any], results: dict[str, Any], date: str) -> tuple[dict, dict]:
+    """Results and measurement dates: this run's scenarios, then the earlier ones this run left alone."""
+    earlier = previous.get("measured") or dict.fromkeys(previous.get("results", {}), previous.get("date"))
+    kept = {name: block for name, block in previous.get("results", {}).items() if name not in results}
+    measured = {**{name: earlier.get(name) for name in kept}, **dict.fromkeys(results, date)}
+    return {**kept, **results}, measured
 
 
 @click.command()
@@ -124,6 +144,9 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
 @click.option(
     "--profile/--no-profile", default=True, show_default=True, help="Profile the slowest local stage."
 )
+@click.option(
+    "--readpath", default="1000,10000,100000", show_default=True, help="Client counts for scenario 5."
+)
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
     "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."
@@ -138,17 +161,23 @@ def main(**options: Any) -> None:
     if unknown:
         raise click.BadParameter(f"unknown scenarios: {', '.join(sorted(unknown))}", param_hint="--only")
     options["calls"], options["throughput"] = _sizes(options["calls"]), _sizes(options["throughput"])
+    options["readpath"] = _sizes(options["readpath"])
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="classxpm-bench-") as reports:
         results = run_all(options, Path(reports))
-    document = {
-        "machine": machine(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seconds": round(time.monotonic() - began),
-        "results": results,
-    }
     out = Path(options["out"])
     out.mkdir(parents=True, exist_ok=True)
+    saved = out / "results.json"
+    previous = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    results, measured = merged(previous, results, date)
+    document = {
+        "machine": machine(),
+        "date": date,
+        "seconds": round(time.monotonic() - began),
+        "measured": measured,
+        "results": results,
+    }
     (out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "RESULTS.md").write_text(render(document), encoding="utf-8")
     click.echo(f"wrote {out / 'RESULTS.md'} in {document['seconds']} s")
