@@ -13,21 +13,12 @@ def _by_code(world) -> dict[str, dict]:
 
 
 def _source_codes(world) -> list[str]:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        codes = list(conn.execute(sa.text("SELECT scope_code FROM funds ORDER BY scope_code")).scalars())
-    engine.dispose()
-    return codes
+    return [row.scope_code for row in world.class_rows("SELECT scope_code FROM funds ORDER BY scope_code")]
 
 
 def _member_counts(world) -> dict[str, int]:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code")
-        ).all()
-    engine.dispose()
-    return dict(rows)
+    statement = "SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code"
+    return dict(world.class_rows(statement))
 
 
 def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world, error_form):

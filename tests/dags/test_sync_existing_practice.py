@@ -10,24 +10,14 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = pytest.mark.postgres
 
 TFN = "123456782"
 
 
-def _class_rows(world, statement: str) -> list:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(statement)).all()
-    engine.dispose()
-    return rows
-
-
 def _members(world) -> dict[str, list[str]]:
-    rows = _class_rows(
-        world,
+    rows = world.class_rows(
         "SELECT scope_code, first_name, last_name FROM funds JOIN members USING (fund_id) ORDER BY member_id",
     )
     names: dict[str, list[str]] = {}
@@ -36,16 +26,6 @@ def _members(world) -> dict[str, list[str]]:
             " ".join(part.strip() for part in (first, last) if part and part.strip())
         )
     return names
-
-
-def _links(world) -> list:
-    engine = sa.create_engine(world.state_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT scope_code, client_uuid, web_url, last_status FROM fund_links")
-        ).all()
-    engine.dispose()
-    return rows
 
 
 def _contact_names(world, client: dict) -> Counter:
@@ -60,7 +40,7 @@ def _contacts(names: list[str], shout: bool = False) -> list[dict[str, str]]:
 def _practice(world) -> dict[str, str]:
     """Seed XPM with clients for three funds; return the scope codes of each case."""
     members = _members(world)
-    funds = _class_rows(world, "SELECT scope_code, scope_description, abn FROM funds ORDER BY scope_code")
+    funds = world.class_rows("SELECT scope_code, scope_description, abn FROM funds ORDER BY scope_code")
     with_members = [f for f in funds if members.get(f.scope_code)]
     by_code, archived = with_members[0], with_members[1]
     by_name = next(f for f in with_members[2:] if f.abn)
@@ -95,7 +75,7 @@ def test_a_first_full_sync_of_a_practice_with_clients_duplicates_no_client_and_n
     sync_world, error_form
 ):
     cases = _practice(sync_world)
-    funds = len(_class_rows(sync_world, "SELECT fund_id FROM funds"))
+    funds = len(sync_world.class_rows("SELECT fund_id FROM funds"))
     members = _members(sync_world)
 
     state, report = sync_world.run()
@@ -121,7 +101,7 @@ def test_a_first_full_sync_of_a_practice_with_clients_duplicates_no_client_and_n
     review = [p for p in report["problems"] if p["status"] == "needs_review"]
     assert [p["scope_code"] for p in review] == [cases["archived"]]
     assert "archived" in review[0]["detail"]
-    links = _links(sync_world)
+    links = sync_world.state_rows("SELECT scope_code, client_uuid, web_url, last_status FROM fund_links")
     linked = [row for row in links if row.client_uuid]
     assert len(linked) == funds - 2, "all but the refused and the archived fund are linked"
     assert all(row.web_url and row.web_url.endswith(f"/Client/{row.client_uuid}/Detail") for row in linked)
