@@ -14,12 +14,14 @@ from urllib.parse import quote
 
 import httpx
 
+from classxpm.errors import Retriable
+
 log = logging.getLogger(__name__)
 
 API_CONN_ID = "airflow_api"
 
 
-class NoteNotSet(Exception):
+class NoteNotSet(Retriable):
     """The API server could not be reached or refused the note (the run itself is not affected)."""
 
 

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from classxpm.errors import Retriable
 from classxpm.sync.tables import tenant_leases
 from classxpm.xpm.auth import Clock, utcnow
 
 
-class TenantBusy(RuntimeError):
+class TenantBusy(Retriable):
     """Another run holds the tenant's lease."""
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from classxpm.errors import Retriable
 from classxpm.ui.access import SYNC_DAG_ID
 
 
-class TriggerFailed(Exception):
+class TriggerFailed(Retriable):
     """Airflow did not start the sync; the message says why in plain words."""
 
 
