@@ -8,7 +8,7 @@ fail without retries, everything else is left to the task's retries.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -20,11 +20,8 @@ from classxpm.airflow.connections import (
     get_connection,
     xpm_config_from,
 )
-from classxpm.mapping import MappingError
-from classxpm.source.extract import SourceContractError
+from classxpm.airflow.outcomes import task_outcomes
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
-from classxpm.validation.outcome import ValidationGateError
-from classxpm.xpm.errors import Fatal, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +60,31 @@ def sync_env() -> Iterator[SyncEnv]:
         state.dispose()
 
 
-def run_step(step: Callable[[SyncEnv], T]) -> T:
-    """Run one sync step with fresh resources, translating our errors into Airflow's task outcomes."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+def run_step(step: Callable[[SyncEnv], T], runs: Sequence[str] = ()) -> T:
+    """Run one sync step with fresh resources; our errors become Airflow's outcomes (``task_outcomes``).
 
+    A step that ends skipped or failed records why on ``runs`` (the sync run ids it works on).
+    """
+    with task_outcomes(lambda outcome, reason: _end_runs(runs, outcome, reason)), sync_env() as env:
+        return step(env)
+
+
+def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
+    if not runs:
+        return
+    import sqlalchemy as sa
+
+    from classxpm.db import make_engine
+    from classxpm.sync.endings import end_runs
+    from classxpm.xpm.auth import utcnow
+
+    state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
     try:
-        with sync_env() as env:
-            return step(env)
-    except NotAuthorised as exc:
-        raise AirflowSkipException(str(exc)) from None
-    except Reauthorise as exc:
-        log.error("%s (%s)", exc, exc.reason)
-        raise AirflowFailException(str(exc)) from None
-    except (Fatal, MappingError, SourceContractError, ValidationGateError) as exc:
-        raise AirflowFailException(str(exc)) from None
+        end_runs(state, runs, outcome, reason, utcnow())
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("the sync runs were not ended (%s): the finish task ends them", type(exc).__name__)
+    finally:
+        state.dispose()
 
 
 def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -92,7 +100,7 @@ def extract(ref: dict[str, Any]) -> dict[str, int]:
     from classxpm.airflow.lineage import report_inputs
     from classxpm.sync import steps
 
-    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)), [ref["run_id"]])
     report_inputs(ref["business_id"])
     return counts
 
@@ -101,14 +109,14 @@ def validate(ref: dict[str, Any]) -> dict[str, int]:
     """The validation gate task."""
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)))
+    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)), [ref["run_id"]])
 
 
 def plan(ref: dict[str, Any]) -> dict[str, int]:
     """The plan task."""
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)))
+    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)), [ref["run_id"]])
 
 
 def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,7 +131,7 @@ def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str
             {"ref": ref, "batch": i, "of": n} for ref, n in zip(refs, counts, strict=True) for i in range(n)
         ]
 
-    return run_step(cut)
+    return run_step(cut, [ref["run_id"] for ref in refs])
 
 
 def upsert(work: dict[str, Any]) -> dict[str, int]:
@@ -132,7 +140,9 @@ def upsert(work: dict[str, Any]) -> dict[str, int]:
     from classxpm.sync import steps
 
     ref = work["ref"]
-    counts = run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]))
+    counts = run_step(
+        lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]), [ref["run_id"]]
+    )
     if not ref["dry_run"]:
         report_outputs(ref["business_id"], ref["tenant_id"])
     return counts
@@ -150,10 +160,31 @@ def report(ref: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str]
     from classxpm.airflow.run_note import set_run_note
     from classxpm.sync import steps
 
-    result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)))
+    result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)), [ref["run_id"]])
     set_run_note(*airflow_run, ref["business_id"], result.summary_line())
     if result.failed:
         raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
     if not ref["dry_run"]:
         emit_asset_events(outlet_events, ref["business_id"], ref["tenant_id"])
     return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}
+
+
+def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
+    """The finish task, whatever happened upstream: no run of this DAG run is left ``running``.
+
+    Returns:
+        Each business's final sync status.
+    """
+    from classxpm.db import make_engine
+    from classxpm.sync.endings import end_unfinished
+    from classxpm.xpm.auth import utcnow
+
+    with task_outcomes():
+        state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
+        try:
+            ended = end_unfinished(state, dag_id, airflow_run_id, utcnow())
+        finally:
+            state.dispose()
+    for business_id, status in sorted(ended.items()):
+        log.info("business %s: sync %s", business_id, status)
+    return ended

@@ -136,3 +136,27 @@ def test_not_signed_in_is_told_to_sign_in(services, as_role):
 
 def test_the_home_page_is_the_settings_page(admin):
     assert admin.get("/").url.path == "/classxpm/settings"
+
+
+def test_a_skipped_last_sync_shows_why_and_when_it_ended(admin, services):
+    with services.state.begin() as conn:
+        conn.execute(
+            sa.insert(sync_runs).values(
+                run_id="class_xpm_sync/manual_2/biz-1",
+                dag_id="class_xpm_sync",
+                business_id=BUSINESS,
+                mode="full",
+                sync_mode="upsert",
+                dry_run=False,
+                started_at=NOW,
+                finished_at=NOW + timedelta(minutes=1),
+                status="skipped",
+                summary={"reason": "XPM's daily call quota for the tenant is spent"},
+            )
+        )
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert '<dd class="status-skipped">skipped</dd>' in page.text
+    assert "XPM&#39;s daily call quota for the tenant is spent" in page.text
+    assert "still running" not in page.text
