@@ -1,63 +1,23 @@
-"""What the sync DAGs' tasks call: resources from the Airflow connections, Airflow's view of our errors.
+"""What the sync DAGs' tasks call: each step on resources from ``classxpm.airflow.resources``.
 
-Every function here runs inside a task, never at parse time. Errors are translated once: not authorised
-skips the run, a refused grant fails it without retries and with the seed's message, configuration errors
-fail without retries, everything else is left to the task's retries.
+Every function here runs inside a task, never at parse time. Errors become Airflow's outcomes in one place,
+``classxpm.airflow.outcomes``; a step that ends skipped or failed records why on its sync runs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from classxpm.airflow.connections import (
-    CLASS_DB_CONN_ID,
-    STATE_CONN_ID,
-    XPM_CONN_ID,
-    database_url_from,
-    get_connection,
-    xpm_config_from,
-)
+from classxpm.airflow.connections import STATE_CONN_ID
 from classxpm.airflow.outcomes import task_outcomes
+from classxpm.airflow.resources import engine, sync_env
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@contextmanager
-def sync_env() -> Iterator[SyncEnv]:
-    """Open the sync's resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
-    import httpx
-
-    from classxpm.db import make_engine
-    from classxpm.mapping import load_default_mappings
-    from classxpm.state.crypto import load_cipher
-    from classxpm.state.tokens import StoredTokenSource, TokenStore
-    from classxpm.sync.run import CallCounter
-    from classxpm.validation.report import reports_root
-    from classxpm.xpm.session import XpmSession
-
-    source = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)), hide_parameters=True)
-    state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
-    config = xpm_config_from(get_connection(XPM_CONN_ID))
-    counter, cipher = CallCounter(), load_cipher()
-    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
-    session = XpmSession(config, http=http)
-
-    def open_api(business_id: str) -> Any:
-        tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
-        return session.api(tokens)
-
-    try:
-        yield SyncEnv(source, state, cipher, load_default_mappings(), open_api, reports_root(), calls=counter)
-    finally:
-        session.close()
-        source.dispose()
-        state.dispose()
 
 
 def run_step(step: Callable[[SyncEnv], T], runs: Sequence[str] = ()) -> T:
@@ -74,17 +34,14 @@ def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
         return
     import sqlalchemy as sa
 
-    from classxpm.db import make_engine
     from classxpm.sync.endings import end_runs
     from classxpm.xpm.auth import utcnow
 
-    state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
     try:
-        end_runs(state, runs, outcome, reason, utcnow())
+        with engine(STATE_CONN_ID) as state:
+            end_runs(state, runs, outcome, reason, utcnow())
     except sa.exc.SQLAlchemyError as exc:
         log.warning("the sync runs were not ended (%s): the finish task ends them", type(exc).__name__)
-    finally:
-        state.dispose()
 
 
 def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,16 +132,11 @@ def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
     Returns:
         Each business's final sync status.
     """
-    from classxpm.db import make_engine
     from classxpm.sync.endings import end_unfinished
     from classxpm.xpm.auth import utcnow
 
-    with task_outcomes():
-        state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
-        try:
-            ended = end_unfinished(state, dag_id, airflow_run_id, utcnow())
-        finally:
-            state.dispose()
+    with task_outcomes(), engine(STATE_CONN_ID) as state:
+        ended = end_unfinished(state, dag_id, airflow_run_id, utcnow())
     for business_id, status in sorted(ended.items()):
         log.info("business %s: sync %s", business_id, status)
     return ended

@@ -6,8 +6,7 @@ from typing import Any
 
 from airflow.sdk.bases.hook import BaseHook
 
-from classxpm.airflow.connections import STATE_CONN_ID, XPM_CONN_ID, database_url_from, xpm_config_from
-from classxpm.xpm.api import XpmApi
+from classxpm.airflow.connections import XPM_CONN_ID, xpm_config_from
 from classxpm.xpm.config import DEFAULT_API_BASE_URL, XpmConfig
 from classxpm.xpm.errors import ConfigurationError, Retriable
 from classxpm.xpm.session import XpmSession
@@ -25,10 +24,9 @@ class XpmHook(BaseHook):
     conn_type = "xpm"
     hook_name = "Xero Practice Manager"
 
-    def __init__(self, xpm_conn_id: str = XPM_CONN_ID, state_conn_id: str = STATE_CONN_ID) -> None:
+    def __init__(self, xpm_conn_id: str = XPM_CONN_ID) -> None:
         super().__init__()
         self.xpm_conn_id = xpm_conn_id
-        self.state_conn_id = state_conn_id
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -49,21 +47,6 @@ class XpmHook(BaseHook):
     def get_conn(self) -> XpmSession:
         """Return an XPM session (HTTP pool and token calls); the caller closes it."""
         return XpmSession(self.get_config())
-
-    def state_db_url(self) -> str:
-        """Return the SQLAlchemy URL of the state database connection."""
-        return database_url_from(self.get_connection(self.state_conn_id))
-
-    def get_api(self, business_id: str) -> XpmApi:
-        """Return an XPM client authorised by the business's stored grant.
-
-        Raises:
-            NotAuthorised: The business has never been authorised.
-            Reauthorise: Its grant was refused by Xero.
-        """
-        from classxpm.state.grants import authorised_api
-
-        return authorised_api(self.get_conn(), self.state_db_url(), business_id)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check that Xero accepts the client id and secret (a dummy refresh token is refused as expected)."""
