@@ -55,22 +55,33 @@ def test_an_idle_grant_past_60_days_is_expired(services, grant, as_role):
     assert "Sync failed. Token expired. Re-authorisation required." in later.get("/settings").text
 
 
-def test_the_last_sync_result_is_shown(admin, services, grant):
+def _sync_run(services, run_id: str, minutes: int, status: str, summary: dict) -> None:
+    """Store one ended sync run of the business."""
     with services.state.begin() as conn:
         conn.execute(
             sa.insert(sync_runs).values(
-                run_id="class_xpm_sync/manual_1",
+                run_id=run_id,
                 dag_id="class_xpm_sync",
                 business_id=BUSINESS,
                 mode="full",
                 sync_mode="upsert",
                 dry_run=False,
                 started_at=NOW,
-                finished_at=NOW + timedelta(minutes=3),
-                status="failed",
-                summary={"counts": {"created": 4, "failed": 1, "unchanged": 0}},
+                finished_at=NOW + timedelta(minutes=minutes),
+                status=status,
+                summary=summary,
             )
         )
+
+
+def test_the_last_sync_result_is_shown(admin, services, grant):
+    _sync_run(
+        services,
+        "class_xpm_sync/manual_1",
+        3,
+        "failed",
+        {"counts": {"created": 4, "failed": 1, "unchanged": 0}},
+    )
 
     page = admin.get("/settings", params={"business": BUSINESS})
 
@@ -139,21 +150,8 @@ def test_the_home_page_is_the_settings_page(admin):
 
 
 def test_a_skipped_last_sync_shows_why_and_when_it_ended(admin, services):
-    with services.state.begin() as conn:
-        conn.execute(
-            sa.insert(sync_runs).values(
-                run_id="class_xpm_sync/manual_2/biz-1",
-                dag_id="class_xpm_sync",
-                business_id=BUSINESS,
-                mode="full",
-                sync_mode="upsert",
-                dry_run=False,
-                started_at=NOW,
-                finished_at=NOW + timedelta(minutes=1),
-                status="skipped",
-                summary={"reason": "XPM's daily call quota for the tenant is spent"},
-            )
-        )
+    reason = {"reason": "XPM's daily call quota for the tenant is spent"}
+    _sync_run(services, "class_xpm_sync/manual_2/biz-1", 1, "skipped", reason)
 
     page = admin.get("/settings", params={"business": BUSINESS})
 
