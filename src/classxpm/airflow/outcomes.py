@@ -5,7 +5,8 @@ Every task runs its work inside ``task_outcomes``:
 - not authorised: skipped, with ``Xero Integration not Authorised`` logged at WARNING first;
 - daily quota spent before anything could be sent: skipped, saying when the quota resets;
 - re-authorisation required: failed without retries, with the seed's message;
-- fatal (and a record-level error that escaped its step): failed without retries, naming what to fix;
+- fatal: failed without retries, naming what to fix;
+- records refused (reported once every other record went through): failed without retries;
 - retriable (and anything else): re-raised for Airflow's task retries.
 
 An ``on_end`` callback hears the outcome (``skipped`` or ``failed``) and its reason before Airflow does, so

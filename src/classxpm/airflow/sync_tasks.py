@@ -111,16 +111,19 @@ def report(ref: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str]
     ``airflow_run`` is the (dag id, run id) whose note gets the summary. Only a run that wrote to XPM and had
     no failure records asset events for the XPM clients and contacts.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
     from classxpm.airflow.lineage import emit_asset_events
     from classxpm.airflow.run_note import set_run_note
     from classxpm.sync import steps
+    from classxpm.sync.report import FundsFailed, SyncReport
 
-    result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)), [ref["run_id"]])
-    set_run_note(*airflow_run, ref["business_id"], result.summary_line())
-    if result.failed:
-        raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
+    def finish_run(env: SyncEnv) -> SyncReport:
+        result = steps.finish(env, RunRef.from_xcom(ref))
+        set_run_note(*airflow_run, ref["business_id"], result.summary_line())
+        if result.failed:
+            raise FundsFailed(result.failed, result.report_path)
+        return result
+
+    result = run_step(finish_run, [ref["run_id"]])
     if not ref["dry_run"]:
         emit_asset_events(outlet_events, ref["business_id"], ref["tenant_id"])
     return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}
