@@ -158,3 +158,15 @@ def test_a_skipped_last_sync_shows_why_and_when_it_ended(admin, services):
     assert '<dd class="status-skipped">skipped</dd>' in page.text
     assert "XPM&#39;s daily call quota for the tenant is spent" in page.text
     assert "still running" not in page.text
+
+
+def test_a_class_database_that_cannot_be_used_is_a_page_naming_it_not_a_server_error(services, as_role):
+    from classxpm.db import DatabaseUrlError
+
+    def unusable() -> list[str]:
+        raise DatabaseUrlError("not a database URL: class-db (no scheme)")
+
+    page = as_role(replace(services, class_businesses=unusable), "admin").get("/settings")
+
+    assert page.status_code == 400
+    assert "not a database URL: class-db (no scheme)" in page.text
