@@ -44,6 +44,8 @@ class SyncReport:
     duration_seconds: float
     problems: list[dict[str, str]] = field(default_factory=list)
     diff: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What the data team should know of the run as a whole (a re-authorisation to another account)."""
     report_path: str = ""
 
     @property
@@ -55,7 +57,8 @@ class SyncReport:
         """One line for the log and the DAG run's note."""
         counted = ", ".join(f"{self.counts.get(key, 0)} {key.replace('_', '-')}" for key in COUNTED)
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
-        return f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        notices = "".join(f" {notice}" for notice in self.notices)
+        return f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s.{notices}"
 
     def to_json(self) -> str:
         """The report as JSON text."""
