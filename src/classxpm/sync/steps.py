@@ -25,6 +25,7 @@ from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.executor import Executor
 from classxpm.sync.lease import TenantLease
 from classxpm.sync.links import LinkRecorder, Outcome, funds_to_retry, load_links, upsert
+from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import SENSITIVE_FIELDS, Action, DesiredFund, Link, RemoteClient, RunMode
 from classxpm.sync.plan import ContactStep, FundPlan, RemoteIndex, plan_fund
 from classxpm.sync.progress import Progress
@@ -463,6 +464,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
             statuses = [r.status for r in rows]
             problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
             diff = []
+    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows)
     now = env.clock()
     report = SyncReport(
         run_id=ref.run_id,
@@ -477,6 +479,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         problems=problems,
         diff=diff,
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
+        members_not_in_xpm=missing,
     )
     write_report(report)
     _close(env, ref, run, report, now)
