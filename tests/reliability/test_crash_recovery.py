@@ -18,6 +18,7 @@ from reliability.world import (
     holdings,
     kill_when,
     outcomes_of,
+    poll_until,
     source_fund_ids,
     start_child,
     table_locked,
@@ -109,6 +110,30 @@ def test_killed_twice_mid_batch(world):
     print(f"mid-batch: killed after {first} creates, then again after {second} creates")
     finish_child(upsert_child(world, ref))
     finish_and_check(world, ref, "killed twice mid-batch")
+
+
+def test_a_killed_runs_lease_lapses_and_the_next_run_proceeds(world, monkeypatch):
+    from classxpm.db import make_engine
+    from classxpm.sync import steps
+    from classxpm.sync.lease import HEARTBEAT_VARIABLE, TTL_VARIABLE, lease_state
+    from classxpm.xpm.auth import utcnow
+
+    monkeypatch.setenv(TTL_VARIABLE, "5")
+    monkeypatch.setenv(HEARTBEAT_VARIABLE, "0.5")
+    dead = world.sync(upto="plan")
+    kill_when(upsert_child(world, dead), lambda: writes_landed(world.sim) >= 10)
+    engine = make_engine(world.state_url)
+    assert lease_state(engine, dead.tenant_id).holder == dead.run_id, "the killed run still holds the lease"
+    ref = world.sync(upto="plan")
+    lapsed = lambda: not lease_state(engine, ref.tenant_id).alive(utcnow())  # noqa: E731
+    poll_until(lapsed, "the killed run's lease lapsing", timeout=60)
+    with world.env() as env:
+        counts = steps.upsert_funds(env, ref)
+    held = lease_state(engine, ref.tenant_id)
+    engine.dispose()
+    print(f"killed run's lease lapsed; the next run took it over and wrote {counts}")
+    assert held.holder == ref.run_id
+    finish_and_check(world, ref, "after a killed run's lease lapsed")
 
 
 def token_calls(world) -> list:
