@@ -8,6 +8,9 @@ every member is exactly one contact of the fund's client, and one more clean run
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -68,6 +71,14 @@ def _held_contacts(world, scope_code: str) -> list[tuple[str, str | None, str | 
     return sorted((c["Name"], c["Email"] or None, c["Mobile"] or None) for c in live_held)
 
 
+def _tfn(world, fund_id: str) -> str | None:
+    engine = sa.create_engine(world.class_url)
+    with engine.connect() as conn:
+        tfn = conn.execute(sa.text("SELECT tfn FROM funds WHERE fund_id = :f"), {"f": fund_id}).scalar()
+    engine.dispose()
+    return tfn
+
+
 def _linked(world, fund_id: str) -> list[str]:
     engine = sa.create_engine(world.state_url)
     with engine.connect() as conn:
@@ -122,3 +133,35 @@ def test_same_name_members_each_become_one_contact_under_contact_write_faults(sy
     assert state == "success"
     assert sync_world.writes() == 0, "a clean re-run makes no writes"
     assert again["counts"]["unchanged"] == 1
+
+
+def test_a_contact_that_cannot_be_told_apart_is_left_unlinked_reported_and_added_by_the_next_run(sync_world):
+    fund_id, code = _fund(sync_world)
+    sync_world.source("DELETE FROM members WHERE fund_id = :f", f=fund_id)
+    _add_member(sync_world, fund_id, "same-name-1", FIRST, "2026-12-01")
+    _add_member(sync_world, fund_id, "same-name-2", SECOND, "2026-12-02")
+    second = {"Name": " ".join(NAME), "Email": SECOND["email"], "Mobile": SECOND["mobile"]}
+    by_hand = [{**second, "Position": "member"}] * 2
+    client = {"tenant": sync_world.sim.tenant_id, "Name": "Held by hand", "ExportCode": code}
+    sync_world.sim.seed({"clients": [{**client, "Contacts": by_hand}]})
+    sync_world.sim.set_faults([{"endpoint": "POST client.api/contact", "lost_response_rate": 1.0}])
+    state, report = sync_world.run(fund_codes=[code])
+    sync_world.sim.set_faults([])
+    tfn = _tfn(sync_world, fund_id)
+    assert state == "failed", "a member left unlinked fails its fund, so it is seen and taken again"
+    [problem] = report["problems"]
+    assert problem["detail"].startswith("not a contact in XPM yet: Sam Taylor (the answer to adding")
+    [missing] = report["members_not_in_xpm"]
+    assert missing["scope_code"] == code
+    assert (missing["member"], missing["member_id"]) == ("Sam Taylor", "same-name-2")
+    assert "more than one contact of the client carries the details sent" in missing["reason"]
+    assert tfn
+    assert tfn not in json.dumps(report)
+    html = Path(report["report_path"]).with_suffix(".html").read_text()
+    assert "Members not in XPM (1)" in html
+    assert "same-name-2" in html
+
+    state, clean = sync_world.run(fund_codes=[code])
+    assert state == "success"
+    assert clean["members_not_in_xpm"] == []
+    assert len(set(_linked(sync_world, fund_id))) == 2, "the next run added the member again and linked it"
