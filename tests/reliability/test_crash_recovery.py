@@ -8,6 +8,7 @@ holds the child between XPM's answer and its own commit, the simulator's call lo
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -122,16 +123,18 @@ def test_a_killed_runs_lease_lapses_and_the_next_run_proceeds(world, monkeypatch
     monkeypatch.setenv(HEARTBEAT_VARIABLE, "0.5")
     dead = world.sync(upto="plan")
     kill_when(upsert_child(world, dead), lambda: writes_landed(world.sim) >= 10)
+    killed = time.monotonic()
     engine = make_engine(world.state_url)
     assert lease_state(engine, dead.tenant_id).holder == dead.run_id, "the killed run still holds the lease"
     ref = world.sync(upto="plan")
     lapsed = lambda: not lease_state(engine, ref.tenant_id).alive(utcnow())  # noqa: E731
     poll_until(lapsed, "the killed run's lease lapsing", timeout=60)
+    waited = time.monotonic() - killed
     with world.env() as env:
         counts = steps.upsert_funds(env, ref)
     held = lease_state(engine, ref.tenant_id)
     engine.dispose()
-    print(f"killed run's lease lapsed; the next run took it over and wrote {counts}")
+    print(f"killed run's 5 s lease lapsed {waited:.1f} s after the kill; the next run wrote {counts}")
     assert held.holder == ref.run_id
     finish_and_check(world, ref, "after a killed run's lease lapsed")
 
