@@ -50,8 +50,6 @@ LOST_NOTE = "XPM's answer was lost; found the new client by ExportCode"
 EARLIER_NOTE = "an earlier attempt created it and stopped before recording it; found by ExportCode"
 EARLIER_ATTEMPT = "done by an earlier attempt of this run"
 LINKED_MEANWHILE = "another run created and linked it after this run planned it; nothing sent"
-
-
 NOT_SHOWN = "XPM's answer shows no contact with the details sent"
 NOT_TOLD = "XPM shows more contacts with the details sent than members that want them"
 LOST_NOT_TOLD = (
