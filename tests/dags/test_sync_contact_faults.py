@@ -167,3 +167,37 @@ def test_a_contact_that_cannot_be_told_apart_is_left_unlinked_reported_and_added
     assert state == "success"
     assert clean["members_not_in_xpm"] == []
     assert len(set(_linked(sync_world, fund_id))) == 2, "the next run added the member again and linked it"
+
+
+def test_two_members_linked_to_one_contact_by_the_old_recovery_settle_on_a_contact_each(sync_world):
+    fund_id, code = _arrange(sync_world, "update")
+    state, _ = sync_world.run(fund_codes=[code])
+    assert state == "success"
+    first = _link_of(sync_world, "same-name-1")
+    _set_link(sync_world, "same-name-2", first)
+    state, healed = sync_world.run(fund_codes=[code])
+    assert state == "success"
+    assert healed["members_not_in_xpm"] == []
+    assert _held_contacts(sync_world, code) == _members_of(sync_world, fund_id)
+    assert len(set(_linked(sync_world, fund_id))) == 2, "the second member has its own contact again"
+    assert _link_of(sync_world, "same-name-1") == first, "the contact stays with the member it describes"
+    sync_world.clear_calls()
+    sync_world.run(fund_codes=[code])
+    assert sync_world.writes() == 0, "and the runs settle"
+
+
+def _link_of(world, member_id: str) -> str:
+    engine = sa.create_engine(world.state_url)
+    with engine.connect() as conn:
+        query = "SELECT contact_uuid FROM contact_links WHERE member_id = :m"
+        uuid = conn.execute(sa.text(query), {"m": member_id}).scalar_one()
+    engine.dispose()
+    return uuid
+
+
+def _set_link(world, member_id: str, contact_uuid: str) -> None:
+    engine = sa.create_engine(world.state_url)
+    with engine.begin() as conn:
+        query = "UPDATE contact_links SET contact_uuid = :c WHERE member_id = :m"
+        conn.execute(sa.text(query), {"c": contact_uuid, "m": member_id})
+    engine.dispose()

@@ -70,6 +70,33 @@ def pair(
     return Pairing(linked, tuple(missing), tuple(unsure))
 
 
+def doubled_links(
+    wanted: Iterable[DesiredContact], linked: Mapping[str, str], held: Mapping[str, RemoteContact]
+) -> set[str]:
+    """Members whose link is void because another member of the fund is linked to the same contact.
+
+    Of the members sharing a contact, the one whose details the contact carries keeps it (the first, when
+    several carry the same details); when the contact is not known here, or carries none of theirs, nobody
+    does. The others are planned as unlinked: matched again, or added.
+
+    Args:
+        wanted: The fund's members.
+        linked: Member id to the contact UUID the state database links it to.
+        held: The client's contacts as XPM holds them, by UUID (empty when not read).
+    """
+    sharing: dict[str, list[DesiredContact]] = defaultdict(list)
+    for contact in wanted:
+        if contact.member_id in linked:
+            sharing[linked[contact.member_id]].append(contact)
+    void = set()
+    for uuid, members in sharing.items():
+        if len(members) > 1:
+            remote = held.get(uuid)
+            owners = [m for m in members if remote and identity(m.fields) == identity(remote.fields)]
+            void |= {m.member_id for m in members if not owners or m is not owners[0]}
+    return void
+
+
 def match_by_name(
     wanted: DesiredContact, held: Iterable[RemoteContact], taken: Collection[str]
 ) -> RemoteContact | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from classxpm.identifiers import mask_tfn
-from classxpm.sync.contacts import match_by_name
+from classxpm.sync.contacts import doubled_links, match_by_name
 from classxpm.sync.model import (
     SENSITIVE_FIELDS,
     Action,
@@ -115,10 +115,12 @@ def plan_contacts(
     linked = link.contacts if link else {}
     remote_by_uuid = {c.uuid: c for c in remote.contacts} if remote else {}
     taken = {lc.contact_uuid for lc in linked.values()}
+    uuids = {member: lc.contact_uuid for member, lc in linked.items()}
+    void = doubled_links(desired.contacts, uuids, remote_by_uuid)
     steps = []
     for contact in desired.contacts:
         held = linked.get(contact.member_id)
-        if held is not None:
+        if held is not None and contact.member_id not in void:
             steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
             continue
         match = match_by_name(contact, remote.contacts if remote else (), taken)
