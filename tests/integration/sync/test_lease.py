@@ -11,16 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from classxpm.sync.lease import (
-    HEARTBEAT_VARIABLE,
-    TTL_VARIABLE,
-    LeaseSettings,
-    TenantBusy,
-    TenantLease,
-    force_release,
-    lease_state,
-)
-from classxpm.xpm.errors import ConfigurationError
+from classxpm.sync.lease import TenantBusy, TenantLease, force_release, lease_state
 
 TENANT = "tenant-1"
 TTL = timedelta(seconds=60)
@@ -128,30 +119,3 @@ def test_force_release_leaves_a_lease_another_holder_took_meanwhile(state):
     TenantLease(state, TENANT, "run-b", TTL, clock=Clock()).acquire()
     assert not force_release(state, TENANT, "run-a")
     assert lease_state(state, TENANT).holder == "run-b"
-
-
-@pytest.mark.parametrize(
-    ("environ", "ttl", "beat"),
-    [
-        ({}, 60, 15),
-        ({TTL_VARIABLE: "8"}, 8, 2),
-        ({TTL_VARIABLE: "90", HEARTBEAT_VARIABLE: "20"}, 90, 20),
-        ({TTL_VARIABLE: " ", HEARTBEAT_VARIABLE: ""}, 60, 15),
-    ],
-)
-def test_lease_settings_come_from_the_environment(environ, ttl, beat):
-    settings = LeaseSettings.from_env(environ)
-    assert settings == LeaseSettings(timedelta(seconds=ttl), timedelta(seconds=beat))
-
-
-@pytest.mark.parametrize(
-    ("environ", "message"),
-    [
-        ({TTL_VARIABLE: "a minute"}, "CLASSXPM_LEASE_TTL_SECONDS must be a number of seconds"),
-        ({TTL_VARIABLE: "-5"}, "CLASSXPM_LEASE_TTL_SECONDS must be more than 0"),
-        ({TTL_VARIABLE: "30", HEARTBEAT_VARIABLE: "30"}, "must be shorter than CLASSXPM_LEASE_TTL_SECONDS"),
-    ],
-)
-def test_bad_lease_settings_are_refused_naming_the_variable(environ, message):
-    with pytest.raises(ConfigurationError, match=message):
-        LeaseSettings.from_env(environ)
