@@ -36,6 +36,8 @@ class SyncReport:
     duration_seconds: float
     problems: list[dict[str, str]] = field(default_factory=list)
     diff: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What the data team should know of the run as a whole (a re-authorisation to another account)."""
     report_path: str = ""
     members_not_in_xpm: list[dict[str, str]] = field(default_factory=list)
     """Members of the run's funds that are no contact in XPM at the end: scope code, name, id and reason."""
@@ -51,7 +53,9 @@ class SyncReport:
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
         missing = len(self.members_not_in_xpm)
         members = f"; {missing} members not in XPM" if missing else ""
-        return f"{prefix}{counted}{members}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        notices = "".join(f" {notice}" for notice in self.notices)
+        calls = f"{self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        return f"{prefix}{counted}{members}; {calls}.{notices}"
 
     def to_json(self) -> str:
         """The report as JSON text."""

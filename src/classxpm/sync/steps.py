@@ -24,7 +24,14 @@ from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.executor import Executor
 from classxpm.sync.lease import Heartbeat, TenantLease
-from classxpm.sync.links import LinkRecorder, Outcome, funds_to_retry, load_links, upsert
+from classxpm.sync.links import (
+    LinkRecorder,
+    Outcome,
+    forget_other_tenants,
+    funds_to_retry,
+    load_links,
+    upsert,
+)
 from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import SENSITIVE_FIELDS, Action, DesiredFund, Link, RemoteClient, RunMode
 from classxpm.sync.plan import ContactStep, FundPlan, RemoteIndex, plan_fund
@@ -89,6 +96,11 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
         request.fund_codes,
     )
     with env.state.begin() as conn:
+        change = forget_other_tenants(conn, grant.business_id, grant.tenant_id, ref.run_id)
+        if change is not None:
+            log.warning(
+                "business %s: %s", grant.business_id, change.notice(grant.tenant_name or grant.tenant_id)
+            )
         upsert(
             conn,
             sync_runs,
@@ -102,7 +114,9 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
                 "dry_run": ref.dry_run,
                 "started_at": env.clock(),
                 "status": "running",
-                "summary": {},
+                "summary": {"notices": [change.notice(grant.tenant_name or grant.tenant_id)]}
+                if change
+                else {},
             },
         )
     return ref
@@ -477,6 +491,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         duration_seconds=(now - run.started_at).total_seconds(),
         problems=problems,
         diff=diff,
+        notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
         members_not_in_xpm=missing,
     )

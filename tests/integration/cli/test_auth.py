@@ -48,7 +48,7 @@ def classxpm(env, *args):
     return subprocess.run([CLASSXPM, *args], env=env, capture_output=True, text=True, check=False)
 
 
-def login(env, *args, sim_tenant=None, pick=None):
+def login(env, *args, sim_tenant=None, pick=None, answers=()):
     command = [CLASSXPM, "auth", "login", "--no-browser", "--port", "0", "--business", BUSINESS, *args]
     # stderr goes to a file and stdout is only ever read through process.stdout: communicate() reads the raw
     # pipe and would lose what readline() has already buffered (the prompt, when it arrives with the list).
@@ -67,7 +67,8 @@ def login(env, *args, sim_tenant=None, pick=None):
             listed = process.stdout.readline() + process.stdout.readline()
             number = next(row.split(".")[0].strip() for row in listed.splitlines() if f"{pick} (" in row)
             process.stdin.write(f"{number}\n")
-            process.stdin.flush()
+        process.stdin.write("".join(f"{answer}\n" for answer in answers))
+        process.stdin.flush()
         out, err = _rest(process, errors)
     return process.returncode, line + listed + out, err
 
@@ -110,9 +111,10 @@ def test_headless_login_then_status_then_unlink(cli_env, xpm_sim):
 def test_choosing_among_several_tenants_asks_and_replaces_the_first(cli_env, xpm_sim):
     xpm_sim.seed(SECOND_TENANT)
     assert login(cli_env, sim_tenant="Demo Practice")[0] == 0
-    code, out, err = login(cli_env, sim_tenant="Second Practice", pick="Second Practice")
+    code, out, err = login(cli_env, sim_tenant="Second Practice", pick="Second Practice", answers=["y"])
     assert code == 0, err
     assert "Which Practice Manager account?" in out, repr(out)
+    assert "Connect Second Practice instead of Demo Practice? [y/N]" in out
     assert "Replaced Demo Practice: its connection was deleted and its grant discarded." in out
     assert out.strip().endswith("Xero Integration Authorised (Second Practice)")
     assert [item["tenantId"] for item in xpm_sim.state()["connections"]] == [second_tenant_id(xpm_sim)]
@@ -121,12 +123,29 @@ def test_choosing_among_several_tenants_asks_and_replaces_the_first(cli_env, xpm
 def test_tenant_option_picks_without_asking_and_says_what_it_replaced(cli_env, xpm_sim):
     xpm_sim.seed(SECOND_TENANT)
     assert login(cli_env, sim_tenant="Demo Practice")[0] == 0
-    code, out, err = login(cli_env, "--tenant", "second practice", sim_tenant="Second Practice")
+    code, out, err = login(cli_env, "--tenant", "second practice", "--yes", sim_tenant="Second Practice")
     assert code == 0, err
+    assert "instead of" not in out, "--yes does not ask"
     assert "Replaced Demo Practice: its connection was deleted and its grant discarded." in out
     assert out.strip().endswith("Xero Integration Authorised (Second Practice)")
     status = classxpm(cli_env, "auth", "status", "--business", BUSINESS)
     assert "Second Practice" in status.stdout
+
+
+def test_declining_another_account_keeps_the_one_the_business_has(cli_env, xpm_sim):
+    xpm_sim.seed(SECOND_TENANT)
+    assert login(cli_env, sim_tenant="Demo Practice")[0] == 0
+    first = xpm_sim.state()["connections"]
+    code, out, err = login(
+        cli_env, "--tenant", "Second Practice", sim_tenant="Second Practice", answers=["n"]
+    )
+    assert code == 1
+    assert "is connected to Demo Practice, where 0 funds are linked" in out
+    assert "the next sync resets those links and links or creates every fund in Second Practice" in out
+    assert f"Nothing changed: business {BUSINESS} stays connected to Demo Practice" in err
+    status = classxpm(cli_env, "auth", "status", "--business", BUSINESS)
+    assert "Tenant: Demo Practice" in status.stdout
+    assert first[0]["id"] in {item["id"] for item in xpm_sim.state()["connections"]}
 
 
 def test_a_login_whose_callback_port_is_taken_says_so_without_a_traceback(cli_env, xpm_sim):
