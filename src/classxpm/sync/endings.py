@@ -8,13 +8,13 @@ task killed, or retried until Airflow gave up), so no run is left ``running`` fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from classxpm.sync.lease import TenantLease
+from classxpm.sync.lease import force_release
 from classxpm.sync.tables import sync_runs
 
 RUNNING = "running"
@@ -42,7 +42,7 @@ def end_unfinished(state: Engine, dag_id: str, airflow_run_id: str, now: datetim
         rows = conn.execute(query).all()
     for row in rows:
         if row.tenant_id:
-            TenantLease(state, row.tenant_id, row.run_id, timedelta(0)).release()
+            force_release(state, row.tenant_id, row.run_id)
     return {row.business_id: row.status for row in rows}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
+from classxpm.sync.lease import LeaseSettings
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow
@@ -136,6 +137,7 @@ class SyncEnv:
     day_limit: int = DEFAULT_DAY_LIMIT
     reserve_fraction: float = DEFAULT_RESERVE_SHARE
     calls_per_minute: int = DEFAULT_MINUTE_LIMIT
+    lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
 
     @property
     def reserve(self) -> int:
