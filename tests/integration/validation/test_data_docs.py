@@ -139,3 +139,23 @@ def test_every_address_in_gx_s_templates_is_a_plain_link_or_has_a_local_copy():
     assert unknown == []
     assert images
     assert [url for url in images if data_docs.local_copy(url) is None] == []
+
+
+def test_a_chart_brings_vega_into_the_site_and_a_rebuild_without_one_drops_it(tmp_path):
+    page = tmp_path / "validations" / "s" / "r" / "t" / "page.html"
+    page.parent.mkdir(parents=True)
+    (tmp_path / "static" / "fonts").mkdir(parents=True)
+    (tmp_path / "static" / "fonts" / "unused.otf").write_bytes(b"font")
+    vega = "".join(f'<script src="{url}"></script>\n' for url in data_docs.CHART_LIBRARIES)
+    page.write_text(f"<head>{vega}</head><script>vegaEmbed('#c', {{}})</script>", encoding="utf-8")
+
+    assert data_docs.make_offline(tmp_path) == ()
+    vendored = sorted(p.name for p in (tmp_path / "static" / "vendor").rglob("*.min.js"))
+    assert vendored == ["vega-embed.min.js", "vega-lite.min.js", "vega.min.js"]
+    assert not (tmp_path / "static" / "fonts").exists()
+    assert off_machine(html_fetches(page.read_text(encoding="utf-8"))) == []
+
+    page.write_text(f"<head>{vega}</head><p>no chart</p>", encoding="utf-8")
+    data_docs.make_offline(tmp_path)
+    assert list((tmp_path / "static" / "vendor").rglob("*")) == []
+    assert "<script" not in page.read_text(encoding="utf-8")
