@@ -198,10 +198,11 @@ class _Rewriter:
         return _CSS_REFERENCE.sub(swap, text)
 
     def tag(self, text: str, load: Load) -> str:
-        value = re.compile(rf"""(\b{load.attribute}\s*=\s*)(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
         new = self.target(load.url)
-        rewritten = value.sub(lambda m: f'{m[1]}"{new}"', text, count=1)
-        return _SRI.sub("", rewritten) if new != load.url else rewritten
+        if new == load.url:
+            return text
+        value = re.compile(rf"""((?<![\w-]){load.attribute}\s*=\s*)(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.I)
+        return _SRI.sub("", value.sub(lambda m: f'{m[1]}"{new}"', text, count=1))
 
 
 def rewrite_page(html: str, depth: int) -> Rewritten:

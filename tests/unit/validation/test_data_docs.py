@@ -108,7 +108,8 @@ def test_gx_s_misplaced_static_references_are_anchored_at_the_site_s_root():
 def test_rewriting_is_idempotent_and_leaves_local_pages_alone():
     once = rewrite_page(f'<script src="{JQUERY}"></script>{LOGO}', depth=2).text
     assert rewrite_page(once, depth=2).text == once
-    local = '<script src="app.js"></script><a href="page.html">next</a>'
+    local = '<script src="app.js" data-src="https://cdn.example/x.js"></script><a href="page.html">next</a>'
+    local += "<img src='a.png?x=1&amp;y=\"2\"' integrity='sha384-kept'>"
     assert rewrite_page(local, depth=0).text == local
 
 
@@ -122,3 +123,9 @@ def test_a_stylesheet_s_imports_and_urls_are_rewritten_relative_to_it():
 def test_a_cdn_address_is_known_whatever_its_query():
     assert local_copy(f"{JQUERY}?v=1") == "static/vendor/jquery-3.7.1/dist/jquery.min.js"
     assert local_copy("https://code.jquery.com/jquery-3.7.0.min.js") is None
+
+
+def test_only_the_loading_attribute_itself_is_rewritten():
+    page = rewrite_page(f'<script data-src="keep.js" src="{JQUERY}"></script>', depth=0)
+    local = "static/vendor/jquery-3.7.1/dist/jquery.min.js"
+    assert page.text == f'<script data-src="keep.js" src="{local}"></script>'
