@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from classxpm.identifiers import mask_tfn
+from classxpm.sync.contacts import doubled_links, match_by_name
 from classxpm.sync.model import (
     SENSITIVE_FIELDS,
     Action,
@@ -122,19 +123,6 @@ def changed_fields(wanted: Mapping[str, str | None], held: Mapping[str, str | No
     return tuple(f for f, value in wanted.items() if f in held and not _same(f, value, held[f]))
 
 
-def _match_contact(
-    desired: DesiredContact, remote: list[RemoteContact], taken: set[str]
-) -> RemoteContact | None:
-    """The client's first contact with the member's name that no other member has taken.
-
-    Several contacts of the same name on one client are taken in turn, never answered with a new one.
-    """
-    name = _name_key(desired.fields.get("Name") or "")
-    return next(
-        (c for c in remote if c.uuid not in taken and _name_key(c.fields.get("Name") or "") == name), None
-    )
-
-
 def plan_contacts(
     desired: DesiredFund, link: Link | None, remote: RemoteClient | None
 ) -> tuple[ContactStep, ...]:
@@ -142,13 +130,15 @@ def plan_contacts(
     linked = link.contacts if link else {}
     remote_by_uuid = {c.uuid: c for c in remote.contacts} if remote else {}
     taken = {lc.contact_uuid for lc in linked.values()}
+    uuids = {member: lc.contact_uuid for member, lc in linked.items()}
+    void = doubled_links(desired.contacts, uuids, remote_by_uuid)
     steps = []
     for contact in desired.contacts:
         held = linked.get(contact.member_id)
-        if held is not None:
+        if held is not None and contact.member_id not in void:
             steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
             continue
-        match = _match_contact(contact, list(remote.contacts) if remote else [], taken)
+        match = match_by_name(contact, remote.contacts if remote else (), taken)
         if match is None:
             steps.append(ContactStep(contact.member_id, Action.CREATE))
             continue

@@ -21,6 +21,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from classxpm.errors import Fatal
 from classxpm.source.extract import FundChunk, FundFilter, iter_fund_chunks
 from classxpm.source.schema import funds, members
 from classxpm.state.crypto import TokenCipher
@@ -42,7 +43,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 
 
-class StagingError(RuntimeError):
+class StagingError(Fatal):
     """A staged chunk cannot be read back as this version of the pipeline writes it."""
 
 

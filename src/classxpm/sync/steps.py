@@ -23,7 +23,7 @@ from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.executor import Executor
-from classxpm.sync.lease import TenantLease
+from classxpm.sync.lease import Heartbeat, TenantLease
 from classxpm.sync.links import (
     LinkRecorder,
     Outcome,
@@ -32,6 +32,7 @@ from classxpm.sync.links import (
     load_links,
     upsert,
 )
+from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import SENSITIVE_FIELDS, Action, DesiredFund, Link, RemoteClient, RunMode
 from classxpm.sync.plan import ContactStep, FundPlan, RemoteIndex, plan_fund
 from classxpm.sync.progress import Progress
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 
 WATERMARK_OVERLAP = timedelta(minutes=5)
 """Incremental runs re-read this much before the watermark: rows committed late are not missed."""
-LEASE_TTL = timedelta(minutes=15)
 WRITING = (Action.CREATE, Action.LINK, Action.UPDATE)
 DRY_RUN_STATUS = {"create": "created", "link": "linked", "update": "updated"}
 
@@ -386,7 +386,8 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
 
     Batches split the writes into contiguous runs of funds, so several workers share a large backfill;
     batch 0 also records the funds that need no write. The lease is the run's, shared by its batches and
-    given up when the run finishes (or when it expires, after a crash).
+    given up when the run finishes; a heartbeat renews it while a batch writes, so after a crash it lapses
+    within its TTL. A batch that loses it stops before its next write (TenantBusy: the task retries).
     """
     plans = _load_plans(env, ref)
     if ref.dry_run:
@@ -397,9 +398,9 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
     size = -(-len(writes) // of) if writes else 0
     if batch == 0:
         _record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
-    lease = TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock)
-    lease.acquire()
-    statuses = _write(env, ref, recorder, writes[batch * size : (batch + 1) * size], lease)
+    lease = TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock)
+    with lease.hold(env.lease.heartbeat) as heartbeat:
+        statuses = _write(env, ref, recorder, writes[batch * size : (batch + 1) * size], heartbeat)
     _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
 
@@ -425,7 +426,7 @@ def _desired_for(env: SyncEnv, ref: RunRef, fund_ids: set[str]) -> dict[str, Des
 
 
 def _write(
-    env: SyncEnv, ref: RunRef, recorder: LinkRecorder, writes: list[FundPlan], lease: TenantLease
+    env: SyncEnv, ref: RunRef, recorder: LinkRecorder, writes: list[FundPlan], heartbeat: Heartbeat
 ) -> list[str]:
     desired = _desired_for(env, ref, {p.fund_id for p in writes})
     executor = Executor(env.open_api(ref.business_id), env.state, recorder, env.clock)
@@ -436,13 +437,12 @@ def _write(
         if left is not None and left - env.reserve < fund_plan.write_calls:
             reason = f"daily quota: {left} calls left, {env.reserve} kept for people using XPM"
             return statuses + _defer(env, recorder, writes[position:], reason)
+        heartbeat.check()
         try:
             statuses.append(executor.execute(fund_plan, desired[fund_plan.fund_id]).status)
         except Deferred as exc:
             return statuses + _defer(env, recorder, writes[position:], f"XPM's daily limit is spent ({exc})")
         progress.step(fund_plan.write_calls)
-        if position % 50 == 49:
-            lease.renew()
     return statuses
 
 
@@ -484,6 +484,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
             statuses = [r.status for r in rows]
             problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
             diff = []
+    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows)
     now = env.clock()
     report = SyncReport(
         run_id=ref.run_id,
@@ -499,6 +500,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         diff=diff,
         notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
+        members_not_in_xpm=missing,
     )
     write_report(report)
     _close(env, ref, run, report, now)
@@ -545,4 +547,4 @@ def _close(env: SyncEnv, ref: RunRef, run: Any, report: SyncReport, now: datetim
             .values(finished_at=now, status=status, summary=summary)
         )
     clear_staging(env.state, ref.run_id)
-    TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock).release()
+    TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock).release()

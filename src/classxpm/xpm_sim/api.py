@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim import responses
 from classxpm.xpm_sim.grants import Bearer, BearerError, authenticate_bearer, connections_of
 from classxpm.xpm_sim.middleware import LostResponse, RequestInfo, request_info
@@ -30,7 +31,7 @@ NOT_FOUND = 404
 CONFLICT = 409
 
 
-class ApiError(Exception):
+class ApiError(Fatal):
     """A failure XPM reports with an ``ErrorDescription``: as 200 + ERROR or as its own status, by config.
 
     Attributes:
