@@ -11,12 +11,12 @@ client a person archived or deleted goes to a person, and is never created again
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from classxpm.identifiers import mask_tfn
-from classxpm.sync.contacts import doubled_links, match_by_name
+from classxpm.sync.contacts import doubled_links, identity, match_by_name
 from classxpm.sync.model import (
     SENSITIVE_FIELDS,
     Action,
@@ -132,13 +132,17 @@ def plan_contacts(
     taken = {lc.contact_uuid for lc in linked.values()}
     uuids = {member: lc.contact_uuid for member, lc in linked.items()}
     void = doubled_links(desired.contacts, uuids, remote_by_uuid)
+    unlinked = [c for c in desired.contacts if c.member_id not in linked or c.member_id in void]
+    namesakes = Counter(identity(c.fields)[0] for c in unlinked)
     steps = []
     for contact in desired.contacts:
         held = linked.get(contact.member_id)
         if held is not None and contact.member_id not in void:
             steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
             continue
-        match = match_by_name(contact, remote.contacts if remote else (), taken)
+        name = identity(contact.fields)[0]
+        match = match_by_name(contact, remote.contacts if remote else (), taken, namesakes[name])
+        namesakes[name] -= 1
         if match is None:
             steps.append(ContactStep(contact.member_id, Action.CREATE))
             continue

@@ -243,3 +243,17 @@ def test_name_and_abn_match_whatever_the_case_and_runs_of_spaces():
     held = remote(fields={"ExportCode": "", "Name": "SMITH  FAMILY super fund"})
     plan = plan_fund(desired(), None, RemoteIndex([held]))
     assert (plan.action, plan.reason) == (Action.LINK, "matched by name and ABN")
+
+
+def test_namesake_members_take_the_clients_namesake_contacts_one_each_never_a_copy():
+    twin = DesiredContact("m2", {"Name": "Jane Smith", "Email": "jane.two@example.com"}, "ch2")
+    held = remote(
+        contacts=[RemoteContact("k1", {"Name": "Jane Smith"}), RemoteContact("k2", {"Name": "jane  smith"})]
+    )
+    plan = plan_fund(desired(contacts=[JANE, twin]), None, RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [
+        (Action.LINK, "k1"),
+        (Action.UPDATE, "k2"),  # its name is written as Class spells it
+    ]
+    alone = plan_fund(desired(contacts=[JANE]), None, RemoteIndex([held]))
+    assert [s.action for s in alone.contact_steps] == [Action.CREATE], "one member, two namesakes: no guess"
