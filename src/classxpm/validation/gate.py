@@ -60,6 +60,7 @@ class _SourceRule:
     name: str = "class_value_type"
     summary: str = "a Class value does not have its column's type"
     severity: Severity = Severity.BLOCKING
+    fix: str = "correct the value named in Class so it fits its field"
 
 
 SOURCE_RULE = _SourceRule()
@@ -159,7 +160,7 @@ def check_frames(
         funds,
         run_id=run_id,
         business_id=business_id,
-        members=len(members),
+        members=members,
         source_problems=source_problems,
     )
 
@@ -288,7 +289,7 @@ def collect(
     *,
     run_id: str,
     business_id: str,
-    members: int,
+    members: pd.DataFrame,
     source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
     """Turn GX's suite results into quarantine, warnings and counts per fund.
@@ -296,10 +297,11 @@ def collect(
     Args:
         results: The suite result per frame, from ``run_suites``.
         rules: The rules that were applied.
-        funds: The funds frame, for the scope code, name and TFN state of reported funds.
+        funds: The funds frame, for the values at fault and the scope code, name and TFN state of
+            reported funds.
         run_id: The run's identifier.
         business_id: The Class business.
-        members: How many members were checked.
+        members: The members that were checked, for the values at fault and the members' names.
         source_problems: Values the extract found against their column's type, by fund id: blocking.
 
     Returns:
@@ -312,8 +314,10 @@ def collect(
         funds_hit, rows_hit = tallies.setdefault(SOURCE_RULE.name, (set(), [0]))
         funds_hit.add(fund_id)
         rows_hit[0] += len(messages)
-    for rule, row in failing_rows(results, rules):
-        found[rule.blocking][row["fund_id"]][rule.describe(row)] = None
+    failures = list(failing_rows(results, rules))
+    rows = SourceRows(funds, members, failures)
+    for rule, row in failures:
+        found[rule.blocking][row["fund_id"]][rule.describe(rows.of(rule, row))] = None
         funds_hit, rows_hit = tallies.setdefault(rule.name, (set(), [0]))
         funds_hit.add(row["fund_id"])
         rows_hit[0] += 1
@@ -323,16 +327,44 @@ def collect(
         run_id=run_id,
         business_id=business_id,
         funds_checked=len(funds),
-        members_checked=members,
+        members_checked=len(members),
         quarantined=quarantined,
         warnings=warnings,
         labels=fund_labels(funds, quarantined.keys() | warnings.keys()),
         failed_rules=tuple(
-            RuleTally(r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0])
+            RuleTally(
+                r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0], r.fix
+            )
             for r in (SOURCE_RULE, *rules)
             if r.name in tallies
         ),
     )
+
+
+class SourceRows:
+    """The source rows of the failing records, so messages show the values at fault (rules never the TFN)."""
+
+    def __init__(self, funds: pd.DataFrame, members: pd.DataFrame, failures: Sequence[Failure]) -> None:
+        wanted = {row["fund_id"] for _, row in failures}
+        member_ids = {row["member_id"] for rule, row in failures if rule.frame is Frame.MEMBERS}
+        self._funds = _records(funds[funds["fund_id"].isin(wanted)], "fund_id")
+        self._members = (
+            _records(members[members["member_id"].isin(member_ids)], "member_id") if member_ids else {}
+        )
+
+    def of(self, rule: Rule, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The failing record's source columns (its index columns when the record is not found)."""
+        if rule.frame is Frame.MEMBERS:
+            return self._members.get(row["member_id"], dict(row))
+        return self._funds.get(row["fund_id"], dict(row))
+
+
+def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, Any]]:
+    """Rows by ``key``, missing values as None."""
+    return {
+        record[key]: {name: None if _missing(value) else value for name, value in record.items()}
+        for record in frame.to_dict("records")
+    }
 
 
 def _missing(value: object) -> bool:
