@@ -245,3 +245,15 @@ def test_the_reports_list_names_each_business(services, as_role, tmp_path):
 
     assert f'?business={BUSINESS}">Smith &amp; Co</a></td>' in page.text
     assert "Business Smith &amp; Co ·" in one.text
+
+
+def test_fund_codes_that_matched_no_fund_are_named_with_the_last_sync(admin, services, grant):
+    grant()
+    summary = {"counts": {"unchanged": 1}, "unmatched_fund_codes": ["SMTIH01", "jones 02"]}
+    _sync_run(services, "class_xpm_sync/manual_2", 3, "success", summary)
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    shown = re.search(r'<dd id="unmatched-codes" class="warning">(.*?)</dd>', page.text).group(1)
+    assert "fund_codes that match no fund of this business: SMTIH01, jones 02." in shown
+    assert "Check the scope codes in Class" in shown
