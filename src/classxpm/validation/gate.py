@@ -34,6 +34,7 @@ from classxpm.validation.rules import (
     Frame,
     Rule,
     Severity,
+    Withheld,
     build_view,
     index_columns,
     required_columns,
@@ -342,15 +343,19 @@ def collect(
 
 
 class SourceRows:
-    """The source rows of the failing records, so messages show the values at fault (rules never the TFN)."""
+    """The source rows of the failing records, so messages show the values at fault.
+
+    Rules never show the TFN column; a value of another column that holds the digits of any TFN of the
+    run (a TFN typed into the ABN or a phone field) is ``Withheld`` as well.
+    """
 
     def __init__(self, funds: pd.DataFrame, members: pd.DataFrame, failures: Sequence[Failure]) -> None:
         wanted = {row["fund_id"] for _, row in failures}
         member_ids = {row["member_id"] for rule, row in failures if rule.frame is Frame.MEMBERS}
-        self._funds = _records(funds[funds["fund_id"].isin(wanted)], "fund_id")
-        self._members = (
-            _records(members[members["member_id"].isin(member_ids)], "member_id") if member_ids else {}
-        )
+        tfns = {digits for value in funds["tfn"] if len(digits := _digits(value)) >= TFN_DIGITS}
+        self._funds = _records(funds[funds["fund_id"].isin(wanted)], "fund_id", tfns)
+        members = members[members["member_id"].isin(member_ids)] if member_ids else members.iloc[:0]
+        self._members = _records(members, "member_id", tfns)
 
     def of(self, rule: Rule, row: Mapping[str, Any]) -> dict[str, Any]:
         """The failing record's source columns (its index columns when the record is not found)."""
@@ -359,12 +364,27 @@ class SourceRows:
         return self._funds.get(row["fund_id"], dict(row))
 
 
-def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, Any]]:
-    """Rows by ``key``, missing values as None."""
+TFN_DIGITS = 8  # the shortest TFN
+
+
+def _records(frame: pd.DataFrame, key: str, tfns: set[str]) -> dict[str, dict[str, Any]]:
+    """Rows by ``key``: missing values as None, values holding a TFN's digits ``Withheld``."""
     return {
-        record[key]: {name: None if _missing(value) else value for name, value in record.items()}
+        record[key]: {name: _shown(value, tfns) for name, value in record.items()}
         for record in frame.to_dict("records")
     }
+
+
+def _shown(value: object, tfns: set[str]) -> object:
+    if _missing(value):
+        return None
+    digits = _digits(value)
+    windows = {digits[i : i + n] for n in (8, 9) for i in range(len(digits) - n + 1)}
+    return Withheld() if windows & tfns else value
+
+
+def _digits(value: object) -> str:
+    return "" if _missing(value) else "".join(ch for ch in str(value) if ch.isdigit())
 
 
 def _missing(value: object) -> bool:

@@ -210,8 +210,17 @@ RULES: tuple[Rule, ...] = (
 )  # fmt: skip
 
 
+class Withheld:
+    """A value never shown: not secret by its column, yet it holds a TFN's digits (a TFN typed as an ABN)."""
+
+    def __str__(self) -> str:
+        return "(withheld: it holds a TFN's digits)"
+
+
 def shown_value(value: object) -> str:
     """A source value (None when missing) as a message shows it: quoted as Class holds it, or ``(blank)``."""
+    if isinstance(value, Withheld):
+        return str(value)
     if value is None or not str(value).strip():
         return "(blank)"
     return f'"{str(value).strip()}"'

@@ -57,7 +57,7 @@ def test_every_broken_rule_of_a_fund_is_listed():
     result = check(*frames([row], []))
     assert result.quarantined["f-1"] == (
         TFN_FIX,
-        f'ABN "99 999 999 999" fails its check digit: {FIX["abn_check_digit"]}',
+        f"ABN (withheld: it holds a TFN's digits) fails its check digit: {FIX['abn_check_digit']}",
         f"fund name is missing: {FIX['fund_name_present']}",
     )
 
@@ -228,3 +228,20 @@ def test_values_the_extract_found_mistyped_quarantine_their_fund_beside_the_rule
     assert result.labels["f-1"].scope_code == "FUND01"
     tallies = {tally.name: (tally.severity, tally.funds, tally.rows) for tally in result.failed_rules}
     assert tallies["class_value_type"] == ("blocking", 2, 2)
+
+
+def test_a_value_holding_a_tfn_is_withheld_even_where_its_column_is_shown():
+    rows = [fund_row(1, abn="123 456 782"), fund_row(2, abn="51 824 753 557", phone="876 543 210")]
+    people = [member_row("f-2", 0, mobile="+61 123 456 782")]  # f-1's TFN, typed as a mobile
+    result = check(*frames(rows, people))
+
+    assert result.quarantined["f-1"] == (
+        f"ABN (withheld: it holds a TFN's digits) fails its check digit: {FIX['abn_check_digit']}",
+    )
+    assert result.quarantined["f-2"] == (
+        f'ABN "51 824 753 557" fails its check digit: {FIX["abn_check_digit"]}',
+    ), "a value holding no TFN is shown"
+    warned = " ".join(result.warnings["f-2"])
+    assert "fund phone (withheld: it holds a TFN's digits)" in warned, "f-2's own TFN, typed as its phone"
+    assert "mobile (withheld: it holds a TFN's digits) of member Olivia Nguyễn" in warned
+    assert not {"123456782", "876543210", "123 456 782"} & set(warned.replace('"', " ").split())
