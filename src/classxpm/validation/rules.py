@@ -153,7 +153,7 @@ RULES: tuple[Rule, ...] = (
     # Blocking: the fund is quarantined, not sent, and picked up again once it is fixed in Class.
     Rule("tfn_check_digit", "TFN fails its check digit", BLOCKING, FUNDS,
          "ExpectColumnValuesToBeValidAuTfnOrEmpty", "tfn",
-         fix="correct the fund's TFN in Class, or clear it if the fund has none"),
+         fix="correct the fund's TFN in Class, or clear it if it has none"),
     Rule("abn_check_digit", "ABN {abn} fails its check digit", BLOCKING, FUNDS,
          "ExpectColumnValuesToBeValidAbnOrEmpty", "abn",
          fix="correct the fund's ABN in Class (11 digits, as on the ABN Lookup), or clear it"),
