@@ -1,0 +1,196 @@
+"""The sync's run store: run rows, the stored plan, the quarantine, XPM call counts and watermarks.
+
+Every row here belongs to one run (``run_id``) except the watermark, which belongs to a Class business and
+moves forward when a real, unfiltered run finishes. The steps read and write these tables only through
+this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from classxpm.db import bulk_insert
+from classxpm.sync.links import upsert
+from classxpm.sync.model import Action
+from classxpm.sync.plan import ContactStep, FundPlan
+from classxpm.sync.tables import (
+    planned_funds,
+    quarantined_funds,
+    sync_outcomes,
+    sync_run_calls,
+    sync_runs,
+    watermarks,
+)
+
+WRITING = (Action.CREATE, Action.LINK, Action.UPDATE)
+
+
+def open_run(state: Engine, row: Mapping[str, Any]) -> None:
+    """Record a run as started (again, when its start task is retried)."""
+    with state.begin() as conn:
+        upsert(conn, sync_runs, dict(row))
+
+
+def run_row(state: Engine, run_id: str) -> Any:
+    """The run's row of ``sync_runs``."""
+    with state.connect() as conn:
+        return conn.execute(sa.select(sync_runs).where(sync_runs.c.run_id == run_id)).one()
+
+
+def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> None:
+    """Remember the newest source timestamp the run's extract saw (the business's next watermark)."""
+    with state.begin() as conn:
+        conn.execute(sa.update(sync_runs).where(sync_runs.c.run_id == run_id).values(source_watermark=mark))
+
+
+def watermark(state: Engine, business_id: str) -> datetime | None:
+    """The business's watermark: the newest source timestamp a finished real run saw, or None."""
+    with state.connect() as conn:
+        return conn.execute(
+            sa.select(watermarks.c.source_watermark).where(watermarks.c.business_id == business_id)
+        ).scalar()
+
+
+def store_quarantine(state: Engine, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Replace the run's quarantine: the funds the validation gate held back, with the rules they broke."""
+    with state.begin() as conn:
+        conn.execute(sa.delete(quarantined_funds).where(quarantined_funds.c.run_id == run_id))
+        if rows:
+            conn.execute(sa.insert(quarantined_funds), rows)
+
+
+def quarantined(state: Engine, run_id: str) -> dict[str, str]:
+    """Fund id → the rules it broke, joined, for every fund the run's gate held back."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(quarantined_funds.c.fund_id, quarantined_funds.c.rules).where(
+                quarantined_funds.c.run_id == run_id
+            )
+        ).all()
+    return {row.fund_id: "; ".join(row.rules) for row in rows}
+
+
+def store_plans(state: Engine, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Replace the run's plan."""
+    with state.begin() as conn:
+        conn.execute(sa.delete(planned_funds).where(planned_funds.c.run_id == run_id))
+        bulk_insert(conn, planned_funds, rows)
+
+
+def planned_row(run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``planned_funds`` row of one fund's plan."""
+    return {
+        "run_id": run_id,
+        "fund_id": fund_plan.fund_id,
+        "scope_code": fund_plan.scope_code,
+        "fund_name": fund_plan.name or None,
+        "action": fund_plan.action.value,
+        "client_uuid": fund_plan.client_uuid,
+        "reason": fund_plan.reason or None,
+        "changed_fields": list(fund_plan.changed_fields),
+        "contact_steps": [
+            {"member_id": s.member_id, "action": s.action.value, "contact_uuid": s.contact_uuid}
+            for s in fund_plan.contact_steps
+        ],
+        "write_calls": fund_plan.write_calls,
+        "diff": diff,
+    }
+
+
+def _plan_from(row: Any) -> FundPlan:
+    steps = tuple(
+        ContactStep(s["member_id"], Action(s["action"]), s["contact_uuid"]) for s in row.contact_steps
+    )
+    return FundPlan(
+        row.fund_id,
+        row.scope_code,
+        Action(row.action),
+        row.client_uuid,
+        row.reason or "",
+        tuple(row.changed_fields),
+        steps,
+        row.fund_name or "",
+    )
+
+
+def load_plans(state: Engine, run_id: str) -> list[FundPlan]:
+    """The run's stored plan, one per fund, in fund-id order."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(planned_funds).where(planned_funds.c.run_id == run_id).order_by(planned_funds.c.fund_id)
+        ).all()
+    return [_plan_from(row) for row in rows]
+
+
+def planned_rows(state: Engine, run_id: str) -> list[Any]:
+    """The run's ``planned_funds`` rows as stored (a dry run's report is made from them)."""
+    with state.connect() as conn:
+        return conn.execute(sa.select(planned_funds).where(planned_funds.c.run_id == run_id)).all()
+
+
+def count_writes(state: Engine, run_id: str) -> int:
+    """How many funds the run's plan writes to XPM."""
+    with state.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(planned_funds)
+            .where(planned_funds.c.run_id == run_id, planned_funds.c.action.in_([a.value for a in WRITING]))
+        ).scalar_one()
+
+
+def outcome_rows(state: Engine, run_id: str) -> list[Any]:
+    """The run's ``sync_outcomes`` rows (a real run's report is made from them)."""
+    with state.connect() as conn:
+        return conn.execute(sa.select(sync_outcomes).where(sync_outcomes.c.run_id == run_id)).all()
+
+
+def add_calls(state: Engine, run_id: str, step: str, calls: int) -> None:
+    """Record the XPM calls one step made (each step, and each upsert batch, writes its own row)."""
+    with state.begin() as conn:
+        upsert(conn, sync_run_calls, {"run_id": run_id, "step": step, "calls": calls})
+
+
+def calls_of(state: Engine, run_id: str) -> int:
+    """Every XPM call the run's steps made."""
+    with state.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(sync_run_calls.c.calls), 0)).where(
+                sync_run_calls.c.run_id == run_id
+            )
+        ).scalar_one()
+
+
+def close_run(
+    state: Engine,
+    run: Any,
+    *,
+    status: str,
+    summary: Mapping[str, Any],
+    now: datetime,
+    advance_watermark: bool,
+) -> None:
+    """End a run: its status and summary, the watermark moved on when asked, its plan and quarantine gone."""
+    with state.begin() as conn:
+        if advance_watermark and run.source_watermark is not None:
+            upsert(
+                conn,
+                watermarks,
+                {
+                    "business_id": run.business_id,
+                    "source_watermark": run.source_watermark,
+                    "run_id": run.run_id,
+                    "updated_at": now,
+                },
+            )
+        conn.execute(sa.delete(planned_funds).where(planned_funds.c.run_id == run.run_id))
+        conn.execute(sa.delete(quarantined_funds).where(quarantined_funds.c.run_id == run.run_id))
+        conn.execute(
+            sa.update(sync_runs)
+            .where(sync_runs.c.run_id == run.run_id)
+            .values(finished_at=now, status=status, summary=dict(summary))
+        )
