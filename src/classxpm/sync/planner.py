@@ -1,7 +1,8 @@
 """The planner: maps the run's staged funds, plans each against its link and XPM, and stores the plan.
 
 ``sync/plan.py`` decides one fund purely; this module brings what it decides on (the run's staging, the
-links, XPM's clients, the quarantine) and keeps the dry-run diff next to the plan it describes.
+links, XPM's clients, the quarantine) and stores, with each fund's plan, the payload its write sends and
+the dry run's diff. Both come from the same plan: the diff names exactly the fields the write sends.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from classxpm.identifiers import mask_tfn
 from classxpm.sync import run_store
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.links import load_links
-from classxpm.sync.model import SENSITIVE_FIELDS, Action, DesiredFund, Link, RemoteClient, RunMode
+from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
 from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.run import RunRef, SyncEnv
@@ -42,11 +42,15 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     quarantine = run_store.quarantined(env.state, ref.run_id)
     links = load_links(env.state, ref.business_id)
     planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
+    payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     rows, counts = [], Counter()
     for mapped in mapped_funds(env, ref):
         fund_plan, diff = planner.plan(mapped)
         counts[fund_plan.action.value] += 1
         rows.append(run_store.planned_row(ref.run_id, fund_plan, diff))
+        if fund_plan.action in WRITING and mapped.desired is not None:
+            payloads.add(mapped.desired)
+    payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
     return dict(counts)
 
@@ -109,20 +113,25 @@ def _needs_detail(fund_plan: FundPlan, held: RemoteClient | None) -> bool:
     return fund_plan.action in (Action.LINK, Action.UPDATE) and new_contacts and not (held and held.contacts)
 
 
-def _shown(field: str, value: str | None) -> str | None:
-    return mask_tfn(value) if field in SENSITIVE_FIELDS and value else value
+def _shown(value: Value) -> str | None:
+    """A value as the report shows it: a :class:`Tfn` masked by its own text form."""
+    return None if value is None else str(value)
+
+
+def written_fields(fund_plan: FundPlan, desired: DesiredFund) -> tuple[str, ...]:
+    """The client fields carrying out ``fund_plan`` sends: all on a create, else the changed ones."""
+    if fund_plan.action not in WRITING:
+        return ()
+    return tuple(desired.fields) if fund_plan.action is Action.CREATE else fund_plan.changed_fields
 
 
 def _diff(fund_plan: FundPlan, desired: DesiredFund, held: RemoteClient | None) -> list[dict[str, Any]]:
-    """Field-level before → after for the dry-run report; TFNs masked as XPM masks them."""
-    if fund_plan.action not in WRITING:
-        return []
-    fields = desired.fields if fund_plan.action is Action.CREATE else fund_plan.changed_fields
+    """Field-level before → after for the dry-run report: every field the write sends, TFNs masked."""
     return [
         {
             "field": name,
-            "before": _shown(name, held.fields.get(name)) if held else None,
-            "after": _shown(name, desired.fields.get(name)),
+            "before": _shown(held.fields.get(name)) if held else None,
+            "after": _shown(desired.fields.get(name)),
         }
-        for name in fields
+        for name in written_fields(fund_plan, desired)
     ]

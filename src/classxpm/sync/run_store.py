@@ -3,11 +3,15 @@
 Every row here belongs to one run (``run_id``) except the watermark, which belongs to a Class business and
 moves forward when a real, unfiltered run finishes. The steps read and write these tables only through
 this module.
+
+The plan is stored in two parts: a row per fund (its action, the fields it writes, its contacts' steps and
+the dry run's diff: TFN-free) and, for the funds it writes, the mapped payload it sends, sealed in chunks as
+staging is. Upsert reads both and sends what plan decided.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,11 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from classxpm.db import bulk_insert
+from classxpm.state.crypto import TokenCipher
 from classxpm.sync.links import upsert
-from classxpm.sync.model import Action
+from classxpm.sync.model import Action, DesiredContact, DesiredFund
 from classxpm.sync.plan import ContactStep, FundPlan
+from classxpm.sync.staging import FORMAT, holds_any, seal, unseal
 from classxpm.sync.tables import (
     planned_funds,
+    planned_payloads,
     quarantined_funds,
     sync_outcomes,
     sync_run_calls,
@@ -80,6 +87,89 @@ def store_plans(state: Engine, run_id: str, rows: list[dict[str, Any]]) -> None:
     with state.begin() as conn:
         conn.execute(sa.delete(planned_funds).where(planned_funds.c.run_id == run_id))
         bulk_insert(conn, planned_funds, rows)
+
+
+class PayloadWriter:
+    """Stores the payloads of a run's planned writes, a chunk at a time, replacing what was stored before.
+
+    Funds are added in fund-id order (the order staging gives them), so each chunk covers one id range
+    and upsert reads only the chunks that hold its batch.
+    """
+
+    def __init__(self, state: Engine, cipher: TokenCipher, run_id: str, chunk_size: int = 5_000) -> None:
+        self.state, self.cipher, self.run_id, self.chunk_size = state, cipher, run_id, chunk_size
+        self.pending: list[DesiredFund] = []
+        self.chunk_no = 0
+        with state.begin() as conn:
+            conn.execute(sa.delete(planned_payloads).where(planned_payloads.c.run_id == run_id))
+
+    def add(self, desired: DesiredFund) -> None:
+        """Keep ``desired`` as the payload its fund's write sends."""
+        self.pending.append(desired)
+        if len(self.pending) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Seal and store the payloads added since the last flush."""
+        if not self.pending:
+            return
+        ids = [d.fund_id for d in self.pending]
+        document = {"format": FORMAT, "funds": [_packed(d) for d in self.pending]}
+        row = {
+            "run_id": self.run_id,
+            "chunk_no": self.chunk_no,
+            "first_fund_id": min(ids),
+            "last_fund_id": max(ids),
+            "funds": len(ids),
+            "payload": seal(document, self.cipher),
+        }
+        with self.state.begin() as conn:
+            conn.execute(sa.insert(planned_payloads), row)
+        self.pending, self.chunk_no = [], self.chunk_no + 1
+
+
+def _packed(desired: DesiredFund) -> list[Any]:
+    contacts = [[c.member_id, c.fields, c.payload_hash] for c in desired.contacts]
+    return [desired.fund_id, desired.scope_code, desired.fields, desired.payload_hash, contacts]
+
+
+def _unpacked(item: list[Any]) -> DesiredFund:
+    fund_id, scope_code, fields, payload_hash, contacts = item
+    members = tuple(DesiredContact(member_id, values, digest) for member_id, values, digest in contacts)
+    return DesiredFund(fund_id, scope_code, fields, payload_hash, members)
+
+
+def load_payloads(
+    state: Engine, cipher: TokenCipher, run_id: str, fund_ids: Collection[str]
+) -> dict[str, DesiredFund]:
+    """Fund id → the payload the run's plan writes for it, for each of ``fund_ids`` that has one.
+
+    Raises:
+        ConfigurationError: The Fernet key that sealed the plan is no longer configured.
+        StagingError: A stored payload is damaged or of another format (re-run plan).
+    """
+    wanted = sorted(fund_ids)
+    with state.connect() as conn:
+        index = conn.execute(
+            sa.select(
+                planned_payloads.c.chunk_no, planned_payloads.c.first_fund_id, planned_payloads.c.last_fund_id
+            )
+            .where(planned_payloads.c.run_id == run_id)
+            .order_by(planned_payloads.c.chunk_no)
+        ).all()
+        numbers = [e.chunk_no for e in index if holds_any(wanted, e.first_fund_id, e.last_fund_id)]
+        blobs = conn.execute(
+            sa.select(planned_payloads.c.payload).where(
+                planned_payloads.c.run_id == run_id, planned_payloads.c.chunk_no.in_(numbers)
+            )
+        ).scalars()
+        found: dict[str, DesiredFund] = {}
+        keep = set(wanted)
+        for blob in blobs:
+            for item in unseal(blob, cipher, "a planned payload", "re-run the plan")["funds"]:
+                if item[0] in keep:
+                    found[item[0]] = _unpacked(item)
+    return found
 
 
 def planned_row(run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,6 +278,7 @@ def close_run(
                 },
             )
         conn.execute(sa.delete(planned_funds).where(planned_funds.c.run_id == run.run_id))
+        conn.execute(sa.delete(planned_payloads).where(planned_payloads.c.run_id == run.run_id))
         conn.execute(sa.delete(quarantined_funds).where(quarantined_funds.c.run_id == run.run_id))
         conn.execute(
             sa.update(sync_runs)

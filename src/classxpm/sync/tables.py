@@ -1,7 +1,8 @@
 """State tables of the sync: runs, run-scoped staging, links, the outcome log, watermarks and leases.
 
-TFNs live only inside ``staged_chunks.payload`` (the whole staged extract, Fernet-encrypted) and as keyed
-hashes inside payload hashes; every other column is TFN-free, so the state database can be inspected and
+TFNs live only inside ``staged_chunks.payload`` (the whole staged extract, Fernet-encrypted),
+``planned_payloads.payload`` (what the plan writes, encrypted the same way) and as keyed hashes inside
+payload hashes; every other column is TFN-free, so the state database can be inspected and
 backed up as it is.
 """
 
@@ -151,6 +152,19 @@ planned_funds = sa.Table(
     sa.Column("write_calls", sa.Integer, nullable=False),
     sa.Column("diff", sa.JSON),
 )
+
+planned_payloads = sa.Table(
+    "planned_payloads",
+    metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("chunk_no", sa.Integer, primary_key=True),
+    sa.Column("first_fund_id", sa.String(36), nullable=False),
+    sa.Column("last_fund_id", sa.String(36), nullable=False),
+    sa.Column("funds", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+)
+"""What a run's plan writes: the mapped fields and contacts of each fund it writes, a chunk of funds per
+row, compressed and encrypted (Fernet) as one blob, as staging is. Upsert sends these, never re-maps."""
 
 quarantined_funds = sa.Table(
     "quarantined_funds",

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 
+from classxpm.sync import run_store
 from classxpm.sync.executor import Executor
 from classxpm.sync.lease import TenantLease
 from classxpm.sync.links import LinkRecorder, Outcome
-from classxpm.sync.model import Action, DesiredFund
+from classxpm.sync.model import Action
 from classxpm.sync.plan import FundPlan
-from classxpm.sync.planner import mapped_funds
 from classxpm.sync.progress import Progress
 from classxpm.sync.run import RunRef, SyncEnv
+from classxpm.sync.staging import StagingError
 from classxpm.xpm.errors import Deferred
 
 log = logging.getLogger(__name__)
@@ -38,15 +39,14 @@ def record_unwritten(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan]
         recorder.outcomes(conn, outcomes, now)
 
 
-def _desired_for(env: SyncEnv, ref: RunRef, fund_ids: set[str]) -> dict[str, DesiredFund]:
-    return {m.fund_id: m.desired for m in mapped_funds(env, ref, fund_ids) if m.desired}
-
-
 def write_plans(
     env: SyncEnv, ref: RunRef, recorder: LinkRecorder, writes: list[FundPlan], lease: TenantLease
 ) -> list[str]:
     """Carry out ``writes`` in order until done or the daily quota runs short; returns each fund's status."""
-    desired = _desired_for(env, ref, {p.fund_id for p in writes})
+    desired = run_store.load_payloads(env.state, env.cipher, ref.run_id, {p.fund_id for p in writes})
+    missing = [p.scope_code for p in writes if p.fund_id not in desired]
+    if missing:
+        raise StagingError(f"the stored plan has no payload for {', '.join(missing[:5])}: re-run the plan")
     executor = Executor(env.open_api(ref.business_id), env.state, recorder, env.clock)
     progress = Progress(len(writes), sum(p.write_calls for p in writes), env.calls_per_minute)
     statuses: list[str] = []
