@@ -36,6 +36,8 @@ class SyncReport:
     problems: list[dict[str, str]] = field(default_factory=list)
     diff: list[dict] = field(default_factory=list)
     report_path: str = ""
+    unmatched_fund_codes: list[str] = field(default_factory=list)
+    """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
 
     @property
     def failed(self) -> int:
@@ -46,7 +48,10 @@ class SyncReport:
         """One line for the log and the DAG run's note."""
         counted = ", ".join(f"{self.counts.get(key, 0)} {key.replace('_', '-')}" for key in COUNTED)
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
-        return f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        line = f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        if self.unmatched_fund_codes:
+            line += f"; fund_codes matching no fund: {', '.join(self.unmatched_fund_codes)}"
+        return line
 
     def to_json(self) -> str:
         """The report as JSON text."""

@@ -55,6 +55,17 @@ def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> N
         conn.execute(sa.update(sync_runs).where(sync_runs.c.run_id == run_id).values(source_watermark=mark))
 
 
+def note_unmatched_codes(state: Engine, run_id: str, codes: list[str]) -> None:
+    """Remember the run's ``fund_codes`` that match no fund, for its report."""
+    with state.begin() as conn:
+        summary = conn.execute(sa.select(sync_runs.c.summary).where(sync_runs.c.run_id == run_id)).scalar()
+        conn.execute(
+            sa.update(sync_runs)
+            .where(sync_runs.c.run_id == run_id)
+            .values(summary={**(summary or {}), "unmatched_fund_codes": list(codes)})
+        )
+
+
 def watermark(state: Engine, business_id: str) -> datetime | None:
     """The business's watermark: the newest source timestamp a finished real run saw, or None."""
     with state.connect() as conn:

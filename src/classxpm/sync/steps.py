@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from classxpm.source.extract import FundFilter, check_source_contract
+from classxpm.source.extract import FundFilter, check_source_contract, unmatched_codes
 from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
@@ -95,6 +95,10 @@ def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     check_source_contract(env.source)
     result = stage_extract(env.source, env.state, ref.run_id, _filter(env, ref), env.cipher)
     run_store.set_source_watermark(env.state, ref.run_id, result.max_updated_at)
+    unmatched = unmatched_codes(env.source, ref.business_id, ref.fund_codes)
+    if unmatched:
+        log.warning("fund_codes that match no fund of this business: %s", ", ".join(unmatched))
+        run_store.note_unmatched_codes(env.state, ref.run_id, unmatched)
     log.info("extracted %d funds and %d members from class_db", result.funds, result.members)
     return {"funds": result.funds, "members": result.members}
 
@@ -215,6 +219,8 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         statuses = [r.status for r in rows]
         problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
         diff = []
+    unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
+    problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
     now = env.clock()
     report = SyncReport(
         run_id=ref.run_id,
@@ -228,6 +234,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         duration_seconds=(now - run.started_at).total_seconds(),
         problems=problems,
         diff=diff,
+        unmatched_fund_codes=unmatched,
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
     )
     write_report(report)
@@ -237,6 +244,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
 
 
 _PROBLEMS = ("failed", "quarantined", "needs_review", "deferred", "skipped")
+NOT_FOUND = "asked for in fund_codes, but no Class fund of this business has this scope code"
 
 
 def _problem(scope_code: str, status: str, detail: str | None) -> dict[str, str]:
