@@ -174,3 +174,25 @@ def test_repr_never_shows_a_tfn():
 
 def test_fields_xpm_did_not_return_are_unknown_not_changed():
     assert changed_fields({"TaxNumber": Tfn("123456782"), "Name": "A"}, {"Name": "A"}) == ()
+
+
+def test_a_tfn_and_abn_change_is_sent_with_the_other_fields_that_changed_with_it():
+    changed = desired(
+        fields={"Name": "Smith Super", "TaxNumber": Tfn("876543210"), "BusinessNumber": "83914571673"},
+        payload_hash="h2",
+    )
+    held = remote(fields={"TaxNumber": "******782"})
+    plan = plan_fund(changed, Link("f1", "c1", "h1"), RemoteIndex([held]))
+    assert (plan.action, plan.changed_fields) == (Action.UPDATE, ("Name", "TaxNumber", "BusinessNumber"))
+
+
+def test_a_tfn_xpm_masks_the_same_way_is_sent_only_when_class_changed_the_fund():
+    same_tail = desired(fields={"TaxNumber": Tfn("876543782"), "City": "Perth"}, payload_hash="h2")
+    plan = plan_fund(same_tail, Link("f1", "c1", "h1"), RemoteIndex([remote()]))
+    assert plan.changed_fields == ("TaxNumber", "City")
+    edited_in_xpm = plan_fund(
+        desired(), Link("f1", "c1", "h1"), RemoteIndex([remote(fields={"City": "Perth"})])
+    )
+    assert edited_in_xpm.changed_fields == ("City",), (
+        "Class did not change it: nothing XPM cannot show is sent"
+    )
