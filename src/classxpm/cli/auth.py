@@ -6,11 +6,15 @@ import webbrowser
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from classxpm.airflow.connections import STATE_CONN_ID, XPM_CONN_ID
 from classxpm.xpm.api import XeroConnection
+
+if TYPE_CHECKING:
+    from classxpm.state.tokens import Grant, TokenStore
 from classxpm.xpm.errors import NotAuthorised, XpmError
 
 business_option = click.option(
@@ -55,6 +59,11 @@ def auth() -> None:
 @click.option(
     "--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for the callback."
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Replace the business's XPM account without asking, when the login picks another one.",
+)
 @state_db_option
 @conn_option
 def login(
@@ -65,10 +74,15 @@ def login(
     listen_host: str,
     tenant: str | None,
     timeout: float,
+    yes: bool,
     state_db: str | None,
     conn_id: str,
 ) -> None:
-    """Authorise the integration for a Class business (authorization code + PKCE)."""
+    """Authorise the integration for a Class business (authorization code + PKCE).
+
+    One XPM account per business: choosing another account than the business has asks first (unless
+    ``--yes``), since the next sync then links or creates every fund in the new account.
+    """
     from classxpm.state.linking import complete_login, pick_tenant
     from classxpm.xpm.auth import authorization_request, code_from_callback
     from classxpm.xpm.callback import CallbackServer
@@ -87,7 +101,17 @@ def login(
             callback = server.wait_for_callback(timeout)
         tokens = session.identity.exchange_code(request, code_from_callback(request, callback))
         result = complete_login(
-            session, store, business, tokens, lambda found: pick_tenant(found, tenant, _ask)
+            session,
+            store,
+            business,
+            tokens,
+            lambda found: pick_tenant(found, tenant, _ask),
+            confirm=lambda previous, chosen: yes or _confirm_replace(store, previous, chosen),
+        )
+    if result.declined:
+        raise click.ClickException(
+            f"Nothing changed: business {business} stays connected to {result.replaced_tenant}. The new "
+            f"login's access to {result.tenant.label} was not stored; disconnect it in Xero if unwanted."
         )
     if result.replaced_tenant:
         action = (
@@ -95,6 +119,19 @@ def login(
         )
         click.echo(f"Replaced {result.replaced_tenant}: {action} and its grant discarded.")
     click.echo(f"Xero Integration Authorised ({result.tenant.label})")
+
+
+def _confirm_replace(store: TokenStore, previous: Grant, chosen: XeroConnection) -> bool:
+    from classxpm.sync.links import linked_to
+
+    old = previous.tenant_name or previous.tenant_id
+    funds = linked_to(store.engine, previous.business_id, previous.tenant_id)
+    click.echo(
+        f"Business {previous.business_id} is connected to {old}, where {funds} funds are linked. Connecting "
+        f"{chosen.label} instead disconnects {old}: the next sync resets those links and links or creates "
+        f"every fund in {chosen.label}. Nothing more is written to {old}."
+    )
+    return click.confirm(f"Connect {chosen.label} instead of {old}?", default=False)
 
 
 def _ask(connections: Sequence[XeroConnection]) -> XeroConnection:

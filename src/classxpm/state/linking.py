@@ -27,15 +27,22 @@ AUTHORISED_MESSAGE = "Xero Integration Authorised"
 WARN_DAYS = 7
 
 Chooser = Callable[[Sequence[XeroConnection]], XeroConnection]
+Confirmer = Callable[[Grant, XeroConnection], bool]
+"""Asked before a login replaces the business's XPM account with another: True goes ahead."""
 
 
 @dataclass(frozen=True)
 class LinkResult:
-    """What a login linked, and what it replaced."""
+    """What a login linked, and what it replaced; ``declined`` when the user kept the account it had."""
 
     tenant: XeroConnection
     replaced_tenant: str | None = None
     replaced_connection_deleted: bool = False
+    declined: bool = False
+
+
+def _go_ahead(_previous: Grant, _chosen: XeroConnection) -> bool:
+    return True
 
 
 def pick_tenant(connections: Sequence[XeroConnection], wanted: str | None, ask: Chooser) -> XeroConnection:
@@ -61,15 +68,28 @@ def _matches(wanted: str, connection: XeroConnection) -> bool:
 
 
 def complete_login(
-    session: XpmSession, store: TokenStore, business_id: str, tokens: TokenSet, choose: Chooser
+    session: XpmSession,
+    store: TokenStore,
+    business_id: str,
+    tokens: TokenSet,
+    choose: Chooser,
+    *,
+    confirm: Confirmer = _go_ahead,
 ) -> LinkResult:
-    """Bind the new tokens to the chosen tenant and store them, replacing another tenant's grant."""
+    """Bind the new tokens to the chosen tenant and store them, replacing another tenant's grant.
+
+    Replacing the business's XPM account needs ``confirm``: the business's next sync resets its links to
+    the previous account's clients. When it says no, nothing is stored or changed: the new tokens are
+    dropped and the business stays on the account it had.
+    """
     api = session.api_for_tokens(tokens)
     connections = api.connections()
     chosen = choose(connections)
     previous = store.get(business_id)
     result = LinkResult(chosen)
     if previous is not None and previous.tenant_id != chosen.tenant_id:
+        if not confirm(previous, chosen):
+            return LinkResult(chosen, previous.tenant_name or previous.tenant_id, declined=True)
         deleted = _delete_previous_connection(session, store, api, previous, connections)
         result = LinkResult(chosen, previous.tenant_name or previous.tenant_id, deleted)
     store.save(business_id, tokens.for_tenant(chosen.tenant_id), chosen.tenant_name, chosen.id)

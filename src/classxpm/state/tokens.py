@@ -60,6 +60,11 @@ class TokenStore:
         self._cipher = cipher
         self._clock = clock
 
+    @property
+    def engine(self) -> Engine:
+        """The state database the grants are kept in (the sync's links are there too)."""
+        return self._engine
+
     def save(self, business_id: str, tokens: TokenSet, tenant_name: str | None, connection_id: str) -> Grant:
         """Store a fresh authorisation for ``business_id``, replacing any earlier grant."""
         now = self._clock()

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from classxpm.db import bulk_insert
 from classxpm.sync.model import Link, LinkedContact
 from classxpm.sync.plan import FundPlan
-from classxpm.sync.tables import contact_links, fund_links, sync_outcomes
+from classxpm.sync.tables import contact_links, fund_links, sync_outcomes, sync_runs, watermarks
 
 RETRY_STATUSES = ("failed", "deferred", "creating")
 
@@ -98,6 +98,83 @@ def finished_in_run(state: Engine, run_id: str) -> dict[str, str]:
             sa.select(sync_outcomes.c.fund_id, sync_outcomes.c.status).where(sync_outcomes.c.run_id == run_id)
         ).all()
     return {row.fund_id: row.status for row in rows}
+
+
+@dataclass(frozen=True)
+class TenantChange:
+    """What a run reset because the business was re-authorised to another XPM account."""
+
+    previous_tenants: tuple[str, ...]
+    funds: int
+    contacts: int
+
+    def notice(self, tenant_label: str) -> str:
+        """The report's line for the data team."""
+        previous = ", ".join(self.previous_tenants)
+        return (
+            f"Re-authorised to another XPM account ({tenant_label}; before: {previous}). The links of "
+            f"{self.funds} funds and {self.contacts} members to the previous account were reset, so this "
+            "run links or creates every fund in the new account; nothing is written to the previous one."
+        )
+
+
+def forget_other_tenants(
+    conn: Connection, business_id: str, tenant_id: str, run_id: str
+) -> TenantChange | None:
+    """Reset what a business's earlier runs recorded of another XPM tenant: links and watermark.
+
+    A business is connected to one XPM account at a time. When it was re-authorised to another, links to
+    the previous account's clients mean nothing in the new one, and the incremental watermark would hide
+    every fund that has not changed since; both go, in the run's own transaction, so the run creates or
+    links every fund in the new account. Returns None when the business has only ever synced to
+    ``tenant_id``.
+    """
+    previous = set(
+        conn.execute(
+            sa.select(fund_links.c.tenant_id)
+            .distinct()
+            .where(fund_links.c.business_id == business_id, fund_links.c.tenant_id != tenant_id)
+        ).scalars()
+    )
+    last = conn.execute(
+        sa.select(sync_runs.c.tenant_id)
+        .where(sync_runs.c.business_id == business_id, sync_runs.c.run_id != run_id)
+        .order_by(sync_runs.c.started_at.desc())
+        .limit(1)
+    ).scalar()
+    if last is not None and last != tenant_id:
+        previous.add(last)
+    if not previous:
+        return None
+    stale = sa.select(fund_links.c.fund_id).where(
+        fund_links.c.business_id == business_id, fund_links.c.tenant_id != tenant_id
+    )
+    contacts = conn.execute(
+        sa.delete(contact_links).where(
+            contact_links.c.business_id == business_id, contact_links.c.fund_id.in_(stale.scalar_subquery())
+        )
+    ).rowcount
+    funds = conn.execute(
+        sa.delete(fund_links).where(
+            fund_links.c.business_id == business_id, fund_links.c.tenant_id != tenant_id
+        )
+    ).rowcount
+    conn.execute(sa.delete(watermarks).where(watermarks.c.business_id == business_id))
+    return TenantChange(tuple(sorted(previous)), funds, contacts)
+
+
+def linked_to(state: Engine, business_id: str, tenant_id: str) -> int:
+    """How many of the business's funds are linked to clients of ``tenant_id``."""
+    with state.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(fund_links)
+            .where(
+                fund_links.c.business_id == business_id,
+                fund_links.c.tenant_id == tenant_id,
+                fund_links.c.client_uuid.is_not(None),
+            )
+        ).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class SyncReport:
     duration_seconds: float
     problems: list[dict[str, str]] = field(default_factory=list)
     diff: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What the data team should know of the run as a whole (a re-authorisation to another account)."""
     report_path: str = ""
     unmatched_fund_codes: list[str] = field(default_factory=list)
     """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
@@ -51,7 +53,8 @@ class SyncReport:
         line = f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
         if self.unmatched_fund_codes:
             line += f"; fund_codes matching no fund: {', '.join(self.unmatched_fund_codes)}"
-        return line
+        notices = "".join(f" {notice}" for notice in self.notices)
+        return f"{line}.{notices}"
 
     def to_json(self) -> str:
         """The report as JSON text."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from classxpm.db import bulk_insert
 from classxpm.state.crypto import TokenCipher
@@ -37,10 +37,9 @@ from classxpm.sync.tables import (
 WRITING = (Action.CREATE, Action.LINK, Action.UPDATE)
 
 
-def open_run(state: Engine, row: Mapping[str, Any]) -> None:
-    """Record a run as started (again, when its start task is retried)."""
-    with state.begin() as conn:
-        upsert(conn, sync_runs, dict(row))
+def open_run(conn: Connection, row: Mapping[str, Any]) -> None:
+    """Record a run as started (again, when its start task is retried), in the caller's transaction."""
+    upsert(conn, sync_runs, dict(row))
 
 
 def run_row(state: Engine, run_id: str) -> Any:

@@ -18,7 +18,7 @@ from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
 from classxpm.sync.lease import TenantLease
-from classxpm.sync.links import LinkRecorder, funds_to_retry
+from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry
 from classxpm.sync.model import RunMode
 from classxpm.sync.planner import plan_run
 from classxpm.sync.report import SyncReport, tally, write_report
@@ -72,21 +72,26 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
         request.dry_run,
         request.fund_codes,
     )
-    run_store.open_run(
-        env.state,
-        {
-            "run_id": ref.run_id,
-            "dag_id": dag_id,
-            "business_id": grant.business_id,
-            "tenant_id": grant.tenant_id,
-            "mode": ref.mode.value,
-            "sync_mode": ref.sync_mode.value,
-            "dry_run": ref.dry_run,
-            "started_at": env.clock(),
-            "status": "running",
-            "summary": {},
-        },
-    )
+    with env.state.begin() as conn:
+        change = forget_other_tenants(conn, grant.business_id, grant.tenant_id, ref.run_id)
+        notice = change.notice(grant.tenant_name or grant.tenant_id) if change is not None else None
+        if notice:
+            log.warning("business %s: %s", grant.business_id, notice)
+        run_store.open_run(
+            conn,
+            {
+                "run_id": ref.run_id,
+                "dag_id": dag_id,
+                "business_id": grant.business_id,
+                "tenant_id": grant.tenant_id,
+                "mode": ref.mode.value,
+                "sync_mode": ref.sync_mode.value,
+                "dry_run": ref.dry_run,
+                "started_at": env.clock(),
+                "status": "running",
+                "summary": {"notices": [notice]} if notice else {},
+            },
+        )
     return ref
 
 
@@ -235,6 +240,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         problems=problems,
         diff=diff,
         unmatched_fund_codes=unmatched,
+        notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
     )
     write_report(report)

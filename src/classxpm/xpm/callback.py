@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import urlsplit
@@ -9,6 +10,15 @@ from urllib.parse import urlsplit
 from classxpm.xpm.errors import ConfigurationError
 
 _PAGE = b"<html><body><p>Authorisation received. You can close this window.</p></body></html>"
+
+
+def _port_taken(redirect_uri: str, host: str, port: int) -> str:
+    return (
+        f"the login's callback port {host}:{port} is in use by another program (the XPM simulator listens "
+        f"on 8765 by default, the port of the redirect URI {redirect_uri}). Stop that program, or pass "
+        "--port with a free port whose redirect URI is registered with the app (the simulator accepts "
+        "any port: --port 0)"
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,7 +48,12 @@ class CallbackServer(HTTPServer):
     def __init__(self, redirect_uri: str, port: int, host: str = "127.0.0.1") -> None:
         self.callback_path = urlsplit(redirect_uri).path or "/"
         self.received: str | None = None
-        super().__init__((host, port), _Handler)
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ConfigurationError(_port_taken(redirect_uri, host, port)) from None
 
     @property
     def port(self) -> int:

@@ -23,8 +23,13 @@ TFN = "123456782"
 
 
 def open_run(state, run_id="run-1", business_id="b1") -> None:
+    with state.begin() as conn:
+        _open(conn, run_id, business_id)
+
+
+def _open(conn, run_id: str, business_id: str) -> None:
     run_store.open_run(
-        state,
+        conn,
         {
             "run_id": run_id,
             "dag_id": "class_xpm_sync",

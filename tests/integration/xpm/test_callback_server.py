@@ -31,3 +31,11 @@ def test_the_callback_arrives_through_loopback_whichever_address_is_bound(host, 
 def test_no_callback_within_the_timeout_is_named():
     with CallbackServer(REDIRECT, 0) as server, pytest.raises(ConfigurationError, match="no authorisation"):
         server.wait_for_callback(0.2)
+
+
+def test_a_port_in_use_is_named_with_the_fix():
+    with CallbackServer(REDIRECT, 0) as taken, pytest.raises(ConfigurationError) as raised:
+        CallbackServer(REDIRECT, taken.port)
+    message = str(raised.value)
+    assert f"127.0.0.1:{taken.port} is in use" in message
+    assert "--port" in message

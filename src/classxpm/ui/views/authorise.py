@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from classxpm.state.linking import AUTHORISED_MESSAGE, LinkResult, complete_login, pick_tenant
 from classxpm.state.tokens import TokenStore
+from classxpm.sync.links import linked_to
 from classxpm.ui.access import Viewer, ViewerDep
 from classxpm.ui.airflow_api import TriggerFailed, trigger_sync
 from classxpm.ui.login import (
@@ -61,7 +62,9 @@ def callback(request: Request, viewer: ViewerDep, services: ServicesDep) -> Resp
     with services.session(login.request.redirect_uri) as session:
         tokens = session.identity.exchange_code(login.request, code)
         choices = candidates(session.api_for_tokens(tokens).connections(), tokens)
-        if len(choices) > 1:
+        current = services.store().get(login.business_id)
+        replacing = current is not None and any(c.tenant_id != current.tenant_id for c in choices)
+        if len(choices) > 1 or replacing:
             return _ask(
                 request, services, PendingChoice(login.business_id, tokens, services.clock()), choices
             )
@@ -74,13 +77,27 @@ def callback(request: Request, viewer: ViewerDep, services: ServicesDep) -> Resp
 
 @router.post("/authorise/choose", name="authorise_choose")
 def choose(
-    request: Request, viewer: ViewerDep, services: ServicesDep, tenant_id: Annotated[str, Form()]
+    request: Request,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    tenant_id: Annotated[str, Form()],
+    replace_account: Annotated[str, Form()] = "",
 ) -> Response:
-    """Link the XPM account the user picked."""
+    """Link the XPM account the user picked; replacing the business's account needs the page's consent."""
     viewer.require_manage(ACTION)
     pending = open_choice(services.cipher, request.cookies.get(CHOICE_COOKIE), services.clock())
     with services.session(callback_url(request)) as session:
-        result = _link(session, services.store(), pending.business_id, pending.tokens, tenant_id)
+        result = _link(
+            session,
+            services.store(),
+            pending.business_id,
+            pending.tokens,
+            tenant_id,
+            replace_account=replace_account == "yes",
+        )
+        if result.declined:
+            choices = candidates(session.api_for_tokens(pending.tokens).connections(), pending.tokens)
+            return _ask(request, services, pending, choices)
     response = _finished(request, viewer, services, pending.business_id, result)
     response.delete_cookie(CHOICE_COOKIE, path=_cookie_path(request))
     return response
@@ -89,17 +106,37 @@ def choose(
 def _ask(
     request: Request, services: UiServices, pending: PendingChoice, choices: Sequence[XeroConnection]
 ) -> Response:
-    response = render(request, "choose_tenant.html", business_id=pending.business_id, choices=choices)
+    current = services.store().get(pending.business_id)
+    linked = linked_to(services.state, current.business_id, current.tenant_id) if current else 0
+    response = render(
+        request,
+        "choose_tenant.html",
+        business_id=pending.business_id,
+        choices=choices,
+        current=current,
+        linked=linked,
+    )
     _set_cookie(request, response, CHOICE_COOKIE, seal_choice(services.cipher, pending))
     response.delete_cookie(LOGIN_COOKIE, path=_cookie_path(request))
     return response
 
 
 def _link(
-    session: XpmSession, store: TokenStore, business_id: str, tokens: TokenSet, tenant_id: str | None
+    session: XpmSession,
+    store: TokenStore,
+    business_id: str,
+    tokens: TokenSet,
+    tenant_id: str | None,
+    *,
+    replace_account: bool = False,
 ) -> LinkResult:
     return complete_login(
-        session, store, business_id, tokens, lambda found: pick_tenant(found, tenant_id, _refuse)
+        session,
+        store,
+        business_id,
+        tokens,
+        lambda found: pick_tenant(found, tenant_id, _refuse),
+        confirm=lambda _previous, _chosen: replace_account,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -13,11 +13,12 @@ from fixtures.xpm_auth import headless_login
 BUSINESS = "biz-1"
 
 
-def login_through_xero(admin_client) -> httpx.Response:
+def login_through_xero(admin_client, tenant: str | None = None) -> httpx.Response:
     start = admin_client.get("/authorise/start", params={"business": BUSINESS}, follow_redirects=False)
     assert start.status_code == 303
     with httpx.Client(follow_redirects=False) as browser:
-        back = browser.get(start.headers["location"])
+        query = f"&{urlencode({'tenant': tenant})}" if tenant else ""
+        back = browser.get(start.headers["location"] + query)
     assert back.status_code == 302
     callback = urlsplit(back.headers["location"])
     assert callback.path == "/classxpm/authorise/callback"
@@ -88,3 +89,45 @@ def test_unlink_removes_the_connection_and_the_grant(admin_client, ui_services, 
     assert "Xero Integration not Authorised" in page.text
     assert ui_services.store().get(BUSINESS) is None
     assert xpm_sim.state()["connections"] in ({}, [])
+
+
+SECOND_TENANT = {
+    "tenants": [{"name": "Second Practice"}],
+    "users": [{"email": "demo@practice.example", "tenants": ["Second Practice"]}],
+}
+
+
+def test_another_account_is_linked_only_after_the_page_said_what_it_resets(
+    admin_client, ui_services, xpm_sim
+):
+    xpm_sim.seed(SECOND_TENANT)
+    login_through_xero(admin_client)
+
+    asked = login_through_xero(admin_client, tenant="Second Practice")
+
+    assert asked.status_code == 200, asked.text
+    assert "is connected to <strong>Demo Practice</strong>, where 0 funds are linked" in asked.text
+    assert "the next sync resets those links and links or creates every fund" in asked.text
+    assert "Keep Demo Practice" in asked.text
+    assert ui_services.store().require(BUSINESS).tenant_name == "Demo Practice", "nothing changed yet"
+    second = next(t["id"] for t in xpm_sim.state()["tenants"] if t["name"] == "Second Practice")
+
+    # The choice waits in a cookie scoped to the plugin's authorise path, as the browser sends it.
+    unconfirmed = admin_client.post("/classxpm/authorise/choose", data={"tenant_id": second})
+    assert "replace-warning" in unconfirmed.text
+    assert ui_services.store().require(BUSINESS).tenant_name == "Demo Practice"
+
+    confirmed = {"tenant_id": second, "replace_account": "yes"}
+    linked = admin_client.post("/classxpm/authorise/choose", data=confirmed)
+    assert "Demo Practice was disconnected" in linked.text
+    assert "The next sync links or creates every fund in Second Practice" in linked.text
+    assert ui_services.store().require(BUSINESS).tenant_name == "Second Practice"
+
+
+def test_re_authorising_the_same_account_links_at_once(admin_client, ui_services, xpm_sim):
+    login_through_xero(admin_client)
+
+    again = login_through_xero(admin_client)
+
+    assert "Xero Integration Authorised" in again.text
+    assert "replace-warning" not in again.text
