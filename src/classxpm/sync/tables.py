@@ -40,17 +40,22 @@ sync_run_calls = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
 )
 
-staged_chunks = sa.Table(
-    "staged_chunks",
-    metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("chunk_no", sa.Integer, primary_key=True),
-    sa.Column("first_fund_id", sa.String(36), nullable=False),
-    sa.Column("last_fund_id", sa.String(36), nullable=False),
-    sa.Column("funds", sa.Integer, nullable=False),
-    sa.Column("members", sa.Integer, nullable=False),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
-)
+
+def _sealed_chunk(name: str, *counts: str) -> sa.Table:
+    """A run's chunks of funds, each sealed as one blob, with the fund-id range that finds a fund's chunk."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("chunk_no", sa.Integer, primary_key=True),
+        sa.Column("first_fund_id", sa.String(36), nullable=False),
+        sa.Column("last_fund_id", sa.String(36), nullable=False),
+        *(sa.Column(count, sa.Integer, nullable=False) for count in counts),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+    )
+
+
+staged_chunks = _sealed_chunk("staged_chunks", "funds", "members")
 """One extract chunk per row: its funds and their members, compressed and encrypted (Fernet) as one blob."""
 
 fund_links = sa.Table(
@@ -153,16 +158,7 @@ planned_funds = sa.Table(
     sa.Column("diff", sa.JSON),
 )
 
-planned_payloads = sa.Table(
-    "planned_payloads",
-    metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("chunk_no", sa.Integer, primary_key=True),
-    sa.Column("first_fund_id", sa.String(36), nullable=False),
-    sa.Column("last_fund_id", sa.String(36), nullable=False),
-    sa.Column("funds", sa.Integer, nullable=False),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
-)
+planned_payloads = _sealed_chunk("planned_payloads", "funds")
 """What a run's plan writes: the mapped fields and contacts of each fund it writes, a chunk of funds per
 row, compressed and encrypted (Fernet) as one blob, as staging is. Upsert sends these, never re-maps."""
 
