@@ -126,8 +126,11 @@ def written_fields(fund_plan: FundPlan, desired: DesiredFund) -> tuple[str, ...]
 
 
 def _diff(fund_plan: FundPlan, desired: DesiredFund, held: RemoteClient | None) -> list[dict[str, Any]]:
-    """Field-level before → after for the dry-run report: every field the write sends, TFNs masked."""
-    return [
+    """Field-level before → after for the dry-run report: every field the write sends, TFNs masked.
+
+    A contact's fields carry its member id under ``contact``: a created or updated contact sends them all.
+    """
+    client = [
         {
             "field": name,
             "before": _shown(held.fields.get(name)) if held else None,
@@ -135,3 +138,26 @@ def _diff(fund_plan: FundPlan, desired: DesiredFund, held: RemoteClient | None) 
         }
         for name in written_fields(fund_plan, desired)
     ]
+    return client + _contact_diff(fund_plan, desired, held) if fund_plan.action in WRITING else client
+
+
+def _contact_diff(
+    fund_plan: FundPlan, desired: DesiredFund, held: RemoteClient | None
+) -> list[dict[str, Any]]:
+    wanted = {c.member_id: c for c in desired.contacts}
+    remote = {c.uuid: c for c in held.contacts} if held else {}
+    entries = []
+    for step in fund_plan.contact_steps:
+        if step.action not in (Action.CREATE, Action.UPDATE):
+            continue
+        before = remote.get(step.contact_uuid or "")
+        entries += [
+            {
+                "contact": step.member_id,
+                "field": name,
+                "before": _shown(before.fields.get(name)) if before else None,
+                "after": _shown(value),
+            }
+            for name, value in wanted[step.member_id].fields.items()
+        ]
+    return entries

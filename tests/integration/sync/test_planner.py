@@ -27,9 +27,9 @@ def class_fund(core, offset: int = 0) -> dict:
 
 
 def sent_fields(request) -> dict[str, str]:
-    """The element → text of a client write's XML body (TFN in clear, as sent)."""
+    """The element → text of a write's XML body, less the identifying elements (TFN in clear, as sent)."""
     root = ElementTree.fromstring(request.content)
-    return {child.tag: child.text or "" for child in root if child.tag not in {"UUID", "Contacts"}}
+    return {child.tag: child.text or "" for child in root if child.tag not in {"UUID", "Contacts", "Client"}}
 
 
 def test_a_dry_runs_diff_is_field_for_field_what_the_next_real_run_writes(core):
@@ -49,7 +49,7 @@ def test_a_dry_runs_diff_is_field_for_field_what_the_next_real_run_writes(core):
 
     dry = core.run(dry_run=True)
     [entry] = [d for d in dry.diff if d["scope_code"] == fund["scope_code"]]
-    shown = {f["field"]: f["after"] for f in entry["fields"]}
+    shown = {f["field"]: f["after"] for f in entry["fields"] if "contact" not in f}
     assert {"Name", "Phone", "TaxNumber", "BusinessNumber"} <= set(shown)
     assert (shown["Name"], shown["Phone"], shown["BusinessNumber"]) == (
         "Renamed Super Fund",
@@ -95,8 +95,37 @@ def test_a_dry_run_of_a_create_shows_every_field_with_the_tfn_masked(core):
     assert report.counts["created"] == 6
     fund = class_fund(core, 0)
     [entry] = [d for d in report.diff if d["scope_code"] == fund["scope_code"]]
-    fields = {f["field"]: f for f in entry["fields"]}
+    fields = {f["field"]: f for f in entry["fields"] if "contact" not in f}
     assert fields["Name"] == {"field": "Name", "before": None, "after": fund["scope_description"].strip()}
     if fund["tfn"]:
         assert fields["TaxNumber"]["after"] == mask_tfn(fund["tfn"])
     assert core.writes() == [], "a dry run writes nothing"
+
+
+def test_a_contact_the_real_run_writes_is_in_the_dry_runs_diff_with_what_it_sends(core):
+    core.run()
+    fund = class_fund(core, 1)
+    engine = sa.create_engine(core.world.class_url)
+    with engine.connect() as conn:
+        member = conn.execute(
+            sa.text("SELECT member_id FROM members WHERE fund_id = :f ORDER BY member_id"),
+            {"f": fund["fund_id"]},
+        ).scalar()
+    engine.dispose()
+    core.world.source(
+        "UPDATE members SET email = 'new.address@example.com', updated_at = CURRENT_TIMESTAMP"
+        " WHERE member_id = :m",
+        m=member,
+    )
+
+    dry = core.run(dry_run=True)
+    [entry] = dry.diff
+    contact = {f["field"]: f["after"] for f in entry["fields"] if f.get("contact") == member}
+    assert contact["Email"] == "new.address@example.com"
+    assert [f for f in entry["fields"] if "contact" not in f] == [], "the client itself is not written"
+
+    core.sent.clear()
+    core.run()
+    [update] = core.writes()
+    assert "client.api/contact/" in update.url.path
+    assert sent_fields(update) == contact, "the contact update sends what the dry run showed"
