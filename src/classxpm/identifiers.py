@@ -142,6 +142,12 @@ class Tfn:
     def __len__(self) -> int:
         return len(self._value)
 
+    def __copy__(self) -> Tfn:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Tfn:
+        return self
+
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Tfn is never pickled: encrypt its revealed value instead")
 

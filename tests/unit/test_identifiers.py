@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import random
@@ -137,6 +138,12 @@ def test_a_tfn_cannot_be_serialised_or_pickled_in_clear():
         pickle.dumps(tfn)
     with pytest.raises(TypeError):
         "TFN " + tfn
+
+
+def test_a_tfn_copies_as_itself_and_stays_masked():
+    record = {"TaxNumber": Tfn("123456782")}
+    assert copy.deepcopy(record)["TaxNumber"] is record["TaxNumber"]
+    assert copy.copy(record["TaxNumber"]) is record["TaxNumber"]
 
 
 def test_a_tfn_compares_by_its_clear_value():
