@@ -142,6 +142,9 @@ def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, s
 
     page.goto(settings)
     page.click("#unlink")
+    assert "The connection is deleted in Xero" in page.locator("#unlink-confirmation").inner_text()
+    assert page.locator("#headline").inner_text() == "Xero Integration Authorised", "nothing before the yes"
+    page.click("#confirm-unlink")
     assert page.locator("#headline").inner_text() == "Xero Integration not Authorised"
     assert "Unlinked Demo Practice" in page.locator(".notice").inner_text()
     shot(page, tmp_path, "7-unlinked")

@@ -10,9 +10,12 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from classxpm.ui.clock import local_time, zone_label
 from classxpm.ui.services import UiServices, airflow_services
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+TEMPLATES.env.filters["local_time"] = local_time
+TEMPLATES.env.globals["zone_label"] = zone_label
 DEFAULT_BUSINESS = "default"
 
 

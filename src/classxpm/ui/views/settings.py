@@ -38,9 +38,15 @@ def chosen_business(services: ServicesDep, business: str | None) -> tuple[str, l
 
 
 def settings_page(
-    request: Request, viewer: ViewerDep, services: ServicesDep, business: str | None, notice: str = ""
+    request: Request,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    business: str | None,
+    notice: str = "",
+    *,
+    confirm_unlink: bool = False,
 ) -> HTMLResponse:
-    """Render the settings of one business."""
+    """Render the settings of one business; ``confirm_unlink`` asks before the Unlink is carried out."""
     business_id, known = chosen_business(services, business)
     return render(
         request,
@@ -51,6 +57,7 @@ def settings_page(
         status=integration_status(services.store(), business_id, services.clock()),
         last_sync=queries.last_sync(services.state, business_id),
         notice=notice,
+        confirm_unlink=confirm_unlink,
     )
 
 
@@ -64,10 +71,16 @@ def show(
 
 @router.post("/settings/unlink", name="unlink")
 def unlink_business(
-    request: Request, viewer: ViewerDep, services: ServicesDep, business: BusinessForm
+    request: Request,
+    viewer: ViewerDep,
+    services: ServicesDep,
+    business: BusinessForm,
+    confirmed: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Disconnect the XPM account, revoke the grant and forget it."""
+    """Say what Unlink does and ask; once confirmed, disconnect the account, revoke the grant, forget it."""
     viewer.require_manage("unlink the integration")
+    if confirmed != "yes":
+        return settings_page(request, viewer, services, business, confirm_unlink=True)
     with services.session(callback_url(request)) as session:
         grant = unlink(session, services.store(), business)
     notice = (

@@ -83,7 +83,11 @@ def test_the_picked_account_is_linked_when_several_are_connected(
 def test_unlink_removes_the_connection_and_the_grant(admin_client, ui_services, xpm_sim):
     login_through_xero(admin_client)
 
-    page = admin_client.post("/settings/unlink", data={"business": BUSINESS})
+    asked = admin_client.post("/settings/unlink", data={"business": BUSINESS})
+    assert 'id="unlink-confirmation"' in asked.text
+    assert ui_services.store().get(BUSINESS) is not None, "nothing is unlinked before the confirmation"
+
+    page = admin_client.post("/settings/unlink", data={"business": BUSINESS, "confirmed": "yes"})
 
     assert "Unlinked Demo Practice" in page.text
     assert "Xero Integration not Authorised" in page.text

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from classxpm.state.tables import xpm_grants
@@ -29,8 +30,10 @@ def test_authorised_shows_tenant_expiry_and_days_left_with_every_action(admin, s
 
     assert "Xero Integration Authorised" in page.text
     assert "Demo Practice" in page.text
-    assert "2026-05-01 09:30 UTC" in page.text
+    assert "2026-05-01 19:30 AEST" in page.text, "09:30 UTC in the practice's zone, named"
     assert '<dd id="days-left">60</dd>' in page.text
+    assert '<dd id="idle-expiry">2026-06-30 19:00 AEST</dd>' in page.text, "60 days after the grant"
+    assert "Times are in Australia/Sydney." in page.text
     for action in ("reauthorise", "unlink", "resync"):
         assert f'id="{action}"' in page.text
     assert "disconnects" in page.text
@@ -136,3 +139,38 @@ def test_not_signed_in_is_told_to_sign_in(services, as_role):
 
 def test_the_home_page_is_the_settings_page(admin):
     assert admin.get("/").url.path == "/classxpm/settings"
+
+
+def test_times_follow_the_configured_practice_zone(admin, services, grant, monkeypatch):
+    from classxpm.ui.clock import practice_zone
+
+    monkeypatch.setenv("CLASSXPM_TIMEZONE", "Australia/Perth")
+    practice_zone.cache_clear()
+    grant()
+    try:
+        page = admin.get("/settings", params={"business": BUSINESS})
+    finally:
+        monkeypatch.delenv("CLASSXPM_TIMEZONE")
+        practice_zone.cache_clear()
+
+    assert "2026-05-01 17:30 AWST" in page.text
+    assert "Times are in Australia/Perth." in page.text
+
+
+def test_a_time_zone_that_does_not_exist_is_named():
+    from classxpm.ui.clock import practice_zone
+    from classxpm.xpm.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="'Mars/Olympus' is not a time zone name"):
+        practice_zone("Mars/Olympus")
+
+
+def test_unlink_asks_first_and_says_what_it_does(admin, services, grant):
+    grant()
+
+    asked = admin.post("/settings/unlink", data={"business": BUSINESS})
+
+    assert "Unlink <strong>Demo Practice</strong> from business" in asked.text
+    assert "Nothing in XPM is deleted" in asked.text
+    assert 'id="confirm-unlink"' in asked.text
+    assert services.store().get(BUSINESS) is not None
