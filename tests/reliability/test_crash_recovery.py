@@ -8,6 +8,7 @@ holds the child between XPM's answer and its own commit, the simulator's call lo
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -18,6 +19,7 @@ from reliability.world import (
     holdings,
     kill_when,
     outcomes_of,
+    poll_until,
     source_fund_ids,
     start_child,
     table_locked,
@@ -109,6 +111,32 @@ def test_killed_twice_mid_batch(world):
     print(f"mid-batch: killed after {first} creates, then again after {second} creates")
     finish_child(upsert_child(world, ref))
     finish_and_check(world, ref, "killed twice mid-batch")
+
+
+def test_a_killed_runs_lease_lapses_and_the_next_run_proceeds(world, monkeypatch):
+    from classxpm.db import make_engine
+    from classxpm.sync import steps
+    from classxpm.sync.lease import HEARTBEAT_VARIABLE, TTL_VARIABLE, lease_state
+    from classxpm.xpm.auth import utcnow
+
+    monkeypatch.setenv(TTL_VARIABLE, "5")
+    monkeypatch.setenv(HEARTBEAT_VARIABLE, "0.5")
+    dead = world.sync(upto="plan")
+    kill_when(upsert_child(world, dead), lambda: writes_landed(world.sim) >= 10)
+    killed = time.monotonic()
+    engine = make_engine(world.state_url)
+    assert lease_state(engine, dead.tenant_id).holder == dead.run_id, "the killed run still holds the lease"
+    ref = world.sync(upto="plan")
+    lapsed = lambda: not lease_state(engine, ref.tenant_id).alive(utcnow())  # noqa: E731
+    poll_until(lapsed, "the killed run's lease lapsing", timeout=60)
+    waited = time.monotonic() - killed
+    with world.env() as env:
+        counts = steps.upsert_funds(env, ref)
+    held = lease_state(engine, ref.tenant_id)
+    engine.dispose()
+    print(f"killed run's 5 s lease lapsed {waited:.1f} s after the kill; the next run wrote {counts}")
+    assert held.holder == ref.run_id
+    finish_and_check(world, ref, "after a killed run's lease lapsed")
 
 
 def token_calls(world) -> list:

@@ -254,6 +254,16 @@ def wait_until(process: Any, ready: Any, timeout: float = 60.0) -> None:
         time.sleep(0.005)
 
 
+def poll_until(ready: Any, what: str, timeout: float = 60.0) -> None:
+    """Poll ``ready()`` until true; fails naming ``what`` when the time runs out first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"{what} never happened within {timeout:g} s"
+        time.sleep(0.01)
+
+
 def kill_when(process: Any, ready: Any, timeout: float = 60.0) -> None:
     """SIGKILL ``process`` as soon as ``ready()`` is true (see ``wait_until``)."""
     import os

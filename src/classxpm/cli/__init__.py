@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "auth": "classxpm.cli.auth:auth",
     "db": "classxpm.cli.db:db",
     "demo-data": "classxpm.cli.demo_data:demo_data",
+    "lease": "classxpm.cli.lease:lease",
     "report": "classxpm.cli.report:report",
     "xpm-sim": "classxpm.cli.xpm_sim:xpm_sim",
 }

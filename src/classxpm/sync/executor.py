@@ -4,22 +4,30 @@ A create is announced in the state database before it is sent. If its response i
 looked up by ExportCode before anything is sent again; a later run that finds the announcement does the
 same through its read of XPM, and a repeated upsert of the same run (a task retry after a crash) looks the
 announced client up before sending. Each contact's link is recorded as soon as the contact exists.
+
+A contact is found again after a lost answer by every identifying field it was sent with, never by its name
+alone (two members of a fund may share one), and only among contacts no other member of the fund holds.
+A member whose contact cannot be told apart is left unlinked and its fund reported as failed, so the next
+run (incremental ones included) adds it again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from classxpm.identifiers import code_key, mask_digit_runs
+from classxpm.sync.contacts import pair
 from classxpm.sync.links import (
     LinkRecorder,
     Outcome,
     announced_creates,
     finished_in_run,
+    fund_contacts,
     linked_fund_ids,
 )
 from classxpm.sync.model import Action, DesiredContact, DesiredFund
@@ -42,19 +50,38 @@ LOST_NOTE = "XPM's answer was lost; found the new client by ExportCode"
 EARLIER_NOTE = "an earlier attempt created it and stopped before recording it; found by ExportCode"
 EARLIER_ATTEMPT = "done by an earlier attempt of this run"
 LINKED_MEANWHILE = "another run created and linked it after this run planned it; nothing sent"
+NOT_SHOWN = "XPM's answer shows no contact with the details sent"
+NOT_TOLD = "XPM shows more contacts with the details sent than members that want them"
+LOST_NOT_TOLD = (
+    "the answer to adding the contact was lost and more than one contact of the client carries the "
+    "details sent"
+)
 
 
-def _matching_names(created: tuple[xml.Contact, ...], wanted: tuple[DesiredContact, ...]) -> dict[str, str]:
-    """Pair the contacts XPM created with the members they were made from, by name, in order."""
-    pool = [c for c in created if c.uuid]
-    pairs: dict[str, str] = {}
-    for contact in wanted:
-        name = (contact.fields.get("Name") or "").strip().casefold()
-        match = next((c for c in pool if (c.name or "").strip().casefold() == name), None)
-        if match is not None:
-            pool.remove(match)
-            pairs[contact.member_id] = match.uuid or ""
-    return pairs
+@dataclass(frozen=True)
+class Members:
+    """What became of a fund's members in one write: contacts linked, and members left unlinked."""
+
+    linked: dict[str, str] = field(default_factory=dict)
+    """Member id to the contact UUID it is linked to."""
+    unlinked: dict[str, str] = field(default_factory=dict)
+    """Member id to the reason it is not linked."""
+
+
+class Unidentified(Exception):
+    """A contact whose add lost its answer cannot be told apart from other contacts of the client."""
+
+
+def member_name(contact: DesiredContact) -> str:
+    """The member's name as sent to XPM (never the TFN), or its Class member id when it has none."""
+    return (contact.fields.get("Name") or "").strip() or f"member {contact.member_id}"
+
+
+def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str]) -> str:
+    """The outcome detail of a fund whose members ``unlinked`` (member id to reason) are not contacts."""
+    names = {c.member_id: member_name(c) for c in desired.contacts}
+    listed = "; ".join(f"{names[member]} ({reason})" for member, reason in unlinked.items())
+    return f"not a contact in XPM yet: {listed}; the next run adds them again"
 
 
 class Executor:
@@ -101,14 +128,24 @@ class Executor:
         earlier = self.announced.get(plan.fund_id)
         found = self.find_created(desired.export_code, earlier) if earlier else None
         if found is not None:
-            contacts = _matching_names(found.contacts, desired.contacts)
-            return self._synced(plan, desired, found, contacts, EARLIER_NOTE)
+            return self._synced(plan, desired, found, EARLIER_NOTE, self._paired(plan, desired, found))
         announced = self.clock()
         with self.state.begin() as conn:
             self.recorder.fund(conn, plan, last_status="creating", create_started_at=announced)
         client, note = self._add_client(desired, announced, SEND_ATTEMPTS)
-        contacts = _matching_names(client.contacts, desired.contacts)
-        return self._synced(plan, desired, client, contacts, note)
+        return self._synced(plan, desired, client, note, self._paired(plan, desired, client))
+
+    def _paired(self, plan: FundPlan, desired: DesiredFund, client: xml.Client) -> Members:
+        """Pair the contacts a client was created with to the fund's members."""
+        taken = set(self._held(plan).values())
+        found = pair(desired.contacts, remote_from(client).contacts, taken)
+        unlinked = dict.fromkeys(found.missing, NOT_SHOWN) | dict.fromkeys(found.unsure, NOT_TOLD)
+        return Members(found.linked, unlinked)
+
+    def _held(self, plan: FundPlan) -> dict[str, str]:
+        """The fund's members and their contacts: linked in the state database, or planned in this run."""
+        held = fund_contacts(self.state, self.recorder.business_id, plan.fund_id)
+        return held | {s.member_id: s.contact_uuid for s in plan.contact_steps if s.contact_uuid}
 
     def _add_client(self, desired: DesiredFund, announced: datetime, attempts: int) -> tuple[xml.Client, str]:
         try:
@@ -137,33 +174,46 @@ class Executor:
         fields = {name: desired.fields[name] for name in plan.changed_fields}
         client = self.api.update_client(client_uuid, fields) if fields else None
         by_member = {c.member_id: c for c in desired.contacts}
-        contacts: dict[str, str] = {}
+        held = self._held(plan)
+        members = Members()
         for step in plan.contact_steps:
-            contacts[step.member_id] = self._contact(client_uuid, step, by_member[step.member_id])
-            self._link_contact(
-                plan.fund_id, step.member_id, contacts[step.member_id], by_member[step.member_id]
-            )
-        return self._synced(
-            plan, desired, client, contacts, plan.reason if plan.action is Action.LINK else ""
-        )
+            contact = by_member[step.member_id]
+            taken = {uuid for member, uuid in held.items() if member != step.member_id}
+            try:
+                held[step.member_id] = self._contact(client_uuid, step, contact, taken)
+            except Unidentified as unknown:
+                members.unlinked[step.member_id] = str(unknown)
+                continue
+            members.linked[step.member_id] = held[step.member_id]
+            self._link_contact(plan.fund_id, step.member_id, held[step.member_id], contact)
+        note = plan.reason if plan.action is Action.LINK else ""
+        return self._synced(plan, desired, client, note, members)
 
-    def _contact(self, client_uuid: str, step: ContactStep, contact: DesiredContact) -> str:
+    def _contact(self, client_uuid: str, step: ContactStep, contact: DesiredContact, taken: set[str]) -> str:
         if step.action is Action.UPDATE:
             self.api.update_contact(step.contact_uuid or "", contact.fields, client_uuid)
         if step.action is not Action.CREATE:
             return step.contact_uuid or ""
-        return self._add_contact(client_uuid, contact, SEND_ATTEMPTS)
+        return self._add_contact(client_uuid, contact, taken, SEND_ATTEMPTS)
 
-    def _add_contact(self, client_uuid: str, contact: DesiredContact, attempts: int) -> str:
+    def _add_contact(self, client_uuid: str, contact: DesiredContact, taken: set[str], attempts: int) -> str:
+        """Add a member's contact; after a failed answer, find it by its details among the free contacts.
+
+        Raises:
+            Unidentified: The answer was lost and several free contacts carry the details sent.
+            Retriable: Every attempt failed and XPM holds no such contact.
+        """
         try:
             return self.api.add_contact(client_uuid, contact.fields).uuid or ""
         except Retriable:
-            found = _matching_names(self.api.get_client(client_uuid).contacts, (contact,))
-            if contact.member_id in found:
-                return found[contact.member_id]
+            found = pair((contact,), remote_from(self.api.get_client(client_uuid)).contacts, taken)
+            if contact.member_id in found.linked:
+                return found.linked[contact.member_id]
+            if found.unsure:
+                raise Unidentified(LOST_NOT_TOLD) from None
             if attempts <= 1:
                 raise
-        return self._add_contact(client_uuid, contact, attempts - 1)
+        return self._add_contact(client_uuid, contact, taken, attempts - 1)
 
     def _link_contact(self, fund_id: str, member_id: str, contact_uuid: str, contact: DesiredContact) -> None:
         with self.state.begin() as conn:
@@ -181,13 +231,19 @@ class Executor:
         plan: FundPlan,
         desired: DesiredFund,
         client: xml.Client | None,
-        contacts: dict[str, str],
         note: str,
+        members: Members,
     ) -> Outcome:
+        """Record the fund's link and outcome; a fund with members left unlinked is recorded as failed."""
+        unlinked = members.unlinked
         now = self.clock()
         client_uuid = (client.uuid if client else None) or plan.client_uuid
         by_member = {c.member_id: c for c in desired.contacts}
-        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, STATUS[plan.action], note)
+        status, detail = STATUS[plan.action], note
+        if unlinked:
+            status, detail = "failed", unlinked_detail(desired, unlinked)
+            log.warning("fund %s: %s", plan.scope_code, detail)
+        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, detail)
         with self.state.begin() as conn:
             self.recorder.fund(
                 conn,
@@ -195,11 +251,11 @@ class Executor:
                 client_uuid=client_uuid,
                 payload_hash=desired.payload_hash,
                 last_synced_at=now,
-                last_status="synced",
-                last_error=None,
+                last_status="failed" if unlinked else "synced",
+                last_error=detail if unlinked else None,
                 create_started_at=None,
             )
-            for member_id, contact_uuid in contacts.items():
+            for member_id, contact_uuid in members.linked.items():
                 self.recorder.contact(
                     conn,
                     plan.fund_id,

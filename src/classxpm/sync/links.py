@@ -91,6 +91,17 @@ def linked_fund_ids(state: Engine, business_id: str) -> set[str]:
         return set(rows.scalars())
 
 
+def fund_contacts(state: Engine, business_id: str, fund_id: str) -> dict[str, str]:
+    """The members of one fund that are linked to an XPM contact now: member id to contact UUID."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(contact_links.c.member_id, contact_links.c.contact_uuid).where(
+                contact_links.c.business_id == business_id, contact_links.c.fund_id == fund_id
+            )
+        ).all()
+    return {row.member_id: row.contact_uuid for row in rows}
+
+
 def finished_in_run(state: Engine, run_id: str) -> dict[str, str]:
     """Funds that already have an outcome in this run, with its status (a re-run leaves them alone)."""
     with state.connect() as conn:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from classxpm.identifiers import Tfn, code_key
+from classxpm.sync.contacts import doubled_links, match_by_name
 from classxpm.sync.model import (
     Action,
     DesiredContact,
@@ -112,16 +113,6 @@ def unseen_fields(wanted: Mapping[str, Value], held: Mapping[str, str | None]) -
     return tuple(f for f, value in wanted.items() if f not in held or isinstance(value, Tfn))
 
 
-def _match_contact(
-    desired: DesiredContact, remote: list[RemoteContact], taken: set[str]
-) -> RemoteContact | None:
-    name = (desired.fields.get("Name") or "").strip().casefold()
-    matches = [
-        c for c in remote if c.uuid not in taken and (c.fields.get("Name") or "").strip().casefold() == name
-    ]
-    return matches[0] if len(matches) == 1 else None
-
-
 def plan_contacts(
     desired: DesiredFund, link: Link | None, remote: RemoteClient | None
 ) -> tuple[ContactStep, ...]:
@@ -129,13 +120,15 @@ def plan_contacts(
     linked = link.contacts if link else {}
     remote_by_uuid = {c.uuid: c for c in remote.contacts} if remote else {}
     taken = {lc.contact_uuid for lc in linked.values()}
+    uuids = {member: lc.contact_uuid for member, lc in linked.items()}
+    void = doubled_links(desired.contacts, uuids, remote_by_uuid)
     steps = []
     for contact in desired.contacts:
         held = linked.get(contact.member_id)
-        if held is not None:
+        if held is not None and contact.member_id not in void:
             steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
             continue
-        match = _match_contact(contact, list(remote.contacts) if remote else [], taken)
+        match = match_by_name(contact, remote.contacts if remote else (), taken)
         if match is None:
             steps.append(ContactStep(contact.member_id, Action.CREATE))
             continue

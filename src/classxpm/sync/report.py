@@ -1,7 +1,8 @@
-"""The run summary: counts by outcome, API calls, duration; as a log line, a JSON file and a note."""
+"""The run summary: counts, API calls, duration and members not in XPM; as log line, JSON, HTML and note."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,8 @@ class SyncReport:
     report_path: str = ""
     unmatched_fund_codes: list[str] = field(default_factory=list)
     """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
+    members_not_in_xpm: list[dict[str, str]] = field(default_factory=list)
+    """Members of the run's funds that are no contact in XPM at the end: scope code, name, id and reason."""
 
     @property
     def failed(self) -> int:
@@ -50,11 +53,13 @@ class SyncReport:
         """One line for the log and the DAG run's note."""
         counted = ", ".join(f"{self.counts.get(key, 0)} {key.replace('_', '-')}" for key in COUNTED)
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
-        line = f"{prefix}{counted}; {self.api_calls} API calls in {self.duration_seconds:.1f}s"
-        if self.unmatched_fund_codes:
-            line += f"; fund_codes matching no fund: {', '.join(self.unmatched_fund_codes)}"
+        missing = len(self.members_not_in_xpm)
+        members = f"; {missing} members not in XPM" if missing else ""
+        unmatched = ", ".join(self.unmatched_fund_codes)
+        codes = f"; fund_codes matching no fund: {unmatched}" if unmatched else ""
         notices = "".join(f" {notice}" for notice in self.notices)
-        return f"{line}.{notices}"
+        calls = f"{self.api_calls} API calls in {self.duration_seconds:.1f}s"
+        return f"{prefix}{counted}{members}; {calls}{codes}.{notices}"
 
     def to_json(self) -> str:
         """The report as JSON text."""
@@ -69,9 +74,33 @@ def tally(statuses: list[str]) -> dict[str, int]:
     }
 
 
+def _rows(headings: tuple[str, ...], rows: list[dict[str, str]], keys: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headings)
+    cells = ("".join(f"<td>{html.escape(str(row.get(k, '')))}</td>" for k in keys) for row in rows)
+    body = "".join(f"<tr>{row}</tr>" for row in cells)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def to_html(report: SyncReport) -> str:
+    """The report as a small HTML page: the summary, the funds with problems, the members not in XPM."""
+    problems = _rows(("Fund", "Status", "Detail"), report.problems, ("scope_code", "status", "detail"))
+    members = _rows(
+        ("Fund", "Member", "Member id", "Reason"),
+        report.members_not_in_xpm,
+        ("scope_code", "member", "member_id", "reason"),
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Sync {html.escape(report.run_id)}</title>"
+        f"</head><body><h1>Sync {html.escape(report.run_id)}</h1><p>{html.escape(report.summary_line())}</p>"
+        f"<h2>Funds with problems ({len(report.problems)})</h2>{problems}"
+        f"<h2>Members not in XPM ({len(report.members_not_in_xpm)})</h2>{members}</body></html>"
+    )
+
+
 def write_report(report: SyncReport) -> Path:
-    """Write the report as JSON to its ``report_path`` and return that path."""
+    """Write the report as JSON to its ``report_path``, and as HTML beside it; returns the JSON's path."""
     path = Path(report.report_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report.to_json(), encoding="utf-8")
+    path.with_suffix(".html").write_text(to_html(report), encoding="utf-8")
     return path

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
+from classxpm.sync.lease import LeaseSettings
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow
@@ -132,6 +133,7 @@ class SyncEnv:
     day_limit: int = 5000
     reserve_fraction: float = 0.10
     calls_per_minute: int = 60
+    lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
 
     @property
     def reserve(self) -> int:

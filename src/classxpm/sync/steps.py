@@ -19,6 +19,7 @@ from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
 from classxpm.sync.lease import TenantLease
 from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry
+from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import RunMode
 from classxpm.sync.planner import plan_run
 from classxpm.sync.report import SyncReport, tally, write_report
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 WATERMARK_OVERLAP = timedelta(minutes=5)
 """Incremental runs re-read this much before the watermark: rows committed late are not missed."""
-LEASE_TTL = timedelta(minutes=15)
 DRY_RUN_STATUS = {"create": "created", "link": "linked", "update": "updated"}
 
 
@@ -186,7 +186,8 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
 
     Batches split the writes into contiguous runs of funds, so several workers share a large backfill;
     batch 0 also records the funds that need no write. The lease is the run's, shared by its batches and
-    given up when the run finishes (or when it expires, after a crash).
+    given up when the run finishes; a heartbeat renews it while a batch writes, so after a crash it lapses
+    within its TTL. A batch that loses it stops before its next write (TenantBusy: the task retries).
     """
     plans = run_store.load_plans(env.state, ref.run_id)
     if ref.dry_run:
@@ -197,9 +198,9 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
     size = -(-len(writes) // of) if writes else 0
     if batch == 0:
         record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
-    lease = TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock)
-    lease.acquire()
-    statuses = write_plans(env, ref, recorder, writes[batch * size : (batch + 1) * size], lease)
+    lease = TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock)
+    with lease.hold(env.lease.heartbeat) as heartbeat:
+        statuses = write_plans(env, ref, recorder, writes[batch * size : (batch + 1) * size], heartbeat)
     _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
 
@@ -224,6 +225,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         statuses = [r.status for r in rows]
         problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
         diff = []
+    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows)
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
     now = env.clock()
@@ -242,6 +244,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         unmatched_fund_codes=unmatched,
         notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
+        members_not_in_xpm=missing,
     )
     write_report(report)
     _close(env, ref, run, report, now)
@@ -268,4 +271,4 @@ def _close(env: SyncEnv, ref: RunRef, run: Any, report: SyncReport, now: datetim
         advance_watermark=not ref.dry_run and not ref.fund_codes,
     )
     clear_staging(env.state, ref.run_id)
-    TenantLease(env.state, ref.tenant_id, ref.run_id, LEASE_TTL, clock=env.clock).release()
+    TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock).release()

@@ -118,6 +118,7 @@ tenant_leases = sa.Table(
     sa.Column("tenant_id", sa.String(36), primary_key=True),
     sa.Column("holder", sa.String(250), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("acquired_at", UtcDateTime()),
 )
 
 remote_clients = sa.Table(

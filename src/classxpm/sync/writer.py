@@ -10,7 +10,7 @@ import logging
 
 from classxpm.sync import run_store
 from classxpm.sync.executor import Executor
-from classxpm.sync.lease import TenantLease
+from classxpm.sync.lease import Heartbeat
 from classxpm.sync.links import LinkRecorder, Outcome
 from classxpm.sync.model import Action
 from classxpm.sync.plan import FundPlan
@@ -40,7 +40,7 @@ def record_unwritten(env: SyncEnv, recorder: LinkRecorder, plans: list[FundPlan]
 
 
 def write_plans(
-    env: SyncEnv, ref: RunRef, recorder: LinkRecorder, writes: list[FundPlan], lease: TenantLease
+    env: SyncEnv, ref: RunRef, recorder: LinkRecorder, writes: list[FundPlan], heartbeat: Heartbeat
 ) -> list[str]:
     """Carry out ``writes`` in order until done or the daily quota runs short; returns each fund's status."""
     desired = run_store.load_payloads(env.state, env.cipher, ref.run_id, {p.fund_id for p in writes})
@@ -55,13 +55,12 @@ def write_plans(
         if left is not None and left - env.reserve < fund_plan.write_calls:
             reason = f"daily quota: {left} calls left, {env.reserve} kept for people using XPM"
             return statuses + _defer(env, recorder, writes[position:], reason)
+        heartbeat.check()
         try:
             statuses.append(executor.execute(fund_plan, desired[fund_plan.fund_id]).status)
         except Deferred as exc:
             return statuses + _defer(env, recorder, writes[position:], f"XPM's daily limit is spent ({exc})")
         progress.step(fund_plan.write_calls)
-        if position % 50 == 49:
-            lease.renew()
     return statuses
 
 

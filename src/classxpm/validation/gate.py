@@ -8,6 +8,7 @@ that hold just the columns the rules name; results identify failing rows by thei
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from great_expectations.data_context.types.base import (
 
 import classxpm.validation.expectations  # noqa: F401  (registers the custom expectations)
 from classxpm.identifiers import is_valid_tfn, normalise
-from classxpm.validation import report
+from classxpm.validation import data_docs, report
 from classxpm.validation.outcome import FundLabel, GateResult, RuleTally, TfnStatus, ValidationGateError
 from classxpm.validation.rules import (
     RULES,
@@ -38,6 +39,8 @@ from classxpm.validation.rules import (
     required_columns,
     rules_for,
 )
+
+log = logging.getLogger(__name__)
 
 DOCS_SITE = "classxpm"
 RESULT_FORMAT: dict[str, Any] = {
@@ -196,7 +199,8 @@ def run_suites(
     Args:
         views: The frames GX may see, from ``rules.build_view``.
         rules: The rules to apply.
-        docs_dir: Where the Data Docs site is written; None writes none.
+        docs_dir: Where the Data Docs site is written, loading nothing from off the machine
+            (``data_docs.make_offline``); None writes none.
 
     Returns:
         The suite result per frame.
@@ -206,6 +210,8 @@ def run_suites(
     results = {frame: _run_suite(context, source, frame, view, rules) for frame, view in views.items()}
     if docs_dir:
         context.build_data_docs(site_names=[DOCS_SITE])
+        for reference in data_docs.make_offline(docs_dir):
+            log.warning("Data Docs: GX loads %s, which has no local copy; the pages no longer do", reference)
     return results
 
 

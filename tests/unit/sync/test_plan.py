@@ -138,6 +138,39 @@ def test_contacts_link_by_name_update_when_different_and_create_when_new():
     assert (plan.action, plan.write_calls) == (Action.UPDATE, 1)
 
 
+SAM_A = DesiredContact("m1", {"Name": "Sam Taylor", "Email": "sam@example.com"}, "ha")
+SAM_B = DesiredContact("m2", {"Name": "Sam Taylor", "Email": "sam.j@example.org"}, "hb")
+
+
+def test_namesakes_are_told_apart_by_their_details_when_linking():
+    held = remote(contacts=[RemoteContact("k2", dict(SAM_B.fields)), RemoteContact("k1", dict(SAM_A.fields))])
+    plan = plan_fund(desired(contacts=[SAM_A, SAM_B]), None, RemoteIndex([held]))
+    steps = [(s.action, s.contact_uuid) for s in plan.contact_steps]
+    assert steps == [(Action.LINK, "k1"), (Action.LINK, "k2")]
+
+
+def test_two_members_linked_to_one_contact_leave_it_to_the_one_whose_details_it_carries():
+    shared = Link("f1", "c1", "h1", {"m1": LinkedContact("k1", "ha"), "m2": LinkedContact("k1", "hb")})
+    held = remote(contacts=[RemoteContact("k1", dict(SAM_B.fields)), RemoteContact("k9", dict(SAM_A.fields))])
+    plan = plan_fund(desired(contacts=[SAM_A, SAM_B]), shared, RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [
+        (Action.LINK, "k9"),
+        (Action.UNCHANGED, "k1"),
+    ]
+    alone = remote(contacts=[RemoteContact("k1", dict(SAM_B.fields))])
+    plan = plan_fund(desired(contacts=[SAM_A, SAM_B]), shared, RemoteIndex([alone]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [
+        (Action.CREATE, None),
+        (Action.UNCHANGED, "k1"),
+    ]
+
+
+def test_a_shared_link_with_xpm_unread_is_planned_unlinked_so_the_client_is_read_first():
+    shared = Link("f1", "c1", "h1", {"m1": LinkedContact("k1", "ha"), "m2": LinkedContact("k1", "hb")})
+    plan = plan_fund(desired(contacts=[SAM_A, SAM_B]), shared, None)
+    assert [s.action for s in plan.contact_steps] == [Action.CREATE, Action.CREATE]
+
+
 @pytest.mark.parametrize(
     ("sync_mode", "link", "expected"),
     [

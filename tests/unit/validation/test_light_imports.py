@@ -6,6 +6,7 @@ import sys
 LIGHT = (
     "classxpm.validation.rules",
     "classxpm.validation.report",
+    "classxpm.validation.data_docs",
     "classxpm.validation.outcome",
     "classxpm.cli.report",
 )
