@@ -33,7 +33,7 @@ def xpm_jobs_snapshot() -> None:
 
     @task(pool="xpm_api")
     def snapshot_jobs() -> list[dict[str, Any]]:
-        from classxpm.jobs.task import run_snapshot
+        from classxpm.airflow.jobs_task import run_snapshot
 
         return run_snapshot()
 

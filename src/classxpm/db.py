@@ -8,8 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from classxpm.errors import Fatal
 
-class DatabaseUrlError(ValueError):
+
+class DatabaseUrlError(Fatal, ValueError):
     """A database URL that SQLAlchemy cannot use: the message is one line and names the URL."""
 
 

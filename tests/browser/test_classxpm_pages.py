@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from classxpm.db import make_engine
-from classxpm.jobs.task import snapshot_all
+from classxpm.jobs.snapshot import snapshot_all
 from classxpm.sync.tables import fund_links
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm.session import XpmSession

@@ -44,3 +44,22 @@ def test_a_grant_xero_no_longer_honours_fails_the_dag(sync_world):
     sync_world.sim.advance_clock(61 * 86400)
     assert _run_refresh() == "failed"
     assert _grant(sync_world).invalid_reason
+
+
+def test_with_no_grant_the_refresh_is_skipped_not_failed(sync_world):
+    import sqlalchemy as sa
+    from airflow.dag_processing.dagbag import DagBag
+
+    from classxpm.state.tables import xpm_grants
+
+    engine = sa.create_engine(sync_world.state_url)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(xpm_grants))
+    engine.dispose()
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "xpm_token_refresh.py")).dags["xpm_token_refresh"]
+
+    run = dag.test()
+
+    assert str(run.state) == "success"
+    assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {"refresh_grants": "skipped"}
+    assert "POST /connect/token" not in sync_world.calls()

@@ -1,4 +1,4 @@
-"""The project's fixed Airflow connection ids, and how each becomes a client or a database URL.
+"""The project's fixed Airflow connection ids, and how a database connection becomes a SQLAlchemy URL.
 
 Connections are read through the Task SDK, which also reads ``AIRFLOW_CONN_*`` environment variables, so the
 CLI works without a running Airflow.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from classxpm.xpm.config import XpmConfig
 from classxpm.xpm.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -29,42 +28,25 @@ def get_connection(conn_id: str) -> Connection:
     return BaseHook.get_connection(conn_id)
 
 
-def xpm_config_from(connection: Connection) -> XpmConfig:
-    """Turn an ``xpm`` connection into the client's frozen config.
-
-    Raises:
-        ConfigurationError: The connection lacks credentials or holds an invalid or unknown setting.
-    """
-    return XpmConfig.from_settings(
-        connection.login or "", connection.password or "", connection.host, connection.extra_dejson
-    )
-
-
 def database_url_from(connection: Connection) -> str:
     """Turn a database connection into a SQLAlchemy URL.
 
-    An ``sqlalchemy_url`` extra wins; a sqlite connection's host is the file path; a postgres connection
-    uses psycopg 3.
+    An ``sqlalchemy_url`` extra wins; a sqlite connection's host is the file path; a postgres connection's
+    URL is built by the Postgres provider's hook (its ``sqlalchemy_query`` and IAM extras included), with
+    psycopg 3 as the driver.
 
     Raises:
         ConfigurationError: The connection type is neither SQLite nor PostgreSQL and has no sqlalchemy_url.
     """
-    import sqlalchemy as sa
-
     if url := connection.extra_dejson.get("sqlalchemy_url"):
         return url
     if connection.conn_type in _SQLITE_TYPES:
         return f"sqlite:///{connection.host}"
     if connection.conn_type in _POSTGRES_TYPES:
-        url = sa.URL.create(
-            "postgresql+psycopg",
-            username=connection.login or None,
-            password=connection.password or None,
-            host=connection.host or None,
-            port=connection.port or None,
-            database=connection.schema or None,
-        )
-        return url.render_as_string(hide_password=False)
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        hook = PostgresHook(connection=connection, sqlalchemy_scheme="postgresql+psycopg")
+        return hook.sqlalchemy_url.render_as_string(hide_password=False)
     kind = connection.conn_type
     raise ConfigurationError(f"connection {connection.conn_id} has type {kind}: not a database")
 

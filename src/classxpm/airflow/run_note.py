@@ -10,17 +10,12 @@ Each business keeps one line of the note, so the businesses of one run do not ov
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 import httpx
 
+from classxpm.airflow.rest_api import API_CONN_ID, AirflowApi, AirflowApiError, connection_root
+
 log = logging.getLogger(__name__)
-
-API_CONN_ID = "airflow_api"
-
-
-class NoteNotSet(Exception):
-    """The API server could not be reached or refused the note (the run itself is not affected)."""
 
 
 def merge_line(note: str | None, business_id: str, summary: str) -> str:
@@ -30,39 +25,17 @@ def merge_line(note: str | None, business_id: str, summary: str) -> str:
     return "\n".join([*kept, prefix + summary])
 
 
-def _call(client: httpx.Client, method: str, url: str, **kwargs: object) -> dict:
-    try:
-        response = client.request(method, url, **kwargs)
-    except httpx.TransportError as exc:
-        raise NoteNotSet(f"Airflow's API could not be reached ({type(exc).__name__})") from None
-    if response.status_code >= 400:
-        raise NoteNotSet(f"Airflow's API answered HTTP {response.status_code} to {method} {url}")
-    return response.json()
-
-
-def write_note(
-    base_url: str, credentials: tuple[str, str], dag_id: str, run_id: str, line: tuple[str, str]
-) -> str:
-    """Sign in with ``credentials`` (login, password), merge ``line`` (business id, summary) into the note.
+def write_note(api: AirflowApi, dag_id: str, run_id: str, line: tuple[str, str]) -> str:
+    """Merge ``line`` (business id, summary) into the run's note.
 
     Returns:
         The note as stored.
 
     Raises:
-        NoteNotSet: The API server is unreachable or refused.
+        AirflowApiError: The API server is unreachable or refused.
     """
-    root = base_url.rstrip("/")
-    with httpx.Client(timeout=10.0) as client:
-        token = _call(
-            client,
-            "POST",
-            f"{root}/auth/token",
-            json=dict(zip(("username", "password"), credentials, strict=True)),
-        )
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
-        run_url = f"{root}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
-        note = merge_line(_call(client, "GET", run_url, headers=headers).get("note"), *line)
-        _call(client, "PATCH", run_url, headers=headers, params={"update_mask": "note"}, json={"note": note})
+    note = merge_line(api.dag_run(dag_id, run_id).get("note"), *line)
+    api.set_note(dag_id, run_id, note)
     return note
 
 
@@ -70,15 +43,15 @@ def set_run_note(dag_id: str, run_id: str, business_id: str, summary: str) -> No
     """Put ``summary`` on the run's note when the ``airflow_api`` connection is configured; log otherwise."""
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from classxpm.airflow.connections import get_connection
-
     try:
-        connection = get_connection(API_CONN_ID)
+        root, login, password = connection_root(API_CONN_ID)
     except AirflowNotFoundException:
         log.info("no %s connection: the run's note is left as it is", API_CONN_ID)
         return
     try:
-        credentials = (connection.login or "", connection.password or "")
-        write_note(connection.host or "", credentials, dag_id, run_id, (business_id, summary))
-    except NoteNotSet as exc:
+        with httpx.Client(timeout=10.0) as http:
+            write_note(
+                AirflowApi(http, root).sign_in(login, password), dag_id, run_id, (business_id, summary)
+            )
+    except AirflowApiError as exc:
         log.warning("the run's note was not set: %s", exc)

@@ -3,7 +3,9 @@
 Each task is a one-line call into ``classxpm.airflow.sync_tasks``; tasks pass run references, never data.
 Every task from extract to report is mapped over the Class businesses (each with its own XPM tenant and
 rate budget), the validation gate sits between extract and plan, and upsert fans out over batches of
-funds so several workers share a large backfill, within the ``xpm_api`` pool.
+funds so several workers share a large backfill, within the ``xpm_api`` pool. ``finish`` is a teardown: it
+runs whatever happened upstream, so every sync run ends failed, skipped or succeeded in the state database,
+and it leaves the DAG run's state to the other tasks.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, AssetAlias, Param, dag, get_current_context, task
+from airflow.sdk import DAG, AssetAlias, Param, dag, get_current_context, task, teardown
 
 from classxpm.airflow.lineage import CLIENTS_ALIAS, CONTACTS_ALIAS
 
@@ -123,7 +125,13 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
             context = get_current_context()
             return sync_tasks.report(ref, context["outlet_events"], (dag_id, context["run_id"]))
 
+        @teardown
+        def finish() -> dict[str, str]:
+            from classxpm.airflow import sync_tasks
+
+            return sync_tasks.finish(dag_id, get_current_context()["run_id"])
+
         planned = plan.expand(ref=validate.expand(ref=extract.expand(ref=start())))
-        upsert.expand(work=batches(planned)) >> report.expand(ref=planned)
+        upsert.expand(work=batches(planned)) >> report.expand(ref=planned) >> finish()
 
     return sync()

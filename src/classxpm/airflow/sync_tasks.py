@@ -1,82 +1,47 @@
-"""What the sync DAGs' tasks call: resources from the Airflow connections, Airflow's view of our errors.
+"""What the sync DAGs' tasks call: each step on resources from ``classxpm.airflow.resources``.
 
-Every function here runs inside a task, never at parse time. Errors are translated once: not authorised
-skips the run, a refused grant fails it without retries and with the seed's message, configuration errors
-fail without retries, everything else is left to the task's retries.
+Every function here runs inside a task, never at parse time. Errors become Airflow's outcomes in one place,
+``classxpm.airflow.outcomes``; a step that ends skipped or failed records why on its sync runs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from classxpm.airflow.connections import (
-    CLASS_DB_CONN_ID,
-    STATE_CONN_ID,
-    XPM_CONN_ID,
-    database_url_from,
-    get_connection,
-    xpm_config_from,
-)
-from classxpm.mapping import MappingError
-from classxpm.source.extract import SourceContractError
+from classxpm.airflow.connections import STATE_CONN_ID
+from classxpm.airflow.outcomes import task_outcomes
+from classxpm.airflow.resources import engine, sync_env
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
-from classxpm.validation.outcome import ValidationGateError
-from classxpm.xpm.errors import Fatal, NotAuthorised, Reauthorise
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-@contextmanager
-def sync_env() -> Iterator[SyncEnv]:
-    """Open the sync's resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
-    import httpx
+def run_step(step: Callable[[SyncEnv], T], runs: Sequence[str] = ()) -> T:
+    """Run one sync step with fresh resources; our errors become Airflow's outcomes (``task_outcomes``).
 
-    from classxpm.db import make_engine
-    from classxpm.mapping import load_default_mappings
-    from classxpm.state.crypto import load_cipher
-    from classxpm.state.tokens import StoredTokenSource, TokenStore
-    from classxpm.sync.run import CallCounter
-    from classxpm.validation.report import reports_root
-    from classxpm.xpm.session import XpmSession
+    A step that ends skipped or failed records why on ``runs`` (the sync run ids it works on).
+    """
+    with task_outcomes(lambda outcome, reason: _end_runs(runs, outcome, reason)), sync_env() as env:
+        return step(env)
 
-    source = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)), hide_parameters=True)
-    state = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
-    config = xpm_config_from(get_connection(XPM_CONN_ID))
-    counter, cipher = CallCounter(), load_cipher()
-    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
-    session = XpmSession(config, http=http)
 
-    def open_api(business_id: str) -> Any:
-        tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
-        return session.api(tokens)
+def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
+    if not runs:
+        return
+    import sqlalchemy as sa
+
+    from classxpm.sync.endings import end_runs
+    from classxpm.xpm.auth import utcnow
 
     try:
-        yield SyncEnv(source, state, cipher, load_default_mappings(), open_api, reports_root(), calls=counter)
-    finally:
-        session.close()
-        source.dispose()
-        state.dispose()
-
-
-def run_step(step: Callable[[SyncEnv], T]) -> T:
-    """Run one sync step with fresh resources, translating our errors into Airflow's task outcomes."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-    try:
-        with sync_env() as env:
-            return step(env)
-    except NotAuthorised as exc:
-        raise AirflowSkipException(str(exc)) from None
-    except Reauthorise as exc:
-        log.error("%s (%s)", exc, exc.reason)
-        raise AirflowFailException(str(exc)) from None
-    except (Fatal, MappingError, SourceContractError, ValidationGateError) as exc:
-        raise AirflowFailException(str(exc)) from None
+        with engine(STATE_CONN_ID) as state:
+            end_runs(state, runs, outcome, reason, utcnow())
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("the sync runs were not ended (%s): the finish task ends them", type(exc).__name__)
 
 
 def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -92,7 +57,7 @@ def extract(ref: dict[str, Any]) -> dict[str, int]:
     from classxpm.airflow.lineage import report_inputs
     from classxpm.sync import steps
 
-    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)))
+    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)), [ref["run_id"]])
     report_inputs(ref["business_id"])
     return counts
 
@@ -101,14 +66,14 @@ def validate(ref: dict[str, Any]) -> dict[str, int]:
     """The validation gate task."""
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)))
+    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)), [ref["run_id"]])
 
 
 def plan(ref: dict[str, Any]) -> dict[str, int]:
     """The plan task."""
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)))
+    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)), [ref["run_id"]])
 
 
 def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,7 +88,7 @@ def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str
             {"ref": ref, "batch": i, "of": n} for ref, n in zip(refs, counts, strict=True) for i in range(n)
         ]
 
-    return run_step(cut)
+    return run_step(cut, [ref["run_id"] for ref in refs])
 
 
 def upsert(work: dict[str, Any]) -> dict[str, int]:
@@ -132,7 +97,9 @@ def upsert(work: dict[str, Any]) -> dict[str, int]:
     from classxpm.sync import steps
 
     ref = work["ref"]
-    counts = run_step(lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]))
+    counts = run_step(
+        lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]), [ref["run_id"]]
+    )
     if not ref["dry_run"]:
         report_outputs(ref["business_id"], ref["tenant_id"])
     return counts
@@ -144,16 +111,35 @@ def report(ref: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str]
     ``airflow_run`` is the (dag id, run id) whose note gets the summary. Only a run that wrote to XPM and had
     no failure records asset events for the XPM clients and contacts.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
     from classxpm.airflow.lineage import emit_asset_events
     from classxpm.airflow.run_note import set_run_note
     from classxpm.sync import steps
+    from classxpm.sync.report import FundsFailed, SyncReport
 
-    result = run_step(lambda env: steps.finish(env, RunRef.from_xcom(ref)))
-    set_run_note(*airflow_run, ref["business_id"], result.summary_line())
-    if result.failed:
-        raise AirflowFailException(f"{result.failed} funds failed to sync: see {result.report_path}")
+    def finish_run(env: SyncEnv) -> SyncReport:
+        result = steps.finish(env, RunRef.from_xcom(ref))
+        set_run_note(*airflow_run, ref["business_id"], result.summary_line())
+        if result.failed:
+            raise FundsFailed(result.failed, result.report_path)
+        return result
+
+    result = run_step(finish_run, [ref["run_id"]])
     if not ref["dry_run"]:
         emit_asset_events(outlet_events, ref["business_id"], ref["tenant_id"])
     return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}
+
+
+def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
+    """The finish task, whatever happened upstream: no run of this DAG run is left ``running``.
+
+    Returns:
+        Each business's final sync status.
+    """
+    from classxpm.sync.endings import end_unfinished
+    from classxpm.xpm.auth import utcnow
+
+    with task_outcomes(), engine(STATE_CONN_ID) as state:
+        ended = end_unfinished(state, dag_id, airflow_run_id, utcnow())
+    for business_id, status in sorted(ended.items()):
+        log.info("business %s: sync %s", business_id, status)
+    return ended

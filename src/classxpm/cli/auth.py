@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import click
 
 from classxpm.airflow.connections import STATE_CONN_ID, XPM_CONN_ID
+from classxpm.errors import ClassXpmError
 from classxpm.xpm.api import XeroConnection
+from classxpm.xpm.errors import NotAuthorised
 
 if TYPE_CHECKING:
     from classxpm.state.tokens import Grant, TokenStore
-from classxpm.xpm.errors import NotAuthorised, XpmError
 
 business_option = click.option(
     "--business",
@@ -147,12 +148,12 @@ def _ask(connections: Sequence[XeroConnection]) -> XeroConnection:
 @conn_option
 def status(business: str, state_db: str | None, conn_id: str) -> None:
     """Show whether the integration is authorised, for which tenant, and for how long."""
-    from classxpm.state.grants import open_store
+    from classxpm.airflow.resources import engine, token_store
     from classxpm.state.linking import AUTHORISED_MESSAGE, status_lines
     from classxpm.xpm.auth import utcnow
 
-    store = open_store(state_db or _state_url())
-    lines = status_lines(store, _business(business), utcnow())
+    with engine(STATE_CONN_ID, state_db) as state:
+        lines = status_lines(token_store(state), _business(business), utcnow())
     for line in lines:
         click.echo(line)
     if lines[0] != AUTHORISED_MESSAGE:
@@ -180,16 +181,12 @@ def unlink(business: str, state_db: str | None, conn_id: str) -> None:
 
 @contextmanager
 def _session_and_store(settings: Settings) -> Iterator[tuple]:
-    from classxpm.airflow.connections import get_connection, xpm_config_from
-    from classxpm.state.grants import open_store
-    from classxpm.xpm.session import XpmSession
+    from classxpm.airflow.resources import engine, token_store, xpm_session
 
     try:
-        config = xpm_config_from(get_connection(settings.conn_id))
-        store = open_store(settings.state_db or _state_url())
-        with XpmSession(config) as session:
-            yield session, store
-    except XpmError as exc:
+        with engine(STATE_CONN_ID, settings.state_db) as state, xpm_session(settings.conn_id) as session:
+            yield session, token_store(state)
+    except ClassXpmError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -197,21 +194,9 @@ def _business(business: str | None) -> str:
     """The business named, else the only business in the Class database (``class_db``)."""
     if business:
         return business
-    from classxpm.airflow.connections import CLASS_DB_CONN_ID, database_url_from, get_connection
-    from classxpm.db import make_engine
-    from classxpm.source.extract import business_ids
+    from classxpm.airflow.resources import class_businesses
 
-    engine = make_engine(database_url_from(get_connection(CLASS_DB_CONN_ID)))
-    try:
-        found = business_ids(engine)
-    finally:
-        engine.dispose()
+    found = class_businesses()
     if len(found) != 1:
         raise click.UsageError(f"class_db holds {len(found)} businesses: say which with --business")
     return found[0]
-
-
-def _state_url() -> str:
-    from classxpm.airflow.connections import database_url_from, get_connection
-
-    return database_url_from(get_connection(STATE_CONN_ID))

@@ -18,14 +18,9 @@ def db() -> None:
 )
 def upgrade(url: str | None) -> None:
     """Create or upgrade the state database schema to the latest revision."""
+    from classxpm.airflow.resources import database_url
     from classxpm.state.migrations import upgrade as run_upgrade
 
-    target = url or _state_url_from_airflow()
+    target = url or database_url(STATE_CONN_ID)
     run_upgrade(target)
     click.echo("State database is up to date.")
-
-
-def _state_url_from_airflow() -> str:
-    from classxpm.airflow.connections import database_url_from, get_connection
-
-    return database_url_from(get_connection(STATE_CONN_ID))

@@ -8,6 +8,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from classxpm.db import DatabaseUrlError
+from classxpm.errors import Fatal
 from classxpm.source.demo_data import (
     DEFAULT_SEED,
     DatabaseNotEmpty,
@@ -17,7 +18,7 @@ from classxpm.source.demo_data import (
 )
 
 
-class BadDatabase(click.ClickException):
+class BadDatabase(Fatal, click.ClickException):
     """The database URL cannot be used or reached: exit code 2, like other usage errors."""
 
     exit_code = 2

@@ -7,15 +7,15 @@ configured long: it is safe once the holder is known to be gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 import click
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from classxpm.cli.auth import _business, _state_url, business_option, state_db_option
+from classxpm.airflow.connections import STATE_CONN_ID
+from classxpm.cli.auth import _business, business_option, state_db_option
 from classxpm.sync.lease import LeaseState
 
 tenant_option = click.option(
@@ -64,15 +64,10 @@ def release(business: str | None, tenant: str | None, state_db: str | None, yes:
             click.echo("The lease changed hands meanwhile; nothing released. See `classxpm lease status`.")
 
 
-@contextmanager
-def _state(state_db: str | None) -> Iterator[Engine]:
-    from classxpm.db import make_engine
+def _state(state_db: str | None) -> AbstractContextManager[Engine]:
+    from classxpm.airflow.resources import engine
 
-    engine = make_engine(state_db or _state_url())
-    try:
-        yield engine
-    finally:
-        engine.dispose()
+    return engine(STATE_CONN_ID, state_db)
 
 
 def _shown(engine: Engine, business: str | None, tenant: str | None) -> tuple[str, str, LeaseState | None]:

@@ -8,6 +8,7 @@ failed pull leaves the previous snapshot whole and a reader never sees half of o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,15 +18,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
+from classxpm.state.tokens import StoredTokenSource, TokenStore
 from classxpm.sync.tables import fund_links
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.errors import NotFound, RecordError
+from classxpm.xpm.auth import utcnow
+from classxpm.xpm.config import DEFAULT_DAY_LIMIT, DEFAULT_RESERVE_SHARE
+from classxpm.xpm.errors import Deferred, NotAuthorised, NotFound, Reauthorise, RecordError
+from classxpm.xpm.session import XpmSession
 from classxpm.xpm.xml import Job, Task
+
+log = logging.getLogger(__name__)
 
 WEB_URL_CAP = 100
 """At most this many ``client.api/get`` calls a run to fill missing WebUrls; the rest wait for later runs."""
-DAILY_RESERVE = 500
-"""Daily calls never spent on WebUrls: 10 % of XPM's 5,000, as the sync keeps for people using XPM."""
+DAILY_RESERVE = int(DEFAULT_DAY_LIMIT * DEFAULT_RESERVE_SHARE)
+"""Daily calls never spent on WebUrls unless the connection says otherwise (``XpmConfig.reserve``)."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +189,56 @@ def _store_web_url(state: Engine, api: XpmApi, business_id: str, fund_id: str, c
 
 
 def take_snapshot(
-    state: Engine, api: XpmApi, business_id: str, tenant_id: str, clock: Callable[[], datetime]
+    state: Engine,
+    api: XpmApi,
+    business_id: str,
+    tenant_id: str,
+    clock: Callable[[], datetime],
+    *,
+    reserve: int = DAILY_RESERVE,
 ) -> SnapshotResult:
-    """Replace the business's jobs snapshot, then fill missing WebUrls within the day's budget."""
+    """Replace the business's jobs snapshot, then fill missing WebUrls within the day's budget.
+
+    ``reserve`` daily calls are never spent on WebUrls: they are left for people using XPM.
+    """
     pull = pull_jobs(api, linked_clients(state, business_id, tenant_id))
     result = write_snapshot(state, business_id, tenant_id, pull, clock())
-    web_urls = fill_web_urls(state, api, business_id, tenant_id, web_url_budget(api))
+    web_urls = fill_web_urls(state, api, business_id, tenant_id, web_url_budget(api, reserve=reserve))
     return SnapshotResult(business_id, result.jobs, result.tasks, web_urls, result.api_calls + web_urls)
+
+
+def snapshot_business(
+    session: XpmSession, state: Engine, store: TokenStore, business_id: str
+) -> SnapshotResult:
+    """Take one business's snapshot with its stored grant.
+
+    Raises:
+        Reauthorise: Xero refused the business's grant.
+        Deferred: The tenant's daily quota is spent.
+    """
+    tokens = StoredTokenSource(store, business_id, session.identity, session.clock)
+    api = session.api(tokens)
+    return take_snapshot(state, api, business_id, tokens.tenant_id, utcnow, reserve=session.config.reserve)
+
+
+def snapshot_all(session: XpmSession, state: Engine) -> tuple[list[SnapshotResult], list[str]]:
+    """Snapshot every business with a grant; return the results and the businesses needing a person.
+
+    Raises:
+        NotAuthorised: No business has a grant.
+    """
+    from classxpm.state.crypto import load_cipher
+
+    store = TokenStore(state, load_cipher())
+    businesses = store.business_ids()
+    if not businesses:
+        raise NotAuthorised()
+    results, problems = [], []
+    for business_id in businesses:
+        try:
+            results.append(snapshot_business(session, state, store, business_id))
+        except Reauthorise as exc:
+            problems.append(f"business {business_id}: {exc}")
+        except Deferred as exc:
+            log.warning("business %s skipped: %s", business_id, exc)
+    return results, problems

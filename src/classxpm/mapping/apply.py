@@ -17,6 +17,7 @@ import collections.abc
 from collections.abc import Callable
 from typing import NamedTuple
 
+from classxpm.errors import RecordRefused
 from classxpm.identifiers import Tfn
 from classxpm.mapping.models import Mapping
 from classxpm.mapping.records import FieldValues, MappedRecord, RecordProblem
@@ -32,7 +33,7 @@ _CLEANED = "control characters removed"
 _MAX_PLANS = 64
 
 
-class _FieldError(Exception):
+class _FieldError(RecordRefused):
     """Ends the mapping of one field with a reason that never quotes the value."""
 
 

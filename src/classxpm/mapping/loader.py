@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from classxpm.errors import Fatal
 from classxpm.identifiers import mask_digit_runs
 from classxpm.mapping.models import FieldMapping, Mapping
 
@@ -32,7 +33,7 @@ _ALLOWED_KEYS = {
 }
 
 
-class MappingError(Exception):
+class MappingError(Fatal):
     """A mapping file is unreadable or wrong; the message has one ``file: key: reason`` line per problem."""
 
     def __init__(self, lines: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from classxpm.errors import RecordRefused
 from classxpm.identifiers import normalise
 
 _WORD_BREAKS = re.compile(r"[\t\n\r\v\f\x85\u2028\u2029]")
@@ -27,7 +28,7 @@ _UNSENDABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _UNSENDABLE_BUT_LINE_BREAK = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-class TransformProblem(ValueError):
+class TransformProblem(RecordRefused, ValueError):
     """A value a transform cannot turn into what the field needs; the reason never quotes the value."""
 
 

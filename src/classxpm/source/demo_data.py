@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from classxpm.db import make_engine
+from classxpm.errors import Fatal, Retriable
 from classxpm.identifiers import (
     ABN_WEIGHTS,
     ACN_WEIGHTS,
@@ -163,11 +164,11 @@ FAMILY_FUND_NAMES = (
 _UNDECOMPOSABLE = str.maketrans({"Đ": "D", "đ": "d", "Ł": "L", "ł": "l", "ß": "ss", "Ø": "O", "ø": "o"})
 
 
-class DatabaseNotEmpty(RuntimeError):
+class DatabaseNotEmpty(Fatal):
     """The Class tables already hold rows and the caller did not ask to replace them."""
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(Retriable):
     """The database named by a well-formed URL could not be connected to: the message is one line."""
 
 

@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from classxpm.errors import Fatal
 from classxpm.identifiers import code_key
 from classxpm.source.schema import businesses, column_names, funds, members
 
 DEFAULT_CHUNK_SIZE = 5_000
 
 
-class SourceContractError(RuntimeError):
+class SourceContractError(Fatal):
     """The Class database lacks a table or column that the pipeline reads."""
 
 

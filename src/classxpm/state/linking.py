@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from classxpm import errors
 from classxpm.state.tokens import Grant, StoredTokenSource, TokenStore
 from classxpm.xpm.api import PRACTICE_MANAGER, XeroConnection, XpmApi
 from classxpm.xpm.auth import TokenSet
@@ -162,7 +163,7 @@ class GrantProblem:
         return f"business {self.business_id}: {self.reason} ({days})"
 
 
-class GrantsNeedAttention(Exception):
+class GrantsNeedAttention(errors.Retriable):
     """At least one linked grant is invalid or within a week of expiring."""
 
     def __init__(self, problems: Sequence[GrantProblem]) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from classxpm.errors import RecordRefused
 from classxpm.identifiers import code_key, mask_digit_runs
 from classxpm.sync.contacts import pair
 from classxpm.sync.links import (
@@ -68,7 +69,7 @@ class Members:
     """Member id to the reason it is not linked."""
 
 
-class Unidentified(Exception):
+class Unidentified(RecordRefused):
     """A contact whose add lost its answer cannot be told apart from other contacts of the client."""
 
 

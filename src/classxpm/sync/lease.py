@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from classxpm.errors import Retriable
 from classxpm.sync.tables import tenant_leases
 from classxpm.xpm.auth import Clock, utcnow
 from classxpm.xpm.errors import ConfigurationError
@@ -30,7 +31,7 @@ HEARTBEAT_VARIABLE = "CLASSXPM_LEASE_HEARTBEAT_SECONDS"
 HEARTBEATS_PER_TTL = 4
 
 
-class TenantBusy(RuntimeError):
+class TenantBusy(Retriable):
     """Another run holds the tenant's lease."""
 
 

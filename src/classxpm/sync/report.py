@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from classxpm.errors import RecordRefused
+
 COUNTED = (
     "created",
     "linked",
@@ -19,6 +21,13 @@ COUNTED = (
     "deferred",
     "skipped",
 )
+
+
+class FundsFailed(RecordRefused):
+    """Some funds were refused: the run fails once every other fund went through, so alerting works."""
+
+    def __init__(self, failed: int, report_path: str) -> None:
+        super().__init__(f"{failed} funds failed to sync: see {report_path}")
 
 
 @dataclass(frozen=True)

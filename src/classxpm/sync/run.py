@@ -19,6 +19,7 @@ from classxpm.sync.lease import LeaseSettings
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow
+from classxpm.xpm.config import DEFAULT_DAY_LIMIT, DEFAULT_MINUTE_LIMIT, DEFAULT_RESERVE_SHARE
 from classxpm.xpm.errors import ConfigurationError
 
 
@@ -120,7 +121,10 @@ class CallCounter:
 
 @dataclass
 class SyncEnv:
-    """The resources a sync step uses: databases, cipher, mappings and a way to reach XPM."""
+    """The resources a sync step uses: databases, cipher, mappings and a way to reach XPM.
+
+    The limits come from the ``xpm_default`` connection's settings (``XpmConfig``), as the XPM client's do.
+    """
 
     source: Engine
     state: Engine
@@ -130,9 +134,9 @@ class SyncEnv:
     reports_dir: Path
     calls: CallCounter = field(default_factory=CallCounter)
     clock: Callable[[], datetime] = utcnow
-    day_limit: int = 5000
-    reserve_fraction: float = 0.10
-    calls_per_minute: int = 60
+    day_limit: int = DEFAULT_DAY_LIMIT
+    reserve_fraction: float = DEFAULT_RESERVE_SHARE
+    calls_per_minute: int = DEFAULT_MINUTE_LIMIT
     lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
 
     @property

@@ -21,6 +21,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from classxpm.errors import Fatal
 from classxpm.identifiers import Tfn
 from classxpm.source.extract import FundChunk, FundFilter, iter_fund_chunks
 from classxpm.source.schema import funds, members
@@ -59,7 +60,7 @@ _encoder = msgspec.msgpack.Encoder(enc_hook=_encode_hook)
 _decoder = msgspec.msgpack.Decoder(ext_hook=_decode_hook)
 
 
-class StagingError(RuntimeError):
+class StagingError(Fatal):
     """A staged chunk cannot be read back as this version of the pipeline writes it."""
 
 

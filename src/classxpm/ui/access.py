@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from classxpm.airflow.connections import XPM_CONN_ID
+from classxpm.errors import Fatal
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
@@ -26,7 +27,7 @@ TOKEN_COOKIE = "_token"  # noqa: S105 (a cookie name: Airflow's COOKIE_NAME_JWT_
 _bearer = HTTPBearer(auto_error=False)
 
 
-class Refused(Exception):
+class Refused(Fatal):
     """The user's Airflow role does not allow the action."""
 
     def __init__(self, action: str) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import httpx
 
+from classxpm.airflow.rest_api import AirflowApi, AirflowApiError
 from classxpm.ui.access import SYNC_DAG_ID
 
 
-class TriggerFailed(Exception):
+class TriggerFailed(AirflowApiError):
     """Airflow did not start the sync; the message says why in plain words."""
 
 
@@ -17,23 +18,21 @@ def trigger_sync(client: httpx.Client, api_root: str, token: str | None, busines
     Raises:
         TriggerFailed: Airflow's API could not be reached or refused the run.
     """
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    dag_url = f"{api_root.rstrip('/')}/api/v2/dags/{SYNC_DAG_ID}"
-    body = {"logical_date": None, "conf": {"business_id": business_id}}
-    run = _call(client, "POST", f"{dag_url}/dagRuns", headers, body)
+    api = AirflowApi(client, api_root, token)
+    try:
+        run = api.trigger(SYNC_DAG_ID, {"business_id": business_id})
+        paused = api.dag(SYNC_DAG_ID).get("is_paused")
+    except AirflowApiError as exc:
+        raise TriggerFailed(_in_plain_words(exc), exc.status) from None
     sentence = f"Sync started: run {run.get('dag_run_id')} of {SYNC_DAG_ID} is {run.get('state')}."
-    if _call(client, "GET", dag_url, headers).get("is_paused"):
+    if paused:
         sentence += f" {SYNC_DAG_ID} is paused in Airflow: the run starts once it is unpaused."
     return sentence
 
 
-def _call(client: httpx.Client, method: str, url: str, headers: dict, body: dict | None = None) -> dict:
-    try:
-        response = client.request(method, url, headers=headers, json=body)
-    except httpx.TransportError as exc:
-        raise TriggerFailed(f"Airflow's API could not be reached ({type(exc).__name__}).") from None
-    if response.status_code == 404:
-        raise TriggerFailed(f"Airflow does not know the {SYNC_DAG_ID} DAG yet: has the DAG processor run?")
-    if response.status_code >= 400:
-        raise TriggerFailed(f"Airflow refused to start {SYNC_DAG_ID} (HTTP {response.status_code}).")
-    return response.json()
+def _in_plain_words(error: AirflowApiError) -> str:
+    if error.status is None:
+        return f"{error}."
+    if error.status == 404:
+        return f"Airflow does not know the {SYNC_DAG_ID} DAG yet: has the DAG processor run?"
+    return f"Airflow refused to start {SYNC_DAG_ID} (HTTP {error.status})."

@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from classxpm.errors import ClassXpmError, NotAuthorised, Reauthorise, Retriable
 from classxpm.ui.access import Refused
 from classxpm.ui.airflow_api import TriggerFailed
 from classxpm.ui.pages import render
 from classxpm.ui.views import authorise, funds, reports, settings
-from classxpm.xpm.errors import NotAuthorised, Reauthorise, Retriable, XpmError
+from classxpm.xpm.errors import XpmError
 
 TITLES = {401: "Please sign in to Airflow", 403: "Not allowed", 404: "Not found"}
 
@@ -28,9 +29,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     for module in (settings, authorise, funds, reports):
         app.include_router(module.router)
-    app.add_exception_handler(XpmError, _xpm_error)
-    app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(TriggerFailed, _trigger_failed)
+    app.add_exception_handler(ClassXpmError, _project_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_api_route("/", _home, include_in_schema=False)
     return app
@@ -40,19 +39,29 @@ def _home(request: Request) -> RedirectResponse:
     return RedirectResponse(request.url_for("settings"), status_code=303)
 
 
-def _xpm_error(request: Request, exc: Exception) -> HTMLResponse:
-    status = (
-        502 if isinstance(exc, Retriable) else 409 if isinstance(exc, NotAuthorised | Reauthorise) else 400
-    )
-    return _error(request, status, "Xero Practice Manager", str(exc))
+def _project_error(request: Request, exc: Exception) -> HTMLResponse:
+    """One page for every error of the taxonomy: the status follows its root, the title who refused."""
+    return _error(request, _status(exc), _title(exc), str(exc))
 
 
-def _refused(request: Request, exc: Exception) -> HTMLResponse:
-    return _error(request, 403, TITLES[403], str(exc))
+def _status(exc: Exception) -> int:
+    if isinstance(exc, Refused):
+        return 403
+    if isinstance(exc, Retriable):
+        return 502
+    if isinstance(exc, NotAuthorised | Reauthorise):
+        return 409
+    return 400
 
 
-def _trigger_failed(request: Request, exc: Exception) -> HTMLResponse:
-    return _error(request, 502, "The sync was not started", str(exc))
+def _title(exc: Exception) -> str:
+    if isinstance(exc, Refused):
+        return TITLES[403]
+    if isinstance(exc, TriggerFailed):
+        return "The sync was not started"
+    if isinstance(exc, XpmError):
+        return "Xero Practice Manager"
+    return "Something went wrong"
 
 
 def _http_error(request: Request, exc: Exception) -> HTMLResponse:

@@ -48,42 +48,18 @@ class UiServices:
 @cache
 def airflow_services() -> UiServices:
     """The services of the running API server, from the ``classxpm_state`` and ``xpm_default`` connections."""
-    from classxpm.airflow.connections import (
-        STATE_CONN_ID,
-        XPM_CONN_ID,
-        database_url_from,
-        get_connection,
-        xpm_config_from,
-    )
-    from classxpm.db import make_engine
+    from functools import partial
+
+    from classxpm.airflow import resources
+    from classxpm.airflow.connections import STATE_CONN_ID
     from classxpm.state.crypto import load_cipher
     from classxpm.validation.report import reports_root
 
-    engine = make_engine(database_url_from(get_connection(STATE_CONN_ID)), hide_parameters=True)
     return UiServices(
-        state=engine,
+        state=resources.open_engine(STATE_CONN_ID),
         cipher=load_cipher(),
-        xpm_config=lambda: xpm_config_from(get_connection(XPM_CONN_ID)),
+        xpm_config=resources.xpm_config,
         reports_dir=reports_root(),
         airflow=httpx.Client(timeout=10.0),
-        class_businesses=_class_businesses,
+        class_businesses=partial(resources.class_businesses, optional=True),
     )
-
-
-def _class_businesses() -> list[str]:
-    """The Class database's businesses; none when the API server has no ``class_db`` connection."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    from classxpm.airflow.connections import CLASS_DB_CONN_ID, database_url_from, get_connection
-    from classxpm.db import make_engine
-    from classxpm.source.extract import business_ids
-
-    try:
-        connection = get_connection(CLASS_DB_CONN_ID)
-    except AirflowNotFoundException:
-        return []
-    engine = make_engine(database_url_from(connection))
-    try:
-        return business_ids(engine)
-    finally:
-        engine.dispose()

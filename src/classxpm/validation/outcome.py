@@ -11,10 +11,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from classxpm.errors import Fatal
+
 TfnStatus = Literal["absent", "valid", "invalid"]
 
 
-class ValidationGateError(RuntimeError):
+class ValidationGateError(Fatal):
     """The run as a whole cannot go on; the message is short: counts, what failed, where the report is.
 
     Attributes:

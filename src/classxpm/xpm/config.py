@@ -20,9 +20,15 @@ DEFAULT_SCOPES = "offline_access practicemanager.client practicemanager.job.read
 URL_SETTINGS = ("authorize_url", "token_url", "revocation_url", "connections_url", "redirect_uri")
 
 
+DEFAULT_MINUTE_LIMIT = 60
+DEFAULT_DAY_LIMIT = 5_000
+DEFAULT_RESERVE_SHARE = 0.10
+
 TUNING = {
     "minute_limit": int,
     "max_in_flight": int,
+    "day_limit": int,
+    "reserve_share": float,
     "refresh_margin_seconds": float,
     "rate_window_seconds": float,
 }
@@ -58,13 +64,17 @@ class XpmConfig:
     scopes: str = DEFAULT_SCOPES
     timeout_seconds: float = 30.0
     retry: RetrySettings = RetrySettings()
-    minute_limit: int = 60
+    minute_limit: int = DEFAULT_MINUTE_LIMIT
     """Calls a minute this client allows itself per tenant (Xero's limit; lower leaves room for people)."""
     max_in_flight: int = 5
+    day_limit: int = DEFAULT_DAY_LIMIT
+    """The tenant's daily call quota: 5,000 on Xero's standard tiers, 1,000 on Starter."""
+    reserve_share: float = DEFAULT_RESERVE_SHARE
+    """The share of ``day_limit`` the pipeline never spends: it is left for people using XPM."""
     refresh_margin_seconds: float = 300.0
+    """Refresh the access token this long before it expires (Xero's tokens last 30 minutes)."""
     rate_window_seconds: float = 60.0
     """XPM's rate window: a minute; shorter only against a simulator that runs its clock faster."""
-    """Refresh the access token this long before it expires (Xero's tokens last 30 minutes)."""
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
@@ -77,6 +87,8 @@ class XpmConfig:
             raise ConfigurationError("timeout_seconds must be positive")
         if self.minute_limit < 1 or self.max_in_flight < 1 or self.rate_window_seconds <= 0:
             raise ConfigurationError("minute_limit and max_in_flight must be at least 1, the window positive")
+        if self.day_limit < 1 or not 0 <= self.reserve_share < 1:
+            raise ConfigurationError("day_limit must be at least 1, and reserve_share at least 0 and below 1")
 
     @classmethod
     def from_settings(
@@ -100,6 +112,11 @@ class XpmConfig:
             if extras.get(name):
                 values[name] = kind(extras[name])
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
+
+    @property
+    def reserve(self) -> int:
+        """Daily calls kept for people using XPM: ``reserve_share`` of the tenant's ``day_limit``."""
+        return int(self.day_limit * self.reserve_share)
 
     @property
     def redirect_port(self) -> int:

@@ -1,8 +1,9 @@
-"""The one error taxonomy of the XPM client, and the one place that classifies responses.
+"""The XPM client's errors, and the one place that classifies responses.
 
-Retriable errors may succeed when repeated in-request (seconds); Deferred ends a run until the daily quota
-resets; Reauthorise and NotAuthorised need a person; Fatal errors are configuration or entitlement problems;
-RecordError belongs to one record and the run goes on.
+Each error takes its place under a root of ``classxpm.errors``: Retriable errors may succeed when repeated
+in-request (seconds); Deferred (quota spent) ends a run until the daily quota resets; Reauthorise and
+NotAuthorised need a person; Fatal errors are configuration or entitlement problems; RecordError belongs to
+one record and the run goes on.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from classxpm import errors as roots
+from classxpm.errors import NOT_AUTHORISED_MESSAGE, REAUTHORISE_MESSAGE  # noqa: F401 (callers read them here)
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-REAUTHORISE_MESSAGE = "Sync failed. Token expired. Re-authorisation required."
-NOT_AUTHORISED_MESSAGE = "Xero Integration not Authorised"
 DAILY_LIMIT_PROBLEM = "day"
 
 
-class XpmError(Exception):
+class XpmError(roots.ClassXpmError):
     """Base of every error the XPM client raises."""
 
 
-class Retriable(XpmError):
+class Retriable(XpmError, roots.Retriable):
     """A failure that may pass when the same request is sent again (429, 5xx, connection errors).
 
     Attributes:
@@ -46,16 +48,11 @@ class RateLimited(Retriable):
     """A per-minute or concurrency 429: wait Retry-After and send again."""
 
 
-class Deferred(XpmError):
+class Deferred(XpmError, roots.QuotaSpent):
     """The tenant's daily quota is spent: end the run and resume after ``retry_after`` seconds."""
 
-    def __init__(self, retry_after: float | None) -> None:
-        wait = "unknown" if retry_after is None else f"{retry_after:.0f} s"
-        super().__init__(f"XPM daily call limit reached; deferred until the quota resets (in {wait})")
-        self.retry_after = retry_after
 
-
-class AccessTokenRejected(XpmError):
+class AccessTokenRejected(XpmError, roots.Retriable):
     """A 401 on an API call: refresh the access token once and send again."""
 
     def __init__(self, detail: str) -> None:
@@ -63,22 +60,15 @@ class AccessTokenRejected(XpmError):
         self.expired = detail.startswith("TokenExpired")
 
 
-class Reauthorise(XpmError):
+class Reauthorise(XpmError, roots.Reauthorise):
     """The grant is expired or revoked: a person must authorise the integration again."""
 
-    def __init__(self, reason: str = "") -> None:
-        super().__init__(REAUTHORISE_MESSAGE)
-        self.reason = reason
 
-
-class NotAuthorised(XpmError):
+class NotAuthorised(XpmError, roots.NotAuthorised):
     """No grant is stored for the business."""
 
-    def __init__(self) -> None:
-        super().__init__(NOT_AUTHORISED_MESSAGE)
 
-
-class Fatal(XpmError):
+class Fatal(XpmError, roots.Fatal):
     """A failure that repeating cannot fix: stop the run."""
 
 
@@ -94,11 +84,11 @@ class ResponseFormatError(Fatal):
     """A response body that is malformed or unsafe to parse (DTDs, entities)."""
 
 
-class NotFound(XpmError):
+class NotFound(XpmError, roots.Fatal):
     """404: the resource (or path) does not exist."""
 
 
-class RecordError(XpmError):
+class RecordError(XpmError, roots.RecordRefused):
     """HTTP 200 whose XML says ``<Status>ERROR</Status>``: report the record and go on.
 
     Attributes:

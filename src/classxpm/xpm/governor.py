@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+from classxpm.xpm.config import DEFAULT_MINUTE_LIMIT
 from classxpm.xpm.errors import Deferred
 
 MAX_IN_FLIGHT = 5
-MINUTE_LIMIT = 60
+MINUTE_LIMIT = DEFAULT_MINUTE_LIMIT
 WINDOW_SECONDS = 60.0
 WINDOW_MARGIN = 0.01
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim.dates import stamp
 from classxpm.xpm_sim.runtime import Simulator
 from classxpm.xpm_sim.seeding import seed
@@ -19,7 +20,7 @@ REDACTED = "***"
 AdminHandler = Callable[[Simulator, dict[str, Any]], Any]
 
 
-class AdminInputError(ValueError):
+class AdminInputError(Fatal, ValueError):
     """An admin request body that cannot be used."""
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim import responses
 from classxpm.xpm_sim.grants import Bearer, BearerError, authenticate_bearer, connections_of
 from classxpm.xpm_sim.middleware import LostResponse, RequestInfo, request_info
@@ -25,7 +26,7 @@ API_ROOT = "/practicemanager/3.1/"
 FORBIDDEN = "AuthenticationUnsuccessful"
 
 
-class ApiError(Exception):
+class ApiError(Fatal):
     """A failure XPM reports as ``<Status>ERROR</Status>``; ``not_found`` ones may use HTTP 404 by config."""
 
     def __init__(self, description: str, not_found: bool = False) -> None:

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from classxpm.errors import Fatal
+
 DEFAULT_TENANT_ID = "6f1c2a4e-3b5d-4e7f-8a9b-0c1d2e3f4a5b"
 DEFAULT_TENANT_NAME = "Demo Practice"
 DEFAULT_USER_EMAIL = "demo@practice.example"
@@ -23,7 +25,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(Fatal, ValueError):
     """A config patch names an unknown field or gives a value of the wrong type or range."""
 
 

@@ -11,10 +11,12 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from classxpm.errors import Fatal
+
 ALL_API = "*"
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(Fatal, ValueError):
     """A fault specification from the admin API is malformed."""
 
 

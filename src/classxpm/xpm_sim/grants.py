@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim import tokens
 from classxpm.xpm_sim.dates import from_stamp, stamp
 from classxpm.xpm_sim.runtime import Simulator
@@ -25,7 +26,7 @@ ISSUER = "https://identity.xero.com"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
-class OAuthError(Exception):
+class OAuthError(Fatal):
     """An error the token or revocation endpoint answers with ``{"error": ...}``."""
 
     def __init__(self, error: str, description: str | None = None, status: int = 400) -> None:
@@ -50,7 +51,7 @@ class Bearer:
     claims: dict[str, Any]
 
 
-class BearerError(Exception):
+class BearerError(Fatal):
     """A bearer token that does not authenticate; ``detail`` is the Xero problem detail."""
 
     def __init__(self, detail: str) -> None:

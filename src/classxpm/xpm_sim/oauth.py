@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim import grants
 from classxpm.xpm_sim.config import DEFAULT_USER_EMAIL
 from classxpm.xpm_sim.identity_routes import identity_route
@@ -34,7 +35,7 @@ _REQUEST_PARAMS = (
 )
 
 
-class AuthorizeRefused(Exception):
+class AuthorizeRefused(Fatal):
     """An authorize request refused on the page itself, because it cannot safely be redirected."""
 
 

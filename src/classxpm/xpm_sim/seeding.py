@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim import records
 from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, DEFAULT_TENANT_NAME, DEFAULT_USER_EMAIL, SimConfig
 from classxpm.xpm_sim.dates import render_input_date
@@ -17,7 +18,7 @@ JOB_COUNTER = "job_number"
 _STAFF_NAMESPACE = uuid.UUID("0b6d9c1e-6c44-4a55-9a53-5f1f8f0e7a21")
 
 
-class SeedError(ValueError):
+class SeedError(Fatal, ValueError):
     """A seed payload names something unknown or misses a required value."""
 
 

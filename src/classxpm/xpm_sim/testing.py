@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from classxpm.errors import Fatal
 from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, SimConfig
 
 DEFAULT_SCOPE = "offline_access practicemanager.client practicemanager.job.read"
@@ -21,7 +22,7 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
-class SimulatorStartError(RuntimeError):
+class SimulatorStartError(Fatal):
     """The simulator did not start answering in time."""
 
 

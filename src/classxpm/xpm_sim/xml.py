@@ -11,11 +11,13 @@ import xml.etree.ElementTree as ET
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from classxpm.errors import Fatal
+
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 _DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 
 
-class XmlInputError(ValueError):
+class XmlInputError(Fatal, ValueError):
     """A request body that is not the XML document the endpoint expects."""
 
 

@@ -32,8 +32,8 @@ from classxpm.airflow.connections import (
     XPM_CONN_ID,
     database_url_from,
     get_connection,
-    xpm_config_from,
 )
+from classxpm.airflow.hooks.xpm import XpmHook
 from classxpm.mapping.loader import MAPPINGS_DIR_ENV
 from classxpm.source.demo_data import DEMO_BUSINESS_ID
 from classxpm.state.crypto import KEY_ENV
@@ -350,7 +350,7 @@ def test_example_connections_reach_the_demo_services(
     for key, value in service_env(compose, "airflow-worker").items():
         if key.startswith("AIRFLOW_CONN_"):
             monkeypatch.setenv(key, value)
-    config = xpm_config_from(get_connection(XPM_CONN_ID))
+    config = XpmHook(XPM_CONN_ID).get_config()
     assert config.api_base_url == "http://xpm-sim:8765/practicemanager/3.1"
     assert config.token_url == "http://xpm-sim:8765/connect/token"
     assert (config.redirect_uri, config.scopes) == (
@@ -368,15 +368,17 @@ def test_live_settings_point_the_xpm_connection_at_xero(
 ) -> None:
     live = {**example_env, **dict.fromkeys(LIVE_XPM_URLS, ""), "COMPOSE_PROFILES": "live"}
     live |= {"XPM_CLIENT_ID": "app-id", "XPM_CLIENT_SECRET": "app-secret", "XPM_TIMEOUT_SECONDS": "45"}
+    live |= {"XPM_DAY_LIMIT": "1000"}  # Xero's Starter tier
     env = service_env(compose_with(live), "airflow-scheduler")
     monkeypatch.setenv("AIRFLOW_CONN_XPM_DEFAULT", env["AIRFLOW_CONN_XPM_DEFAULT"])
-    config = xpm_config_from(get_connection(XPM_CONN_ID))
+    config = XpmHook(XPM_CONN_ID).get_config()
     assert config.api_base_url == xpm_defaults.DEFAULT_API_BASE_URL
     assert config.authorize_url == xpm_defaults.DEFAULT_AUTHORIZE_URL
     assert config.token_url == xpm_defaults.DEFAULT_TOKEN_URL
     assert config.revocation_url == xpm_defaults.DEFAULT_REVOCATION_URL
     assert config.connections_url == xpm_defaults.DEFAULT_CONNECTIONS_URL
     assert (config.client_id, config.timeout_seconds) == ("app-id", 45.0)
+    assert (config.day_limit, config.reserve) == (1000, 100), "the reserve is a share of the tenant's limit"
 
 
 def test_state_database_is_created_where_its_connection_points(compose: dict[str, Any]) -> None:

@@ -54,3 +54,32 @@ def test_form_fields_are_relabelled():
     relabeled = {"login": "Client ID", "password": "Client secret", "host": "API base URL"}
     assert behaviour["relabeling"] == relabeled
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+
+
+def test_the_hook_is_the_http_providers_and_reads_the_limits_from_the_connection(monkeypatch, xpm_sim):
+    from airflow.providers.http.hooks.http import HttpHook
+
+    connection = json.loads(connection_json(xpm_sim))
+    connection["extra"] |= {"day_limit": 1000, "extra__xpm__reserve_share": "0.2", "minute_limit": ""}
+    monkeypatch.setenv("AIRFLOW_CONN_XPM_DEFAULT", json.dumps(connection))
+
+    config = XpmHook().get_config()
+
+    assert isinstance(XpmHook(), HttpHook)
+    assert (config.day_limit, config.reserve_share, config.reserve) == (1000, 0.2, 200)
+    assert config.minute_limit == 60, "a setting left blank on the form keeps Xero's value"
+    assert config.api_base_url == connection["host"]
+
+
+def test_a_host_without_a_scheme_is_refused_rather_than_sent_plain_http(monkeypatch):
+    connection = {"conn_type": "xpm", "login": "id", "password": "secret", "host": "api.xero.com"}
+    monkeypatch.setenv("AIRFLOW_CONN_XPM_DEFAULT", json.dumps(connection))
+    with pytest.raises(ConfigurationError, match="full https:// URL"):
+        XpmHook().get_config()
+
+
+def test_an_empty_host_is_xeros_production_api(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XPM_DEFAULT", json.dumps({"conn_type": "xpm", "login": "id", "password": "s"})
+    )
+    assert XpmHook().get_config().api_base_url == "https://api.xero.com/practicemanager/3.1"

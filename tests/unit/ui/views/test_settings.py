@@ -58,22 +58,33 @@ def test_an_idle_grant_past_60_days_is_expired(services, grant, as_role):
     assert "Sync failed. Token expired. Re-authorisation required." in later.get("/settings").text
 
 
-def test_the_last_sync_result_is_shown(admin, services, grant):
+def _sync_run(services, run_id: str, minutes: int, status: str, summary: dict) -> None:
+    """Store one ended sync run of the business."""
     with services.state.begin() as conn:
         conn.execute(
             sa.insert(sync_runs).values(
-                run_id="class_xpm_sync/manual_1",
+                run_id=run_id,
                 dag_id="class_xpm_sync",
                 business_id=BUSINESS,
                 mode="full",
                 sync_mode="upsert",
                 dry_run=False,
                 started_at=NOW,
-                finished_at=NOW + timedelta(minutes=3),
-                status="failed",
-                summary={"counts": {"created": 4, "failed": 1, "unchanged": 0}},
+                finished_at=NOW + timedelta(minutes=minutes),
+                status=status,
+                summary=summary,
             )
         )
+
+
+def test_the_last_sync_result_is_shown(admin, services, grant):
+    _sync_run(
+        services,
+        "class_xpm_sync/manual_1",
+        3,
+        "failed",
+        {"counts": {"created": 4, "failed": 1, "unchanged": 0}},
+    )
 
     page = admin.get("/settings", params={"business": BUSINESS})
 
@@ -139,6 +150,29 @@ def test_not_signed_in_is_told_to_sign_in(services, as_role):
 
 def test_the_home_page_is_the_settings_page(admin):
     assert admin.get("/").url.path == "/classxpm/settings"
+
+
+def test_a_skipped_last_sync_shows_why_and_when_it_ended(admin, services):
+    reason = {"reason": "XPM's daily call quota for the tenant is spent"}
+    _sync_run(services, "class_xpm_sync/manual_2/biz-1", 1, "skipped", reason)
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    assert '<dd class="status-skipped">skipped</dd>' in page.text
+    assert "XPM&#39;s daily call quota for the tenant is spent" in page.text
+    assert "still running" not in page.text
+
+
+def test_a_class_database_that_cannot_be_used_is_a_page_naming_it_not_a_server_error(services, as_role):
+    from classxpm.db import DatabaseUrlError
+
+    def unusable() -> list[str]:
+        raise DatabaseUrlError("not a database URL: class-db (no scheme)")
+
+    page = as_role(replace(services, class_businesses=unusable), "admin").get("/settings")
+
+    assert page.status_code == 400
+    assert "not a database URL: class-db (no scheme)" in page.text
 
 
 def test_times_follow_the_configured_practice_zone(admin, services, grant, monkeypatch):

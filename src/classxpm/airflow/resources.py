@@ -1,0 +1,134 @@
+"""The one composition root: what tasks, pages and commands build from the Airflow connections.
+
+Database engines, the token cipher and store, the XPM config and session, the Class businesses and the
+sync's resources are built here and nowhere else. Every function runs inside a task, a request or a command,
+never at DAG parse time; connections are read through the Task SDK, which also reads ``AIRFLOW_CONN_*``
+environment variables, so the CLI works without a running Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from classxpm.airflow.connections import (
+    CLASS_DB_CONN_ID,
+    STATE_CONN_ID,
+    XPM_CONN_ID,
+    database_url_from,
+    get_connection,
+)
+from classxpm.xpm.auth import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from classxpm.state.tokens import TokenStore
+    from classxpm.sync.run import SyncEnv
+    from classxpm.xpm.auth import Clock
+    from classxpm.xpm.config import XpmConfig
+    from classxpm.xpm.session import XpmSession
+
+
+def database_url(conn_id: str) -> str:
+    """The SQLAlchemy URL of database connection ``conn_id``.
+
+    Raises:
+        ConfigurationError: The connection is not a database.
+    """
+    return database_url_from(get_connection(conn_id))
+
+
+def open_engine(conn_id: str, url: str | None = None) -> Engine:
+    """An engine on the database of connection ``conn_id`` (or on ``url`` when given); the caller disposes.
+
+    Raises:
+        ConfigurationError: The connection is not a database.
+        DatabaseUrlError: The URL is not a database URL.
+    """
+    from classxpm.db import make_engine
+
+    return make_engine(url or database_url(conn_id), hide_parameters=True)
+
+
+@contextmanager
+def engine(conn_id: str, url: str | None = None) -> Iterator[Engine]:
+    """An engine as ``open_engine`` makes it, disposed on leaving."""
+    opened = open_engine(conn_id, url)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+
+
+def token_store(state: Engine, clock: Clock = utcnow) -> TokenStore:
+    """The grants of every business, on the state database, encrypted with the configured Fernet key."""
+    from classxpm.state.crypto import load_cipher
+    from classxpm.state.tokens import TokenStore
+
+    return TokenStore(state, load_cipher(), clock)
+
+
+def xpm_config(conn_id: str = XPM_CONN_ID) -> XpmConfig:
+    """The frozen XPM client config of connection ``conn_id`` (through the XPM hook)."""
+    from classxpm.airflow.hooks.xpm import XpmHook
+
+    return XpmHook(conn_id).get_config()
+
+
+def xpm_session(conn_id: str = XPM_CONN_ID) -> XpmSession:
+    """An XPM session (HTTP pool, identity calls) for connection ``conn_id``; the caller closes it."""
+    from classxpm.xpm.session import XpmSession
+
+    return XpmSession(xpm_config(conn_id))
+
+
+def class_businesses(*, optional: bool = False) -> list[str]:
+    """The businesses of the Class database (``class_db``), in id order.
+
+    Args:
+        optional: Answer none, rather than raise, when there is no ``class_db`` connection (the pages).
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from classxpm.source.extract import business_ids
+
+    try:
+        connection = get_connection(CLASS_DB_CONN_ID)
+    except AirflowNotFoundException:
+        if optional:
+            return []
+        raise
+    with engine(CLASS_DB_CONN_ID, database_url_from(connection)) as source:
+        return business_ids(source)
+
+
+@contextmanager
+def sync_env() -> Iterator[SyncEnv]:
+    """The sync's resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
+    import httpx
+
+    from classxpm.mapping import load_default_mappings
+    from classxpm.state.crypto import load_cipher
+    from classxpm.state.tokens import StoredTokenSource, TokenStore
+    from classxpm.sync.run import CallCounter, SyncEnv
+    from classxpm.validation.report import reports_root
+    from classxpm.xpm.session import XpmSession
+
+    config = xpm_config()
+    counter, cipher = CallCounter(), load_cipher()
+    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+    session = XpmSession(config, http=http)
+
+    def open_api(business_id: str) -> Any:
+        tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
+        return session.api(tokens)
+
+    try:
+        with engine(CLASS_DB_CONN_ID) as source, engine(STATE_CONN_ID) as state:
+            yield SyncEnv(
+                source, state, cipher, load_default_mappings(), open_api, reports_root(), calls=counter
+            )
+    finally:
+        session.close()
