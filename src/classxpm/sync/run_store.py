@@ -4,6 +4,10 @@ Every row here belongs to one run (``run_id``) except the watermark, which belon
 moves forward when a real, unfiltered run finishes. The steps read and write these tables only through
 this module.
 
+A run the report step closes ends ``success`` or ``failed``; a task that fails or is skipped earlier ends its
+run here at once, and the DAG's finish task ends whatever is still ``running`` (a task killed, or retried
+until Airflow gave up), so no run is left ``running`` for ever.
+
 The plan is stored in two parts: a row per fund (its action, the fields it writes, its contacts' steps and
 the dry run's diff: TFN-free) and, for the funds it writes, the mapped payload it sends, sealed in chunks as
 staging is. Upsert reads both and sends what plan decided.
@@ -11,7 +15,7 @@ staging is. Upsert reads both and sends what plan decided.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from classxpm.db import bulk_insert
 from classxpm.state.crypto import TokenCipher
+from classxpm.sync.lease import force_release
 from classxpm.sync.links import upsert
 from classxpm.sync.model import Action, DesiredContact, DesiredFund
 from classxpm.sync.plan import ContactStep, FundPlan
@@ -295,3 +300,45 @@ def close_run(
             .where(sync_runs.c.run_id == run.run_id)
             .values(finished_at=now, status=status, summary=dict(summary))
         )
+
+
+RUNNING = "running"
+UNFINISHED_REASON = "a task of the run failed before the report (see the Airflow task logs)"
+
+
+def end_runs(state: Engine, run_ids: Sequence[str], status: str, reason: str, now: datetime) -> None:
+    """End the runs among ``run_ids`` that are still running with ``status`` and ``reason``."""
+    with state.begin() as conn:
+        for row in _running(conn, sa.select(sync_runs).where(sync_runs.c.run_id.in_(list(run_ids)))):
+            _end(conn, row, status, reason, now)
+
+
+def end_unfinished(state: Engine, dag_id: str, airflow_run_id: str, now: datetime) -> dict[str, str]:
+    """End every run of one Airflow DAG run: failed when still running; give up their tenant leases.
+
+    Returns:
+        Each run's final status by business id.
+    """
+    prefix = f"{dag_id}/{airflow_run_id}/"
+    query = sa.select(sync_runs).where(sync_runs.c.run_id.startswith(prefix, autoescape=True))
+    with state.begin() as conn:
+        for row in _running(conn, query):
+            _end(conn, row, "failed", UNFINISHED_REASON, now)
+        rows = conn.execute(query).all()
+    for row in rows:
+        if row.tenant_id:
+            force_release(state, row.tenant_id, row.run_id)
+    return {row.business_id: row.status for row in rows}
+
+
+def _running(conn: Connection, query: sa.Select) -> list[Any]:
+    return list(conn.execute(query.where(sync_runs.c.status == RUNNING).with_for_update()).all())
+
+
+def _end(conn: Connection, row: Any, status: str, reason: str, now: datetime) -> None:
+    summary = {**(row.summary or {}), "reason": reason}
+    conn.execute(
+        sa.update(sync_runs)
+        .where(sync_runs.c.run_id == row.run_id, sync_runs.c.status == RUNNING)
+        .values(status=status, finished_at=now, summary=summary)
+    )

@@ -3,7 +3,7 @@ call counts and watermarks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,8 +14,9 @@ from classxpm.state.crypto import TokenCipher
 from classxpm.sync import run_store
 from classxpm.sync.model import Action, DesiredContact, DesiredFund
 from classxpm.sync.plan import ContactStep, FundPlan
+from classxpm.sync.run_store import UNFINISHED_REASON, end_runs, end_unfinished
 from classxpm.sync.staging import StagingError
-from classxpm.sync.tables import planned_payloads
+from classxpm.sync.tables import planned_payloads, sync_runs, tenant_leases
 from classxpm.xpm.errors import ConfigurationError
 
 AT = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -24,10 +25,10 @@ TFN = "123456782"
 
 def open_run(state, run_id="run-1", business_id="b1") -> None:
     with state.begin() as conn:
-        _open(conn, run_id, business_id)
+        _open_row(conn, run_id, business_id)
 
 
-def _open(conn, run_id: str, business_id: str) -> None:
+def _open_row(conn, run_id: str, business_id: str) -> None:
     run_store.open_run(
         conn,
         {
@@ -168,3 +169,68 @@ def test_closing_a_run_moves_the_watermark_only_when_asked_and_drops_its_plan(st
     assert run_store.load_plans(state, "run-1") == []
     assert run_store.load_payloads(state, cipher, "run-1", {"f00001"}) == {}
     assert run_store.quarantined(state, "run-1") == {}
+
+
+# Ending runs that never reached their report.
+
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+AIRFLOW_RUN = "manual__2026-05-01T09:00:00+00:00"
+
+
+def _open(state, business: str, status: str = "running", dag_id: str = "class_xpm_sync") -> str:
+    run_id = f"{dag_id}/{AIRFLOW_RUN}/{business}"
+    with state.begin() as conn:
+        conn.execute(
+            sa.insert(sync_runs).values(
+                run_id=run_id,
+                dag_id=dag_id,
+                business_id=business,
+                tenant_id=f"tenant-{business}",
+                mode="full",
+                sync_mode="upsert",
+                dry_run=False,
+                started_at=NOW,
+                status=status,
+                summary={"counts": {"created": 1}} if status != "running" else {},
+            )
+        )
+        conn.execute(
+            sa.insert(tenant_leases).values(
+                tenant_id=f"tenant-{business}", holder=run_id, expires_at=NOW + timedelta(minutes=15)
+            )
+        )
+    return run_id
+
+
+def _rows(state) -> dict[str, dict]:
+    with state.connect() as conn:
+        return {row["business_id"]: dict(row) for row in conn.execute(sa.select(sync_runs)).mappings()}
+
+
+def test_a_run_is_ended_once_with_its_reason_and_a_later_ending_changes_nothing(state):
+    run = _open(state, "b-1")
+
+    end_runs(state, [run], "skipped", "Xero Integration not Authorised", NOW)
+    end_runs(state, [run], "failed", "a later reason", NOW + timedelta(minutes=1))
+
+    ended = _rows(state)["b-1"]
+    assert (ended["status"], ended["summary"]) == ("skipped", {"reason": "Xero Integration not Authorised"})
+    assert ended["finished_at"] == NOW
+
+
+def test_the_finish_ends_only_this_dag_runs_unfinished_runs_and_frees_their_tenants(state):
+    _open(state, "b-1")
+    _open(state, "b-2", status="success")
+    _open(state, "b-3", dag_id="class_xpm_incremental")
+
+    ended = end_unfinished(state, "class_xpm_sync", AIRFLOW_RUN, NOW)
+
+    rows = _rows(state)
+    assert ended == {"b-1": "failed", "b-2": "success"}
+    assert rows["b-1"]["summary"] == {"reason": UNFINISHED_REASON}
+    assert rows["b-2"]["summary"] == {"counts": {"created": 1}}, (
+        "a run that reached its report is left as it is"
+    )
+    assert rows["b-3"]["status"] == "running", "another DAG's run is not this finish's business"
+    with state.connect() as conn:
+        assert conn.execute(sa.select(tenant_leases.c.tenant_id)).scalars().all() == ["tenant-b-3"]
