@@ -7,7 +7,6 @@ the dry run's diff. Both come from the same plan: the diff names exactly the fie
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -22,18 +21,14 @@ from classxpm.sync.run import RunRef, SyncEnv
 from classxpm.sync.staging import iter_staged
 from classxpm.xpm.api import XpmApi
 
-log = logging.getLogger(__name__)
-
 WRITING = run_store.WRITING
 
 
-def mapped_funds(env: SyncEnv, ref: RunRef, fund_ids: set[str] | None = None) -> Iterator[MappedFund]:
-    """Map the run's staged funds: all, or only ``fund_ids`` (reading only the chunks that hold them)."""
-    for chunk in iter_staged(env.state, ref.run_id, env.cipher, fund_ids):
+def mapped_funds(env: SyncEnv, ref: RunRef) -> Iterator[MappedFund]:
+    """Map the run's staged funds, chunk by chunk: the one place a run maps Class rows."""
+    for chunk in iter_staged(env.state, ref.run_id, env.cipher):
         for fund in chunk.funds:
-            if fund_ids is None or fund["fund_id"] in fund_ids:
-                members = chunk.members.get(fund["fund_id"], [])
-                yield map_fund(fund, members, env.mappings, env.cipher.hash_key)
+            yield map_fund(fund, chunk.members.get(fund["fund_id"], []), env.mappings, env.cipher.hash_key)
 
 
 def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
