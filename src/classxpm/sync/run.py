@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from classxpm.identifiers import code_key
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
 from classxpm.sync.lease import LeaseSettings
@@ -30,7 +31,10 @@ def _codes(value: object) -> tuple[str, ...]:
         value = value.replace(",", " ").split()
     if not isinstance(value, list | tuple):
         raise ConfigurationError("fund_codes must be a list of scope codes")
-    return tuple(sorted({str(code).strip() for code in value if str(code).strip()}))
+    # One code per match key, as first spelt: ``FUND1`` and ``fund1`` ask for the same fund.
+    codes = [str(code).strip() for code in value if str(code).strip()]
+    unique = {code_key(code): code for code in reversed(codes)}
+    return tuple(sorted(unique.values(), key=code_key))
 
 
 def _batch_size(value: object) -> int:
@@ -65,7 +69,7 @@ class RunRequest:
         Raises:
             ConfigurationError: A param has a value the sync does not know.
         """
-        dry_run = params.get("dry_run", False)
+        dry_run = False if params.get("dry_run") is None else params["dry_run"]
         if not isinstance(dry_run, bool):
             raise ConfigurationError("dry_run must be true or false")
         return cls(
@@ -74,7 +78,7 @@ class RunRequest:
             dry_run=dry_run,
             fund_codes=_codes(params.get("fund_codes")),
             business_id=(params.get("business_id") or None),
-            batch_size=_batch_size(params.get("batch_size", 500)),
+            batch_size=_batch_size(500 if params.get("batch_size") is None else params["batch_size"]),
         )
 
 
