@@ -13,13 +13,12 @@ BUSINESS = "biz-1"
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 
-def test_not_authorised_offers_authorise_in_a_new_tab(admin):
+def test_not_authorised_offers_authorise_in_the_whole_window_out_of_airflows_frame(admin):
     page = admin.get("/settings", params={"business": BUSINESS})
 
     assert page.status_code == 200
     assert "Xero Integration not Authorised" in page.text
-    assert 'id="authorise"' in page.text
-    assert 'target="_blank"' in page.text
+    assert '<a id="authorise" class="button" target="_top" data-leave-frame' in page.text
     assert 'id="unlink"' not in page.text
 
 
