@@ -57,7 +57,7 @@ def sync_run(state: Engine, reports_dir: Path, run_id: str) -> RunView | None:
         if run is None:
             return None
         steps = sa.select(sync_run_calls.c.step, sync_run_calls.c.calls)
-        calls = dict(conn.execute(steps.where(sync_run_calls.c.run_id == run_id)).tuples())
+        calls = dict(conn.execute(steps.where(sync_run_calls.c.run_id == run_id)).all())
     report = read_report(reports_dir, run)
     counts = (run["summary"] or {}).get("counts") or report.get("counts") or outcome_counts(state, run_id)
     return RunView(run, report, {key: counts.get(key, 0) for key in CHARTED}, calls)
@@ -81,7 +81,7 @@ def outcome_counts(state: Engine, run_id: str) -> dict[str, int]:
         .group_by(sync_outcomes.c.status)
     )
     with state.connect() as conn:
-        return dict(conn.execute(query).tuples())
+        return dict(conn.execute(query).all())
 
 
 def runs_of_airflow_run(state: Engine, dag_id: str, airflow_run_id: str) -> list[RowMapping]:
