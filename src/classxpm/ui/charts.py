@@ -20,9 +20,9 @@ COLOURS = {
     "linked": "#2f9e5b",
     "updated": "#13b5ea",
     "unchanged": "#9aa5b1",
-    "quarantined": "#b42318",
-    "needs_review": "#d97706",
-    "failed": "#7a1d12",
+    "quarantined": "#c2410c",
+    "needs_review": "#7c3aed",
+    "failed": "#b42318",
     "deferred": "#8a5a00",
 }
 
