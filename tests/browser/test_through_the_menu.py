@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import sqlalchemy as sa
