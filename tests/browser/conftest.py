@@ -27,6 +27,7 @@ from cryptography.fernet import Fernet
 
 from classxpm.db import make_engine
 from classxpm.state.migrations import upgrade
+from classxpm.state.tables import xpm_grants
 from classxpm.sync.tables import fund_links
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, client_urls
@@ -225,6 +226,7 @@ def practice(stack, monkeypatch):
     )
     engine = make_engine(stack.state_url)
     with engine.begin() as conn:
+        conn.execute(sa.delete(xpm_grants))  # each test starts not authorised, whatever ran before
         conn.execute(sa.delete(fund_links))
         conn.execute(sa.insert(fund_links), [_fund("f-smith", "SMITH01", "Smith Super Fund", client_uuid)])
         conn.execute(sa.insert(fund_links), [_fund("f-jones", "JONES01", "Jones Family Super Fund", None)])

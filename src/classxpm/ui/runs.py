@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,18 @@ def read_report(reports_dir: Path, run: RowMapping) -> dict[str, Any]:
     stored = (run["summary"] or {}).get("report_path")
     path = Path(stored) if stored else run_folder(reports_dir, run["business_id"], run["run_id"]) / REPORT
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _parsed(str(path), path.stat().st_mtime_ns)
     except FileNotFoundError:
         return {}
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: str, version: int) -> dict[str, Any]:
+    """A report parsed once per version of the file: paging through a 10,000-row diff reads it once.
+
+    Callers share the result and must not change it.
+    """
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def outcome_counts(state: Engine, run_id: str) -> dict[str, int]:
