@@ -2,7 +2,7 @@
 
 The app is the one the plugin mounts, called in process through FastAPI's TestClient with Airflow's own
 SimpleAuthManager deciding the role, so a timing is the page's own work: the state database queries, the
-report read and the template. Each page is asked once to warm up, then ``repeats`` times.
+report read and the template. Each page's first answer is timed on its own, then ``repeats`` more.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class PageTiming:
     path: str
     status: int
     kilobytes: float
+    first_ms: float
+    """The first answer: the report not yet parsed, the database's caches cold for this page."""
     median_ms: float
     slowest_ms: float
 
@@ -49,7 +51,7 @@ class PagesResult:
     @property
     def met(self) -> bool:
         """Every page answered, each in under a second every time."""
-        return all(p.status == 200 and p.slowest_ms < TARGET_MS for p in self.pages)
+        return all(p.status == 200 and max(p.first_ms, p.slowest_ms) < TARGET_MS for p in self.pages)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
@@ -97,7 +99,9 @@ def _pages(runs: dict[str, str], rows: int) -> list[tuple[str, str, dict[str, An
 
 
 def _time(client: Any, label: str, path: str, params: dict[str, Any], repeats: int) -> PageTiming:
+    started = time.perf_counter()
     first = client.get(path, params=params)
+    first_ms = (time.perf_counter() - started) * 1000
     elapsed = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -108,6 +112,7 @@ def _time(client: Any, label: str, path: str, params: dict[str, Any], repeats: i
         path,
         first.status_code,
         round(len(first.content) / 1024, 1),
+        round(first_ms, 1),
         round(statistics.median(elapsed), 1),
         round(max(elapsed), 1),
     )

@@ -178,17 +178,19 @@ def _pages(r: dict[str, Any]) -> list[str]:
         f"{r['rows']:,} funds on the dashboard; a run with {r['rows']:,} problem rows and a dry run with a "
         f"diff of {r['rows']:,} funds, each beside 30 earlier runs for the trend. Each page is the plugin's "
         "app called in process (FastAPI's TestClient, Airflow's SimpleAuthManager deciding the role): its "
-        f"queries, report read and template. One warm-up, then {r['repeats']} answers timed.",
+        f"queries, report read and template. The first answer is timed on its own (the report not yet "
+        f"parsed), then {r['repeats']} more.",
         "",
-        "| Page | Path | Status | Size (KB) | Median (ms) | Slowest (ms) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| Page | Path | Status | Size (KB) | First (ms) | Median (ms) | Slowest (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for p in r["pages"]:
         lines.append(
-            f"| {p['page']} | `{p['path']}` | {p['status']} | {p['kilobytes']} | {p['median_ms']} "
+            f"| {p['page']} | `{p['path']}` | {p['status']} | {p['kilobytes']} | {p['first_ms']} "
+            f"| {p['median_ms']} "
             f"| {p['slowest_ms']} |"
         )
-    slowest = max(p["slowest_ms"] for p in r["pages"])
+    slowest = max(max(p["first_ms"], p["slowest_ms"]) for p in r["pages"])
     lines += ["", f"Slowest answer {slowest} ms. Target (every page under 1 s): {_yes(r['met'])}.", ""]
     return lines
 
