@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from classxpm.jobs.snapshot import snapshot_all
 from classxpm.sync.tables import sync_outcomes, sync_run_calls, sync_runs
-from classxpm.validation.report import run_folder
+from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm.session import XpmSession
 from fixtures.xpm_auth import sim_config
 
@@ -122,6 +122,7 @@ def _sync_runs(stack, engine, airflow_run: str) -> str:
     folder = run_folder(stack.reports, BUSINESS, this)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sync-report.json").write_text(json.dumps({"api_calls": 4, "duration_seconds": 2.5}))
+    write_stopped(folder, run_id=this, business_id=BUSINESS, funds=6, members=9, problem="")
     return this
 
 
@@ -167,6 +168,12 @@ def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, prac
     frame.locator(".chart[data-drawn=yes]").nth(1).wait_for()
     assert frame.locator("#run-id").inner_text() == this
     shot(page, tmp_path, "2-run-page-from-settings")
+
+    frame = open_from_menu(page, stack, "Validation reports")
+    frame.get_by_role("link", name=this).click()
+    frame.locator(".chart[data-drawn=yes]").nth(1).wait_for()
+    assert frame.locator("#run-id").inner_text() == this
+    shot(page, tmp_path, "3-run-page-from-the-reports")
 
     frame.locator("#airflow-run").click()
     page.wait_for_url(f"{stack.url}/dags/{DAG}/runs/{quote(airflow_run, safe='')}**")
