@@ -77,25 +77,28 @@ def run_pages(rows: int, reports: Path, repeats: int = 5) -> PagesResult:
 
 
 def _pages(runs: dict[str, str], rows: int) -> list[tuple[str, str, dict[str, Any]]]:
+    from classxpm.ui.queries import PAGE_SIZE
     from classxpm.ui.runs import ROWS_PER_PAGE
 
-    last = max(1, -(-rows // ROWS_PER_PAGE))
+    last = _pages_of(rows, ROWS_PER_PAGE)
+    by_name, failed = _pages_of(rows, PAGE_SIZE), _pages_of(_pages_of(rows, 7), PAGE_SIZE)
+    funds = {"business": BUSINESS}
     return [
-        ("fund dashboard, first page", "/funds", {"business": BUSINESS}),
-        (
-            "fund dashboard, search by name",
-            "/funds",
-            {"business": BUSINESS, "q": "superannuation", "page": 199},
-        ),
-        ("fund dashboard, by status", "/funds", {"business": BUSINESS, "status": "failed", "page": 20}),
-        ("one fund", "/funds/f-09999", {"business": BUSINESS}),
-        ("integration settings", "/settings", {"business": BUSINESS}),
+        ("fund dashboard, first page", "/funds", funds),
+        ("fund dashboard, search by name, last page", "/funds", funds | {"q": "super", "page": by_name}),
+        ("fund dashboard, failed funds, last page", "/funds", funds | {"status": "failed", "page": failed}),
+        ("one fund", f"/funds/f-{rows - 1:05d}", funds),
+        ("integration settings", "/settings", funds),
         ("run page, first page of problems", f"/runs/{runs['real']}", {}),
         ("run page, last page of problems", f"/runs/{runs['real']}", {"page": last}),
         ("dry-run page, first page of the diff", f"/runs/{runs['dry']}", {}),
         ("dry-run page, last page of the diff", f"/runs/{runs['dry']}", {"page": last}),
         ("DAG run tab", f"/airflow-runs/{DAG}/scheduled__last", {}),
     ]
+
+
+def _pages_of(rows: int, per_page: int) -> int:
+    return max(1, -(-rows // per_page))
 
 
 def _time(client: Any, label: str, path: str, params: dict[str, Any], repeats: int) -> PageTiming:
