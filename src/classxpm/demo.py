@@ -190,16 +190,14 @@ def main(funds: int, keep: bool) -> None:
 
 
 def _print_validation(paths: DemoPaths) -> None:
-    from collections import Counter
-
     from classxpm.validation.report import latest_report
 
     stored = latest_report(paths.reports)
     if stored is None:
         return
     quarantined = stored.document.get("quarantined", [])
-    why = Counter(rule for fund in quarantined for rule in fund.get("rules", []))
-    reasons = ", ".join(f"{n} {rule}" for rule, n in why.most_common()) or "none"
+    blocking = [t for t in stored.document.get("failed_rules", []) if t["severity"] == "blocking"]
+    reasons = ", ".join(f"{t['funds']} {t['message']}" for t in blocking) or "none"
     click.echo(f"   Validation report: {stored.summary}")
     click.echo(f"   {len(quarantined)} funds quarantined: {reasons}")
 

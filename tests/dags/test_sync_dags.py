@@ -54,10 +54,8 @@ def test_a_fund_failing_the_gate_is_quarantined_and_the_rest_sync(sync_world):
     assert state == "success"
     assert report["counts"]["quarantined"] == 2
     assert report["counts"]["created"] == len(_source_codes(sync_world)) - 2
-    assert {p["scope_code"]: p["detail"] for p in report["problems"]} == {
-        bad: "TFN fails its check digit",
-        zero: "TFN fails its check digit",
-    }
+    tfn_problem = "TFN fails its check digit: correct the fund's TFN in Class, or clear it if it has none"
+    assert {p["scope_code"]: p["detail"] for p in report["problems"]} == {bad: tfn_problem, zero: tfn_problem}
     assert {bad, zero}.isdisjoint(_by_code(sync_world))
     sync_world.source(
         "UPDATE funds SET tfn = NULL, updated_at = '2027-03-01' WHERE scope_code IN (:a, :b)", a=bad, b=zero

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from classxpm.validation.rules import RULES
 from reliability.world import HostileProxy, clean_source
 
 pytestmark = pytest.mark.postgres
@@ -92,8 +93,11 @@ def test_hostile_class_rows_are_held_back_one_by_one_and_the_rest_are_sent(world
         f"funds {ids[0]} Name: is 10000 characters; XPM Name takes at most 255"
     )
     duplicated = codes[ids[4]]
-    assert problems[duplicated]["detail"] == "scope code is used by another fund"
-    assert problems[f" {duplicated.lower()}"]["detail"] == "scope code is used by another fund"
+    fix = next(rule.fix for rule in RULES if rule.name == "scope_code_unique")
+    assert problems[duplicated]["detail"] == f'scope code "{duplicated}" is used by another fund: {fix}'
+    assert problems[f" {duplicated.lower()}"]["detail"] == (
+        f'scope code "{duplicated.lower()}" is used by another fund: {fix}'
+    )
     assert not {duplicated, duplicated.lower()} & set(clients), "neither fund with the shared code is sent"
     assert clients[codes[ids[1]]]["Name"] == "Bell  Fund ☃ 🦘", "control characters dropped, emoji kept"
     assert (clients[codes[ids[2]]]["PostCode"], clients[codes[ids[2]]]["TaxNumber"]) == ("2000", "123456782")

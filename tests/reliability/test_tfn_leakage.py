@@ -78,7 +78,9 @@ def test_no_source_tfn_reaches_any_artifact_of_the_pipeline(sync_world, tmp_path
     world = sync_world
     codes = [c for (c,) in world_query(world.class_url, "SELECT scope_code FROM funds ORDER BY scope_code")]
     world.source("UPDATE funds SET tfn = '123 456 789' WHERE scope_code = :c", c=codes[0])
+    # codes[1]'s ABN holds codes[0]'s TFN: shown by its column, it must be withheld.
     world.source("UPDATE funds SET abn = '12345678901' WHERE scope_code = :c", c=codes[1])
+    world.source("UPDATE funds SET abn = '51 824 753 557' WHERE scope_code = :c", c=codes[4])
     shared = world_query(world.class_url, "SELECT tfn FROM funds WHERE scope_code = :c", c=codes[3])[0][0]
     world.source("UPDATE funds SET tfn = :t WHERE scope_code = :c", t=shared or "876 543 210", c=codes[2])
     world.source("UPDATE funds SET tfn = :t WHERE scope_code = :c", t=shared or "876 543 210", c=codes[3])
@@ -123,6 +125,11 @@ def test_no_source_tfn_reaches_any_artifact_of_the_pipeline(sync_world, tmp_path
     assert reports > 0
     assert found == []
     assert lineage > 0
+    held = dict(world_query(world.state_url, "SELECT scope_code, last_error FROM fund_links"))
+    assert held[codes[0]].startswith("TFN fails its check digit: correct the fund's TFN in Class")
+    assert "ABN (withheld: it holds a TFN's digits) fails its check digit" in held[codes[1]]
+    assert 'ABN "51 824 753 557" fails its check digit' in held[codes[4]], "the non-secret value is shown"
+    assert scan_files(world.reports, {"51 824 753 557"}, 0)[1], "in the reports too"
 
 
 def world_query(url: str, statement: str, **params) -> list:

@@ -84,24 +84,24 @@ def xpm_session(conn_id: str = XPM_CONN_ID) -> XpmSession:
     return XpmSession(xpm_config(conn_id))
 
 
-def class_businesses(*, optional: bool = False) -> list[str]:
-    """The businesses of the Class database (``class_db``), in id order.
+def class_businesses(*, optional: bool = False) -> dict[str, str]:
+    """The businesses of the Class database (``class_db``): id to name, in id order.
 
     Args:
         optional: Answer none, rather than raise, when there is no ``class_db`` connection (the pages).
     """
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from classxpm.source.extract import business_ids
+    from classxpm.source.businesses import business_names
 
     try:
         connection = get_connection(CLASS_DB_CONN_ID)
     except AirflowNotFoundException:
         if optional:
-            return []
+            return {}
         raise
     with engine(CLASS_DB_CONN_ID, database_url_from(connection)) as source:
-        return business_ids(source)
+        return business_names(source)
 
 
 @contextmanager

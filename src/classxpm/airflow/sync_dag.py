@@ -29,35 +29,61 @@ DEFAULT_ARGS = {
 
 
 def sync_params(mode: str) -> dict[str, Param]:
-    """The trigger form: validated params with defaults and descriptions."""
+    """The trigger form: every param titled and described, none marked required (each has a default).
+
+    Airflow's form marks a param required when its type does not allow ``null``, so optional params allow
+    it and the sync reads ``null`` as the default. The business is typed by name or id: the form may not
+    list Class's businesses (that would query at parse time), so ``start`` resolves it at run time.
+    """
     return {
         "mode": Param(
-            mode, enum=["full", "incremental"], description="full re-reads XPM; incremental sends changes"
-        ),
-        "fund_codes": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Only these scope codes (e.g. after a bulk fund import); empty means every fund",
-        ),
-        "dry_run": Param(
-            False, type="boolean", description="Plan and report the record-level diff; write nothing"
-        ),
-        "sync_mode": Param(
-            "upsert",
-            enum=["upsert", "update_only", "create_only"],
-            description="Which writes the run may make",
+            mode,
+            enum=["full", "incremental"],
+            values_display={"full": "Full: re-read XPM, send every change", "incremental": "Incremental"},
+            title="Mode",
+            description="full re-reads every XPM client; incremental sends only what Class changed",
         ),
         "business_id": Param(
             None,
             type=["null", "string"],
-            description="One Class business; empty syncs every authorised business",
+            title="Business",
+            description="One Class business, by name or id; empty syncs every authorised business",
+            description_md=(
+                "One Class business, by its **name** (as in Class) or its id. Leave empty to sync every "
+                "business that has authorised XPM. A name that matches no business, or several, stops "
+                "the run with the choices."
+            ),
+        ),
+        "dry_run": Param(
+            False,
+            type=["boolean", "null"],
+            title="Dry run",
+            description="Plan and report the record-level diff; write nothing to XPM",
+        ),
+        "fund_codes": Param(
+            [],
+            type=["array", "null"],
+            items={"type": "string"},
+            title="Fund scope codes",
+            description="Only these scope codes, one a line; empty means every fund",
+        ),
+        "sync_mode": Param(
+            "upsert",
+            enum=["upsert", "update_only", "create_only"],
+            values_display={
+                "upsert": "Create and update",
+                "update_only": "Update existing clients only",
+                "create_only": "Create new clients only",
+            },
+            title="Writes allowed",
+            description="Which writes the run may make to XPM",
         ),
         "batch_size": Param(
             500,
-            type="integer",
+            type=["integer", "null"],
             minimum=1,
-            description="Funds per upsert task: a large backfill fans out over several workers",
+            title="Funds per upsert task",
+            description="A large backfill fans out over several workers; empty means 500",
         ),
     }
 

@@ -45,11 +45,30 @@ def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
 
 
 def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The start task: validate params, check authorisation, open one run per business (XCom refs)."""
+    """The start task: validate params, resolve the business by name or id, open one run per business."""
     from classxpm.sync import steps
 
     request = RunRequest.from_params(params)
-    return [ref.to_xcom() for ref in run_step(lambda env: steps.start(env, dag_id, run_id, request))]
+
+    def open_runs(env: SyncEnv) -> list[RunRef]:
+        return steps.start(env, dag_id, run_id, requested_business(env, request))
+
+    return [ref.to_xcom() for ref in run_step(open_runs)]
+
+
+def requested_business(env: SyncEnv, request: RunRequest) -> RunRequest:
+    """The request with its business, typed by name or id, resolved to the Class business id.
+
+    Raises:
+        ConfigurationError: No Class business, or several, go by that name.
+    """
+    if not request.business_id:
+        return request
+    from dataclasses import replace
+
+    from classxpm.source.businesses import business_names, resolve_business
+
+    return replace(request, business_id=resolve_business(request.business_id, business_names(env.source)))
 
 
 def extract(ref: dict[str, Any]) -> dict[str, int]:

@@ -196,7 +196,7 @@ def _business(business: str | None) -> str:
         return business
     from classxpm.airflow.resources import class_businesses
 
-    found = class_businesses()
+    found = list(class_businesses())
     if len(found) != 1:
         raise click.UsageError(f"class_db holds {len(found)} businesses: say which with --business")
     return found[0]

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.errors import Fatal
-from classxpm.source.schema import businesses, column_names, funds, members
+from classxpm.source.schema import column_names, funds, members
 
 DEFAULT_CHUNK_SIZE = 5_000
 
@@ -322,14 +322,6 @@ def iter_fund_chunks(
         last_id = rows[-1]["fund_id"]
         if last_id == end:
             next_end += 1
-
-
-def business_ids(engine: Engine) -> list[str]:
-    """Every business in the Class database, in id order."""
-    with engine.connect() as conn:
-        return list(
-            conn.execute(sa.select(businesses.c.business_id).order_by(businesses.c.business_id)).scalars()
-        )
 
 
 def count_funds(engine: Engine, flt: FundFilter = FundFilter()) -> int:

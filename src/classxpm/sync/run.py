@@ -65,7 +65,7 @@ class RunRequest:
         Raises:
             ConfigurationError: A param has a value the sync does not know.
         """
-        dry_run = params.get("dry_run", False)
+        dry_run = False if params.get("dry_run") is None else params["dry_run"]
         if not isinstance(dry_run, bool):
             raise ConfigurationError("dry_run must be true or false")
         return cls(
@@ -74,7 +74,7 @@ class RunRequest:
             dry_run=dry_run,
             fund_codes=_codes(params.get("fund_codes")),
             business_id=(params.get("business_id") or None),
-            batch_size=_batch_size(params.get("batch_size", 500)),
+            batch_size=_batch_size(500 if params.get("batch_size") is None else params["batch_size"]),
         )
 
 

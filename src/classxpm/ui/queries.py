@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +12,8 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
 from classxpm.state.tables import xpm_grants
-from classxpm.sync.tables import fund_links, sync_runs
+from classxpm.sync.model import RemoteClient
+from classxpm.sync.tables import fund_links, remote_clients, sync_outcomes, sync_runs
 
 PAGE_SIZE = 50
 STATUSES = ("synced", "failed", "quarantined", "needs_review", "deferred", "creating")
@@ -119,3 +122,94 @@ def client_jobs(state: Engine, business_id: str, client_uuid: str) -> list[dict[
     for job in jobs:
         job["tasks"] = [task for task in tasks if task["job_number"] == job["job_number"]]
     return jobs
+
+
+def last_outcome(state: Engine, business_id: str, fund_id: str) -> RowMapping | None:
+    """The fund's most recent sync outcome (its ``detail`` holds XPM's reason when XPM refused it)."""
+    query = (
+        sa.select(sync_outcomes)
+        .where(sync_outcomes.c.business_id == business_id, sync_outcomes.c.fund_id == fund_id)
+        .order_by(sync_outcomes.c.at.desc(), sync_outcomes.c.id.desc())
+        .limit(1)
+    )
+    with state.connect() as conn:
+        return conn.execute(query).mappings().first()
+
+
+@dataclass(frozen=True)
+class XpmClient:
+    """An XPM client as the sync last read it, as a person needs to see it to pick one."""
+
+    uuid: str
+    name: str
+    export_code: str
+    business_number: str
+    retired: str
+    web_url: str | None
+    read_at: datetime
+
+
+def _xpm_client(row: RowMapping) -> XpmClient:
+    client = RemoteClient(row["client_uuid"], row["fields"] or {})
+    return XpmClient(
+        uuid=client.uuid,
+        name=client.name,
+        export_code=client.export_code,
+        business_number=client.business_number,
+        retired=retired(client.fields),
+        web_url=client.fields.get("WebUrl") or None,
+        read_at=row["read_at"],
+    )
+
+
+def retired(fields: Mapping[str, Any]) -> str:
+    """``"deleted"`` or ``"archived"`` when a person retired the client in XPM, else ``""``."""
+    for flag, state in (("IsDeleted", "deleted"), ("IsArchived", "archived")):
+        if str(fields.get(flag) or "").strip().lower() in ("yes", "true"):
+            return state
+    return ""
+
+
+def launch_urls(state: Engine, links: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Fund id to XPM's launch link, for every linked fund that has one.
+
+    The link stored with the fund when the sync wrote or linked it, else the ``WebUrl`` of its client as
+    the sync last read XPM (every client record carries one), so a fund linked before links were stored
+    still shows it.
+    """
+    links = [link for link in links if link["client_uuid"]]
+    urls = {link["fund_id"]: link["web_url"] for link in links if link["web_url"]}
+    wanted = {(ln["tenant_id"], ln["client_uuid"]): ln["fund_id"] for ln in links if not ln["web_url"]}
+    if not wanted:
+        return urls
+    held = remote_clients.c
+    query = sa.select(held.tenant_id, held.client_uuid, held.fields).where(
+        remote_clients.c.tenant_id.in_({tenant for tenant, _ in wanted}),
+        remote_clients.c.client_uuid.in_({uuid for _, uuid in wanted}),
+    )
+    with state.connect() as conn:
+        for tenant_id, client_uuid, fields in conn.execute(query):
+            fund_id = wanted.get((tenant_id, client_uuid))
+            if fund_id and (fields or {}).get("WebUrl"):
+                urls[fund_id] = fields["WebUrl"]
+    return urls
+
+
+def review_candidates(state: Engine, link: Mapping[str, Any]) -> list[XpmClient]:
+    """The XPM clients a person chooses from for a fund that needs review, as the sync last read XPM.
+
+    Those holding the fund's scope code as their ExportCode (as XPM matches it: case and surrounding
+    spaces aside) or the fund's name, archived and deleted ones included, by name.
+    """
+    code = link["scope_code"].strip().lower()
+    matches = [sa.func.lower(sa.func.trim(remote_clients.c.export_code)) == code]
+    if link["fund_name"]:
+        matches.append(sa.func.lower(remote_clients.c.name) == link["fund_name"].strip().lower())
+    query = (
+        sa.select(remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.read_at)
+        .where(remote_clients.c.tenant_id == link["tenant_id"], sa.or_(*matches))
+        .order_by(remote_clients.c.name, remote_clients.c.client_uuid)
+        .limit(PAGE_SIZE)
+    )
+    with state.connect() as conn:
+        return [_xpm_client(row) for row in conn.execute(query).mappings()]

@@ -46,6 +46,12 @@ class RunView:
     calls_by_step: dict[str, int]
 
     @property
+    def unmatched_fund_codes(self) -> list[str]:
+        """Scope codes the run was asked for that match no fund (the run's summary, else its report)."""
+        codes = (self.run["summary"] or {}).get("unmatched_fund_codes") or self.report.get("fund_codes") or []
+        return list(codes.get("unmatched") or []) if isinstance(codes, dict) else list(codes)
+
+    @property
     def api_calls(self) -> int:
         """The XPM calls the run made."""
         return int(self.report.get("api_calls") or sum(self.calls_by_step.values()))

@@ -31,8 +31,8 @@ class UiServices:
     reports_dir: Path
     airflow: httpx.Client
     clock: Clock = field(default=utcnow)
-    class_businesses: Callable[[], list[str]] = field(default=list)
-    """The businesses of the Class database, so one never authorised yet can be chosen."""
+    class_businesses: Callable[[], dict[str, str]] = field(default=dict)
+    """The businesses of the Class database (id to name), so one never authorised yet can be chosen."""
 
     def store(self) -> TokenStore:
         """The grants of every business."""

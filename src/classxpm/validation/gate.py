@@ -34,6 +34,7 @@ from classxpm.validation.rules import (
     Frame,
     Rule,
     Severity,
+    Withheld,
     build_view,
     index_columns,
     required_columns,
@@ -60,6 +61,7 @@ class _SourceRule:
     name: str = "class_value_type"
     summary: str = "a Class value does not have its column's type"
     severity: Severity = Severity.BLOCKING
+    fix: str = "correct the value named in Class so it fits its field"
 
 
 SOURCE_RULE = _SourceRule()
@@ -159,7 +161,7 @@ def check_frames(
         funds,
         run_id=run_id,
         business_id=business_id,
-        members=len(members),
+        members=members,
         source_problems=source_problems,
     )
 
@@ -288,7 +290,7 @@ def collect(
     *,
     run_id: str,
     business_id: str,
-    members: int,
+    members: pd.DataFrame,
     source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
     """Turn GX's suite results into quarantine, warnings and counts per fund.
@@ -296,10 +298,11 @@ def collect(
     Args:
         results: The suite result per frame, from ``run_suites``.
         rules: The rules that were applied.
-        funds: The funds frame, for the scope code, name and TFN state of reported funds.
+        funds: The funds frame, for the values at fault and the scope code, name and TFN state of
+            reported funds.
         run_id: The run's identifier.
         business_id: The Class business.
-        members: How many members were checked.
+        members: The members that were checked, for the values at fault and the members' names.
         source_problems: Values the extract found against their column's type, by fund id: blocking.
 
     Returns:
@@ -312,8 +315,10 @@ def collect(
         funds_hit, rows_hit = tallies.setdefault(SOURCE_RULE.name, (set(), [0]))
         funds_hit.add(fund_id)
         rows_hit[0] += len(messages)
-    for rule, row in failing_rows(results, rules):
-        found[rule.blocking][row["fund_id"]][rule.describe(row)] = None
+    failures = list(failing_rows(results, rules))
+    rows = SourceRows(funds, members, failures)
+    for rule, row in failures:
+        found[rule.blocking][row["fund_id"]][rule.describe(rows.of(rule, row))] = None
         funds_hit, rows_hit = tallies.setdefault(rule.name, (set(), [0]))
         funds_hit.add(row["fund_id"])
         rows_hit[0] += 1
@@ -323,16 +328,63 @@ def collect(
         run_id=run_id,
         business_id=business_id,
         funds_checked=len(funds),
-        members_checked=members,
+        members_checked=len(members),
         quarantined=quarantined,
         warnings=warnings,
         labels=fund_labels(funds, quarantined.keys() | warnings.keys()),
         failed_rules=tuple(
-            RuleTally(r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0])
+            RuleTally(
+                r.name, r.summary, r.severity.value, len(tallies[r.name][0]), tallies[r.name][1][0], r.fix
+            )
             for r in (SOURCE_RULE, *rules)
             if r.name in tallies
         ),
     )
+
+
+class SourceRows:
+    """The source rows of the failing records, so messages show the values at fault.
+
+    Rules never show the TFN column; a value of another column that holds the digits of any TFN of the
+    run (a TFN typed into the ABN or a phone field) is ``Withheld`` as well.
+    """
+
+    def __init__(self, funds: pd.DataFrame, members: pd.DataFrame, failures: Sequence[Failure]) -> None:
+        wanted = {row["fund_id"] for _, row in failures}
+        member_ids = {row["member_id"] for rule, row in failures if rule.frame is Frame.MEMBERS}
+        tfns = {digits for value in funds["tfn"] if len(digits := _digits(value)) >= TFN_DIGITS}
+        self._funds = _records(funds[funds["fund_id"].isin(wanted)], "fund_id", tfns)
+        members = members[members["member_id"].isin(member_ids)] if member_ids else members.iloc[:0]
+        self._members = _records(members, "member_id", tfns)
+
+    def of(self, rule: Rule, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The failing record's source columns (its index columns when the record is not found)."""
+        if rule.frame is Frame.MEMBERS:
+            return self._members.get(row["member_id"], dict(row))
+        return self._funds.get(row["fund_id"], dict(row))
+
+
+TFN_DIGITS = 8  # the shortest TFN
+
+
+def _records(frame: pd.DataFrame, key: str, tfns: set[str]) -> dict[str, dict[str, Any]]:
+    """Rows by ``key``: missing values as None, values holding a TFN's digits ``Withheld``."""
+    return {
+        record[key]: {name: _shown(value, tfns) for name, value in record.items()}
+        for record in frame.to_dict("records")
+    }
+
+
+def _shown(value: object, tfns: set[str]) -> object:
+    if _missing(value):
+        return None
+    digits = _digits(value)
+    windows = {digits[i : i + n] for n in (8, 9) for i in range(len(digits) - n + 1)}
+    return Withheld() if windows & tfns else value
+
+
+def _digits(value: object) -> str:
+    return "" if _missing(value) else "".join(ch for ch in str(value) if ch.isdigit())
 
 
 def _missing(value: object) -> bool:

@@ -48,13 +48,14 @@ class FundLabel:
 
 @dataclass(frozen=True)
 class RuleTally:
-    """One rule that failed in this run, with how many funds and rows broke it."""
+    """One rule that failed in this run, with how many funds and rows broke it and what to change in Class."""
 
     name: str
     message: str
     severity: str
     funds: int
     rows: int
+    fix: str = ""
 
 
 @dataclass(frozen=True)

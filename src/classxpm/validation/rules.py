@@ -1,6 +1,7 @@
 """Every validation rule of the gate, in one table a data engineer can read and extend.
 
-A rule has a name, a message in plain words, a severity (a blocking rule quarantines the fund, a warning
+A rule has a name, a message in plain words that shows the value at fault (never a secret one: the TFN),
+what to change in Class to fix it, a severity (a blocking rule quarantines the fund, a warning
 only reports it), the frame it checks (funds or members; member rules are attributed to their fund) and
 the Great Expectations expectation that implements it. Built-in GX expectations are used where they fit;
 the check digits are the named custom expectations of ``classxpm.validation.expectations``.
@@ -51,6 +52,7 @@ PHONE = (
     r"|13(?:[ -]?\d){4})$"
 )
 _STATES = " ".join(STATE_CODES)
+PHONE_EXAMPLE = "e.g. 02 9876 5432, 0412 345 678 or +61 2 9876 5432"
 
 # Australia Post ranges. Some postcodes cross a border, which is why a mismatch is only a warning.
 POSTCODE_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
@@ -65,6 +67,12 @@ POSTCODE_RANGES: Mapping[str, tuple[tuple[int, int], ...]] = {
     "JBT": ((2540, 2540),),
 }
 
+SECRET_COLUMNS = frozenset({"tfn"})
+"""Source columns whose values no message, report or log may show."""
+
+MEMBER = "member"
+"""The placeholder that names a member in a message (``member_label``), never by their id."""
+
 FUNDS_INDEX = ("fund_id", "scope_code")
 MEMBERS_INDEX = ("fund_id", "member_id")
 
@@ -75,13 +83,15 @@ class Rule:
 
     Attributes:
         name: A stable identifier, used in validation.json and as the expectation's ``meta.rule``.
-        message: Plain words for people; member rules may name the member with ``{member_id}``.
+        message: What is wrong, in plain words; ``{column}`` shows that source column's value at fault
+            (never one of ``SECRET_COLUMNS``) and ``{member}`` names the member (``member_label``).
         severity: BLOCKING quarantines the fund; WARNING only reports it.
         frame: The frame the rule checks.
         expectation: The expectation class name, from ``great_expectations.expectations`` or
             ``classxpm.validation.expectations``.
         column: The view column the expectation checks (a source column or a ``DERIVED`` one).
         options: Further keyword arguments for the expectation (``value_set``, ``regex``...).
+        fix: What to change in Class, in plain words.
     """
 
     name: str
@@ -91,6 +101,17 @@ class Rule:
     expectation: str
     column: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        secret = SECRET_COLUMNS & set(self.shown)
+        if secret:
+            raise ValueError(f"rule {self.name} would show {', '.join(sorted(secret))}: never shown")
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The source columns whose values the message shows (``member`` aside)."""
+        return tuple(name for name in re.findall(r"\{(\w+)\}", self.message) if name != MEMBER)
 
     @property
     def blocking(self) -> bool:
@@ -103,8 +124,16 @@ class Rule:
         return re.sub(r"\{\w+\}", "…", self.message)
 
     def describe(self, row: Mapping[str, Any]) -> str:
-        """The message for one failing row, filled from its index columns (e.g. ``member_id``)."""
-        return self.message.format_map(dict(row))
+        """The message for one failing source row, with the values at fault and what to change in Class.
+
+        Args:
+            row: The failing row's source columns (a member row for member rules).
+        """
+        values = {name: shown_value(row.get(name)) for name in self.shown}
+        if self.frame is Frame.MEMBERS:
+            values[MEMBER] = member_label(row)
+        problem = self.message.format_map(values)
+        return f"{problem}: {self.fix}" if self.fix else problem
 
     def build(self) -> ColumnMapExpectation:
         """Create the GX expectation for this rule (imports GX: call it inside tasks only)."""
@@ -123,43 +152,98 @@ FUNDS, MEMBERS = Frame.FUNDS, Frame.MEMBERS
 RULES: tuple[Rule, ...] = (
     # Blocking: the fund is quarantined, not sent, and picked up again once it is fixed in Class.
     Rule("tfn_check_digit", "TFN fails its check digit", BLOCKING, FUNDS,
-         "ExpectColumnValuesToBeValidAuTfnOrEmpty", "tfn"),
-    Rule("abn_check_digit", "ABN fails its check digit", BLOCKING, FUNDS,
-         "ExpectColumnValuesToBeValidAbnOrEmpty", "abn"),
-    Rule("acn_check_digit", "ACN fails its check digit", BLOCKING, FUNDS,
-         "ExpectColumnValuesToBeValidAcnOrEmpty", "acn"),
+         "ExpectColumnValuesToBeValidAuTfnOrEmpty", "tfn",
+         fix="correct the fund's TFN in Class, or clear it if it has none"),
+    Rule("abn_check_digit", "ABN {abn} fails its check digit", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeValidAbnOrEmpty", "abn",
+         fix="correct the fund's ABN in Class (11 digits, as on the ABN Lookup), or clear it"),
+    Rule("acn_check_digit", "ACN {acn} fails its check digit", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeValidAcnOrEmpty", "acn",
+         fix="correct the fund's ACN in Class (9 digits, as ASIC has it), or clear it"),
     Rule("fund_name_present", "fund name is missing", BLOCKING, FUNDS,
-         "ExpectColumnValuesToNotBeNull", "scope_description"),
+         "ExpectColumnValuesToNotBeNull", "scope_description", fix="enter the Fund Name in Class"),
     Rule("scope_code_present", "scope code is missing", BLOCKING, FUNDS,
-         "ExpectColumnValuesToNotBeNull", "scope_code"),
-    Rule("scope_code_unique", "scope code is used by another fund", BLOCKING, FUNDS,
-         "ExpectColumnValuesToBeUnique", "scope_code_key"),
-    Rule("member_named", "member {member_id} has no name", BLOCKING, MEMBERS,
-         "ExpectColumnValuesToNotBeNull", "member_name"),
+         "ExpectColumnValuesToNotBeNull", "scope_code", fix="enter the Fund Scope Code in Class"),
+    Rule("scope_code_unique", "scope code {scope_code} is used by another fund", BLOCKING, FUNDS,
+         "ExpectColumnValuesToBeUnique", "scope_code_key",
+         fix="give each fund its own Fund Scope Code in Class (XPM ignores case and spaces around it)"),
+    Rule("member_named", "member {member} has no name", BLOCKING, MEMBERS,
+         "ExpectColumnValuesToNotBeNull", "member_name",
+         fix="enter the member's first or last name in Class"),
     # Warnings: reported; the fund is still sent.
-    Rule("physical_state_code", f"physical address state is not one of {_STATES}", WARNING, FUNDS,
-         "ExpectColumnValuesToBeInSet", "physical_state", {"value_set": STATE_CODES}),
-    Rule("postal_state_code", f"postal address state is not one of {_STATES}", WARNING, FUNDS,
-         "ExpectColumnValuesToBeInSet", "postal_state", {"value_set": STATE_CODES}),
-    Rule("physical_postcode_format", "physical address postcode is not 4 digits", WARNING, FUNDS,
-         "ExpectColumnValuesToMatchRegex", "physical_postcode", {"regex": POSTCODE}),
-    Rule("postal_postcode_format", "postal address postcode is not 4 digits", WARNING, FUNDS,
-         "ExpectColumnValuesToMatchRegex", "postal_postcode", {"regex": POSTCODE}),
-    Rule("physical_state_postcode", "physical address postcode is not in its state", WARNING, FUNDS,
-         "ExpectColumnValuesToBeInSet", "physical_postcode_in_state", {"value_set": (True,)}),
-    Rule("postal_state_postcode", "postal address postcode is not in its state", WARNING, FUNDS,
-         "ExpectColumnValuesToBeInSet", "postal_postcode_in_state", {"value_set": (True,)}),
-    Rule("fund_phone_format", "fund phone is not an Australian phone number", WARNING, FUNDS,
-         "ExpectColumnValuesToMatchRegex", "phone", {"regex": PHONE}),
-    Rule("fund_fax_format", "fund fax is not an Australian phone number", WARNING, FUNDS,
-         "ExpectColumnValuesToMatchRegex", "fax", {"regex": PHONE}),
-    Rule("member_email_format", "member {member_id} email is not an email address", WARNING, MEMBERS,
-         "ExpectColumnValuesToMatchRegex", "email", {"regex": EMAIL}),
-    Rule("member_mobile_format", "member {member_id} mobile is not an Australian phone number", WARNING,
-         MEMBERS, "ExpectColumnValuesToMatchRegex", "mobile", {"regex": PHONE}),
-    Rule("member_phone_format", "member {member_id} direct phone is not an Australian phone number",
-         WARNING, MEMBERS, "ExpectColumnValuesToMatchRegex", "direct_phone", {"regex": PHONE}),
+    Rule("physical_state_code", "physical address state {physical_state} is not a state code", WARNING,
+         FUNDS, "ExpectColumnValuesToBeInSet", "physical_state", {"value_set": STATE_CODES},
+         fix=f"set the fund's physical address state in Class to one of {_STATES}"),
+    Rule("postal_state_code", "postal address state {postal_state} is not a state code", WARNING,
+         FUNDS, "ExpectColumnValuesToBeInSet", "postal_state", {"value_set": STATE_CODES},
+         fix=f"set the fund's postal address state in Class to one of {_STATES}"),
+    Rule("physical_postcode_format", "physical address postcode {physical_postcode} is not 4 digits",
+         WARNING, FUNDS, "ExpectColumnValuesToMatchRegex", "physical_postcode", {"regex": POSTCODE},
+         fix="correct the fund's physical address postcode in Class"),
+    Rule("postal_postcode_format", "postal address postcode {postal_postcode} is not 4 digits",
+         WARNING, FUNDS, "ExpectColumnValuesToMatchRegex", "postal_postcode", {"regex": POSTCODE},
+         fix="correct the fund's postal address postcode in Class"),
+    Rule("physical_state_postcode",
+         "physical address postcode {physical_postcode} is not in {physical_state}", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "physical_postcode_in_state", {"value_set": (True,)},
+         fix="correct the postcode or the state of the fund's physical address in Class"),
+    Rule("postal_state_postcode",
+         "postal address postcode {postal_postcode} is not in {postal_state}", WARNING, FUNDS,
+         "ExpectColumnValuesToBeInSet", "postal_postcode_in_state", {"value_set": (True,)},
+         fix="correct the postcode or the state of the fund's postal address in Class"),
+    Rule("fund_phone_format", "fund phone {phone} is not an Australian phone number", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "phone", {"regex": PHONE},
+         fix=f"correct the fund's phone in Class ({PHONE_EXAMPLE})"),
+    Rule("fund_fax_format", "fund fax {fax} is not an Australian phone number", WARNING, FUNDS,
+         "ExpectColumnValuesToMatchRegex", "fax", {"regex": PHONE},
+         fix=f"correct the fund's fax in Class ({PHONE_EXAMPLE}), or clear it"),
+    Rule("member_email_format", "email {email} of member {member} is not an email address", WARNING,
+         MEMBERS, "ExpectColumnValuesToMatchRegex", "email", {"regex": EMAIL},
+         fix="correct the member's email in Class (name@example.com.au)"),
+    Rule("member_mobile_format", "mobile {mobile} of member {member} is not an Australian phone number",
+         WARNING, MEMBERS, "ExpectColumnValuesToMatchRegex", "mobile", {"regex": PHONE},
+         fix=f"correct the member's mobile in Class ({PHONE_EXAMPLE})"),
+    Rule("member_phone_format",
+         "direct phone {direct_phone} of member {member} is not an Australian phone number", WARNING,
+         MEMBERS, "ExpectColumnValuesToMatchRegex", "direct_phone", {"regex": PHONE},
+         fix=f"correct the member's direct phone in Class ({PHONE_EXAMPLE})"),
 )  # fmt: skip
+
+
+class Withheld:
+    """A value never shown: not secret by its column, yet it holds a TFN's digits (a TFN typed as an ABN)."""
+
+    def __str__(self) -> str:
+        return "(withheld: it holds a TFN's digits)"
+
+
+def shown_value(value: object) -> str:
+    """A source value (None when missing) as a message shows it: quoted as Class holds it, or ``(blank)``."""
+    if isinstance(value, Withheld):
+        return str(value)
+    if value is None or not str(value).strip():
+        return "(blank)"
+    return f'"{str(value).strip()}"'
+
+
+def member_label(row: Mapping[str, Any]) -> str:
+    """Name a member for people, never by id: their name, else preferred name, email or phone."""
+    name = " ".join(_text(row.get(part)) for part in ("first_name", "last_name") if _text(row.get(part)))
+    if name:
+        return name
+    for column, words in (
+        ("preferred_name", "known as"),
+        ("email", "with email"),
+        ("mobile", "with mobile"),
+        ("direct_phone", "with phone"),
+    ):
+        if _text(row.get(column)):
+            return f"{words} {_text(row.get(column))}"
+    return "with no name, email or phone"
+
+
+def _text(value: object) -> str:
+    return str(value).strip() if isinstance(value, str) else ""
 
 
 @cache

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +14,11 @@ from classxpm.source.demo_data import generate
 from classxpm.validation.gate import validate_frames
 from classxpm.validation.outcome import ValidationGateError
 from classxpm.validation.report import latest_report, reports_root, run_folder
+from classxpm.validation.rules import RULES
 from fixtures.validation_frames import good_frames
 
 RUN_ID = "manual__2026-06-30T10:00:00+00:00"
+FIX = {rule.name: rule.fix for rule in RULES}
 BUSINESS = "3f6c1a52-8d4e-4b7a-9c21-5e0f7d9b2a64"
 
 
@@ -79,22 +82,28 @@ def test_validation_json_matches_the_result(demo_run):
     assert document["counts"] == result.counts()
     assert document["counts"]["funds_checked"] == len(funds)
     by_id = {entry["fund_id"]: entry for entry in document["quarantined"]}
-    assert by_id[funds.loc[0, "fund_id"]]["rules"] == ["TFN fails its check digit"]
+    assert by_id[funds.loc[0, "fund_id"]]["rules"] == [f"TFN fails its check digit: {FIX['tfn_check_digit']}"]
     assert by_id[funds.loc[1, "fund_id"]]["tfn"] == "invalid"
-    assert by_id[funds.loc[3, "fund_id"]]["rules"] == ["ABN fails its check digit"]
+    assert by_id[funds.loc[3, "fund_id"]]["rules"] == [
+        f'ABN "51 824 753 557" fails its check digit: {FIX["abn_check_digit"]}'
+    ]
     assert funds.loc[2, "fund_id"] not in by_id
     assert {entry["tfn"] for entry in document["quarantined"]} <= {"absent", "valid", "invalid"}
     nameless = by_id[funds.loc[4, "fund_id"]]
     assert nameless["tfn"] == "absent"
     assert nameless["rules"]
-    assert all(rule.startswith("member ") and rule.endswith(" has no name") for rule in nameless["rules"])
+    named = f" has no name: {FIX['member_named']}"
+    assert all(rule.startswith("member ") and rule.endswith(named) for rule in nameless["rules"])
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
+    assert not any(uuid.search(rule) for rule in nameless["rules"]), "members by name, never by their id"
 
 
 def test_summary_lists_quarantined_funds_by_scope_code_and_name_with_the_rule(demo_run):
     _, funds, result = demo_run
     html = result.report.summary.read_text()
     assert f"<td>{funds.loc[3, 'scope_code']}</td>" in html
-    assert "ABN fails its check digit" in html
+    assert "ABN &#34;51 824 753 557&#34; fails its check digit" in html, "the ABN at fault is shown"
+    assert FIX["abn_check_digit"].replace("'", "&#39;") in html, "with what to change in Class"
     assert f"Quarantined funds (not sent): {len(result.quarantined)}" in html
     assert "http" not in html  # no CDN, no external asset: it opens offline
     assert 'href="data_docs/index.html"' in html
@@ -173,7 +182,7 @@ def test_cli_report_latest_prints_where_counts_and_quarantined_funds(three_runs)
     lines = outcome.output.splitlines()
     assert lines[0] == f"Validation report: {three_runs / 'b-1' / 'run-new' / 'summary.html'}"
     assert "funds checked 2, passed 1, quarantined 1, with warnings 0, members checked 4" in lines
-    assert lines[-1] == "  FUND01  Fund 1 Super Fund: TFN fails its check digit"
+    assert lines[-1] == f"  FUND01  Fund 1 Super Fund: TFN fails its check digit: {FIX['tfn_check_digit']}"
     assert "123456789" not in outcome.output
 
 

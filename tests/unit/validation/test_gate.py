@@ -10,6 +10,9 @@ from classxpm.validation.outcome import ValidationGateError
 from classxpm.validation.rules import RULES, Frame, Rule, Severity, build_view
 from fixtures.validation_frames import frames, fund_row, good_frames, member_row
 
+FIX = {rule.name: rule.fix for rule in RULES}
+TFN_FIX = f"TFN fails its check digit: {FIX['tfn_check_digit']}"
+
 
 def check(funds, members, rules=RULES):
     return check_frames(funds, members, run_id="run-1", business_id="b-1", rules=rules)
@@ -35,11 +38,12 @@ def test_bad_identifiers_are_quarantined_with_the_rule_in_plain_words_and_the_re
     rows[4]["acn"] = "004 085 617"
     result = check(*frames(rows, [member_row(row["fund_id"], 0) for row in rows]))
     assert result.quarantined == {
-        "f-1": ("TFN fails its check digit",),
-        "f-2": ("ABN fails its check digit",),
-        "f-3": ("TFN fails its check digit",),
-        "f-4": ("ACN fails its check digit",),
+        "f-1": (TFN_FIX,),
+        "f-2": (f'ABN "51 824 753 557" fails its check digit: {FIX["abn_check_digit"]}',),
+        "f-3": (TFN_FIX,),
+        "f-4": (f'ACN "004 085 617" fails its check digit: {FIX["acn_check_digit"]}',),
     }
+    assert not any("123 456 789" in m or "000000000" in m for ms in result.quarantined.values() for m in ms)
     assert (result.funds_checked, result.passed) == (6, 2)
     assert not result.is_quarantined("f-0")
     assert not result.is_quarantined("f-5")
@@ -52,9 +56,9 @@ def test_every_broken_rule_of_a_fund_is_listed():
     row = fund_row(1, tfn="999999999", abn="99 999 999 999", scope_description=" ")
     result = check(*frames([row], []))
     assert result.quarantined["f-1"] == (
-        "TFN fails its check digit",
-        "ABN fails its check digit",
-        "fund name is missing",
+        TFN_FIX,
+        f"ABN (withheld: it holds a TFN's digits) fails its check digit: {FIX['abn_check_digit']}",
+        f"fund name is missing: {FIX['fund_name_present']}",
     )
 
 
@@ -62,8 +66,8 @@ def test_duplicate_scope_codes_quarantine_both_funds():
     rows = [fund_row(1), fund_row(2, scope_code="FUND01"), fund_row(3)]
     result = check(*frames(rows, []))
     assert result.quarantined == {
-        "f-1": ("scope code is used by another fund",),
-        "f-2": ("scope code is used by another fund",),
+        "f-1": (f'scope code "FUND01" is used by another fund: {FIX["scope_code_unique"]}',),
+        "f-2": (f'scope code "FUND01" is used by another fund: {FIX["scope_code_unique"]}',),
     }
 
 
@@ -71,9 +75,9 @@ def test_missing_scope_code_and_fund_name():
     rows = [fund_row(1, scope_code=None), fund_row(2, scope_code="  "), fund_row(3, scope_description=None)]
     result = check(*frames(rows, []))
     assert result.quarantined == {
-        "f-1": ("scope code is missing",),
-        "f-2": ("scope code is missing",),
-        "f-3": ("fund name is missing",),
+        "f-1": (f"scope code is missing: {FIX['scope_code_present']}",),
+        "f-2": (f"scope code is missing: {FIX['scope_code_present']}",),
+        "f-3": (f"fund name is missing: {FIX['fund_name_present']}",),
     }
     assert result.labels["f-1"].scope_code is None
 
@@ -86,7 +90,10 @@ def test_a_member_without_a_name_quarantines_its_fund_only():
         member_row("f-2", 0, first_name=None),  # a last name is a name
     ]
     result = check(*frames(rows, people))
-    assert result.quarantined == {"f-1": ("member m-f-1-0 has no name",)}
+    assert result.quarantined == {
+        "f-1": (f"member with email olivia.nguyen@example.com.au has no name: {FIX['member_named']}",)
+    }
+    assert "m-f-1-0" not in str(result.to_dict()), "members are named, never shown by id"
     (tally,) = result.failed_rules
     assert (tally.name, tally.message, tally.funds, tally.rows) == (
         "member_named",
@@ -110,13 +117,18 @@ def test_warnings_are_reported_but_do_not_quarantine():
     assert result.passed == 5
     assert result.with_warnings == 5
     assert result.warnings == {
-        "f-1": ("physical address state is not one of NSW VIC QLD WA SA TAS ACT NT JBT",),
-        "f-2": ("postal address postcode is not 4 digits",),
-        "f-3": ("physical address postcode is not in its state",),
-        "f-4": ("fund phone is not an Australian phone number", "fund fax is not an Australian phone number"),
+        "f-1": (f'physical address state "Victoria" is not a state code: {FIX["physical_state_code"]}',),
+        "f-2": (f'postal address postcode "800" is not 4 digits: {FIX["postal_postcode_format"]}',),
+        "f-3": (f'physical address postcode "2000" is not in "VIC": {FIX["physical_state_postcode"]}',),
+        "f-4": (
+            f'fund phone "call reception" is not an Australian phone number: {FIX["fund_phone_format"]}',
+            f'fund fax "9123" is not an Australian phone number: {FIX["fund_fax_format"]}',
+        ),
         "f-5": (
-            "member m-f-5-0 email is not an email address",
-            "member m-f-5-0 mobile is not an Australian phone number",
+            f'email "olivia at example" of member Olivia Nguyễn is not an email address: '
+            f"{FIX['member_email_format']}",
+            f'mobile "12" of member Olivia Nguyễn is not an Australian phone number: '
+            f"{FIX['member_mobile_format']}",
         ),
     }
     assert {t.severity for t in result.failed_rules} == {"warning"}
@@ -211,8 +223,25 @@ def test_values_the_extract_found_mistyped_quarantine_their_fund_beside_the_rule
     )
     assert result.quarantined == {
         "f-1": ("class_db: funds f-1 updated_at: not a date and time",),
-        "f-2": ("class_db: members m-2-0 email: binary data, not text", "TFN fails its check digit"),
+        "f-2": ("class_db: members m-2-0 email: binary data, not text", TFN_FIX),
     }
     assert result.labels["f-1"].scope_code == "FUND01"
     tallies = {tally.name: (tally.severity, tally.funds, tally.rows) for tally in result.failed_rules}
     assert tallies["class_value_type"] == ("blocking", 2, 2)
+
+
+def test_a_value_holding_a_tfn_is_withheld_even_where_its_column_is_shown():
+    rows = [fund_row(1, abn="123 456 782"), fund_row(2, abn="51 824 753 557", phone="876 543 210")]
+    people = [member_row("f-2", 0, mobile="+61 123 456 782")]  # f-1's TFN, typed as a mobile
+    result = check(*frames(rows, people))
+
+    assert result.quarantined["f-1"] == (
+        f"ABN (withheld: it holds a TFN's digits) fails its check digit: {FIX['abn_check_digit']}",
+    )
+    assert result.quarantined["f-2"] == (
+        f'ABN "51 824 753 557" fails its check digit: {FIX["abn_check_digit"]}',
+    ), "a value holding no TFN is shown"
+    warned = " ".join(result.warnings["f-2"])
+    assert "fund phone (withheld: it holds a TFN's digits)" in warned, "f-2's own TFN, typed as its phone"
+    assert "mobile (withheld: it holds a TFN's digits) of member Olivia Nguyễn" in warned
+    assert not {"123456782", "876543210", "123 456 782"} & set(warned.replace('"', " ").split())

@@ -11,11 +11,13 @@ from classxpm.validation.rules import (
     POSTCODE,
     RULES,
     Frame,
+    Rule,
     Severity,
     build_view,
+    member_label,
     postcode_in_state,
     required_columns,
-    rules_for,
+    shown_value,
     source_columns,
 )
 from fixtures.validation_frames import frames, fund_row, member_row
@@ -146,7 +148,49 @@ def test_build_view_leaves_the_source_frame_alone():
     assert funds.at[0, "scope_code"] == " "
 
 
-def test_member_messages_name_the_member():
-    (named,) = rules_for(Frame.MEMBERS, (r for r in RULES if r.name == "member_named"))
-    assert named.describe({"member_id": "m-7", "fund_id": "f-1"}) == "member m-7 has no name"
+def test_member_messages_name_the_member_never_by_id():
+    (email,) = (r for r in RULES if r.name == "member_email_format")
+    member = {"member_id": "m-7", "first_name": "Olivia", "last_name": "Nguyễn", "email": "x"}
+    assert email.describe(member) == f'email "x" of member Olivia Nguyễn is not an email address: {email.fix}'
+    assert email.summary == "email … of member … is not an email address"
+
+
+@pytest.mark.parametrize(
+    ("member", "label"),
+    [
+        ({"first_name": " Olivia ", "last_name": None}, "Olivia"),
+        ({"first_name": None, "last_name": "Lê", "email": "le@example.com"}, "Lê"),
+        ({"preferred_name": "Liv", "email": "liv@example.com"}, "known as Liv"),
+        ({"first_name": " ", "email": "liv@example.com"}, "with email liv@example.com"),
+        ({"mobile": "0412 345 678", "direct_phone": "02 9123 4567"}, "with mobile 0412 345 678"),
+        ({"direct_phone": "02 9123 4567"}, "with phone 02 9123 4567"),
+        ({}, "with no name, email or phone"),
+    ],
+)
+def test_a_member_is_named_by_name_else_by_how_to_reach_them(member, label):
+    assert member_label({"member_id": "m-7", **member}) == label
+
+
+def test_a_nameless_member_is_named_by_how_to_reach_them():
+    (named,) = (r for r in RULES if r.name == "member_named")
+    member = {"member_id": "m-7", "first_name": None, "last_name": " ", "email": "liv@example.com"}
+    assert named.describe(member) == f"member with email liv@example.com has no name: {named.fix}"
     assert named.summary == "member … has no name"
+
+
+def test_every_rule_says_what_to_change_in_class():
+    assert all("Class" in rule.fix for rule in RULES)
+
+
+def test_a_rule_shows_the_value_at_fault_quoted_and_a_blank_as_blank():
+    (abn,) = (r for r in RULES if r.name == "abn_check_digit")
+    assert abn.describe({"abn": " 51 824 753 557"}).startswith('ABN "51 824 753 557" fails')
+    assert shown_value(None) == shown_value("  ") == "(blank)"
+
+
+def test_no_rule_shows_the_tfn():
+    assert all("tfn" not in rule.shown for rule in RULES)
+    (tfn,) = (r for r in RULES if r.name == "tfn_check_digit")
+    assert "123456789" not in tfn.describe({"tfn": "123456789", "fund_id": "f-1"})
+    with pytest.raises(ValueError, match="would show tfn"):
+        Rule("leaky", "TFN {tfn} is wrong", Severity.BLOCKING, Frame.FUNDS, "ExpectUnique", "tfn")

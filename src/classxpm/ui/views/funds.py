@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -11,6 +12,7 @@ from classxpm.ui import queries
 from classxpm.ui.access import ViewerDep
 from classxpm.ui.pages import ServicesDep, render
 from classxpm.ui.views.settings import chosen_business
+from classxpm.validation.rules import RULES
 
 router = APIRouter()
 
@@ -18,7 +20,40 @@ NOT_LINKED_HINT = (
     "The Launch Xero Practice Manager link shows once the fund has synced. Please check that the fund has "
     "either a valid TFN or no TFN and re-sync the integration."
 )
-NO_WEB_URL_YET = "The fund is linked; its launch link appears after the next XPM jobs snapshot."
+SHOWS_ONCE_SYNCED = "The Launch Xero Practice Manager link shows once the fund has synced."
+NO_WEB_URL_YET = (
+    "The fund is linked; its launch link appears after the next sync, or after the next XPM jobs snapshot, "
+    "reads it from XPM."
+)
+TFN_RULE = next(rule for rule in RULES if rule.name == "tfn_check_digit")
+
+
+WHY_NOT_LINKED = {
+    "quarantined": "Validation held it back; fix this in Class and re-sync: {reason}",
+    "needs_review": "A person must choose its XPM client first: {reason}",
+    "failed": "XPM refused it: {reason}",
+    "deferred": "The last run left it for the next one: {reason}",
+    None: "No sync has sent it yet: the next sync creates or links its XPM client.",
+}
+
+
+def launch_hint(link: Mapping[str, Any], outcome: Mapping[str, Any] | None) -> str:
+    """Why a fund has no launch link, in true words: what held it back and what to do about it.
+
+    Args:
+        link: The fund's link row.
+        outcome: The fund's most recent sync outcome, if any: when XPM refused the fund, its detail is
+            XPM's reason.
+    """
+    status, reason = link["last_status"], link["last_error"] or ""
+    if link["client_uuid"]:
+        return NO_WEB_URL_YET
+    if status == "quarantined" and TFN_RULE.message in reason:
+        return f"{NOT_LINKED_HINT} Validation held it back: {reason}"
+    if status == "failed":
+        reason = (outcome or {}).get("detail") or reason or "no reason was recorded"
+    why = WHY_NOT_LINKED.get(status, "Last sync: " + (status or "").replace("_", " ") + ": {reason}")
+    return f"{SHOWS_ONCE_SYNCED} {why.format(reason=reason)}"
 
 
 @router.get("/funds", name="funds")
@@ -34,6 +69,7 @@ def fund_list(
 ) -> HTMLResponse:
     """Funds matching a scope code or name, one page at a time."""
     business_id, known = chosen_business(services, business)
+    found = queries.search_funds(services.state, business_id, q, status, page)
     return render(
         request,
         "funds.html",
@@ -44,7 +80,8 @@ def fund_list(
         status=status if status in queries.STATUSES else "",
         statuses=queries.STATUSES,
         counts=queries.status_counts(services.state, business_id),
-        found=queries.search_funds(services.state, business_id, q, status, page),
+        found=found,
+        launch=queries.launch_urls(services.state, found.rows),
     )
 
 
@@ -52,13 +89,14 @@ def fund_list(
 def fund_detail(
     request: Request, viewer: ViewerDep, services: ServicesDep, fund_id: str, business: str
 ) -> HTMLResponse:
-    """One fund: link status, last sync, reason, jobs and tasks, and the launch link."""
+    """One fund: link status, last sync, reason, jobs and tasks, the launch link, or why it is missing."""
     link = queries.fund(services.state, business, fund_id)
     if link is None:
         raise HTTPException(status_code=404, detail=f"No fund {fund_id} in business {business}.")
     linked = link["client_uuid"] is not None
-    jobs = queries.client_jobs(services.state, business, link["client_uuid"]) if linked else []
-    hint = "" if linked and link["web_url"] else (NO_WEB_URL_YET if linked else NOT_LINKED_HINT)
+    launch = queries.launch_urls(services.state, [link]).get(fund_id)
+    outcome = None if launch else queries.last_outcome(services.state, business, fund_id)
+    review = link["last_status"] == "needs_review"
     return render(
         request,
         "fund.html",
@@ -66,7 +104,9 @@ def fund_detail(
         business_id=business,
         link=link,
         linked=linked,
-        jobs=jobs,
-        hint=hint,
+        launch=launch,
+        jobs=queries.client_jobs(services.state, business, link["client_uuid"]) if linked else [],
+        hint="" if launch else launch_hint(link, outcome),
+        candidates=queries.review_candidates(services.state, link) if review else [],
         snapshot=queries.snapshot(services.state, business),
     )

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from classxpm.ui.access import ViewerDep
 from classxpm.ui.pages import ServicesDep, render
 from classxpm.ui.reports import TEXT_SUFFIXES, list_reports, masked, report_file
+from classxpm.ui.views.settings import business_names
 
 router = APIRouter()
 
@@ -26,7 +27,14 @@ def report_list(
     """Every run's report, newest first, one page at a time."""
     runs, has_next = list_reports(services.reports_dir, business, page)
     return render(
-        request, "reports.html", viewer=viewer, business=business, runs=runs, page=page, has_next=has_next
+        request,
+        "reports.html",
+        viewer=viewer,
+        business=business,
+        businesses=business_names(services),
+        runs=runs,
+        page=page,
+        has_next=has_next,
     )
 
 

@@ -31,10 +31,17 @@ def integration_status(store: TokenStore, business_id: str, now: datetime) -> di
     return {"headline": headline, "grant": grant, "expired": expired, "days_left": days_left}
 
 
-def chosen_business(services: ServicesDep, business: str | None) -> tuple[str, list[str]]:
-    """The business asked for (else the first known, else ``default``) and every known business."""
-    known = sorted(set(queries.businesses(services.state)) | set(services.class_businesses()))
-    return business or (known[0] if known else DEFAULT_BUSINESS), known
+def business_names(services: ServicesDep) -> dict[str, str]:
+    """Every known business, id to the name people know it by (Class's name; the id when Class has none)."""
+    named = services.class_businesses()
+    known = sorted(set(queries.businesses(services.state)) | set(named))
+    return {business_id: named.get(business_id) or business_id for business_id in known}
+
+
+def chosen_business(services: ServicesDep, business: str | None) -> tuple[str, dict[str, str]]:
+    """The business asked for (else the first known, else ``default``) and every known business by name."""
+    known = business_names(services)
+    return business or next(iter(known), DEFAULT_BUSINESS), known
 
 
 def settings_page(

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
-from classxpm.sync.tables import fund_links
+from classxpm.sync.tables import fund_links, remote_clients, sync_outcomes
 
 BUSINESS = "biz-1"
 SYNCED = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -164,3 +164,143 @@ def test_pages_load_in_under_a_second_with_10000_funds(admin, state):
         page = admin.get(path, params=params)
         assert page.status_code == 200
         assert time.perf_counter() - started < 1.0, path
+
+
+def set_fund(state, fund_id: str, **values) -> None:
+    with state.begin() as conn:
+        conn.execute(sa.update(fund_links).where(fund_links.c.fund_id == fund_id).values(**values))
+
+
+def add_xpm_client(state, uuid: str, **fields) -> None:
+    with state.begin() as conn:
+        conn.execute(
+            sa.insert(remote_clients).values(
+                tenant_id="tenant-1",
+                client_uuid=uuid,
+                export_code=fields.get("ExportCode"),
+                name=fields.get("Name", ""),
+                business_number=fields.get("BusinessNumber"),
+                fields={"UUID": uuid, **fields},
+                contacts=[],
+                read_at=SYNCED,
+            )
+        )
+
+
+def hint(page) -> str:
+    return re.search(r'<p id="hint" class="warning">(.*?)</p>', page.text, re.S).group(1)
+
+
+def test_a_linked_fund_stored_without_its_link_shows_the_one_xpm_gave_with_the_client(viewer, funds):
+    set_fund(funds, "f-00002", web_url=None)
+    add_xpm_client(funds, "client-2", Name="Fund 00002 Superannuation", WebUrl=f"{WEB_URL}?c=2")
+
+    page = viewer.get("/funds/f-00002", params={"business": BUSINESS})
+    listing = viewer.get("/funds", params={"business": BUSINESS, "q": "SMSF0000"})
+
+    assert f'<a id="launch" class="button" href="{WEB_URL}?c=2"' in page.text
+    assert 'id="hint"' not in page.text
+    launch = f'href="{WEB_URL}?c=2" target="_blank" rel="noopener" data-leave-frame>'
+    launch += "Launch Xero Practice Manager</a>"
+    assert launch in listing.text
+
+
+def test_the_list_shows_the_launch_link_of_every_linked_fund_and_none_for_the_others(viewer, funds):
+    page = viewer.get("/funds", params={"business": BUSINESS})
+
+    rows = re.findall(r"<tr>\s*<td><a href=[^>]*>(SMSF\d+)</a></td>(.*?)</tr>", page.text, re.S)
+    assert len(rows) == 50
+    for code, cells in rows:
+        linked = int(code[4:]) % 10 != 0
+        assert ("Launch Xero Practice Manager" in cells) is linked, code
+
+
+def test_a_fund_quarantined_by_another_rule_says_what_to_fix_in_class(viewer, funds):
+    reason = 'ABN "51 824 753 557" fails its check digit: correct the fund\'s ABN in Class, or clear it'
+    set_fund(funds, "f-00010", last_error=reason)
+
+    page = viewer.get("/funds/f-00010", params={"business": BUSINESS})
+
+    assert "Validation held it back; fix this in Class and re-sync" in hint(page)
+    shown = "ABN &#34;51 824 753 557&#34; fails its check digit: correct the fund&#39;s ABN in Class"
+    assert shown in hint(page)
+    assert "valid TFN" not in hint(page), "the seed's TFN advice only where the TFN is at fault"
+
+
+def test_a_fund_quarantined_for_its_tfn_keeps_the_seed_words_and_names_every_rule(viewer, funds):
+    set_fund(funds, "f-00010", last_error="TFN fails its check digit: fix; fund name is missing: enter it")
+
+    page = viewer.get("/funds/f-00010", params={"business": BUSINESS})
+
+    assert "either a valid TFN or no TFN and re-sync the integration" in hint(page)
+    assert "fund name is missing: enter it" in hint(page)
+
+
+def test_a_fund_xpm_refused_shows_xpms_reason_from_its_last_outcome(viewer, funds):
+    set_fund(funds, "f-00020", last_status="failed", last_error="an earlier run's words")
+    with funds.begin() as conn:
+        for at, detail in [(SYNCED, "an older refusal"), (SYNCED.replace(hour=3), "Client Name is too long")]:
+            conn.execute(
+                sa.insert(sync_outcomes).values(
+                    run_id=f"run-{at.hour}",
+                    business_id=BUSINESS,
+                    fund_id="f-00020",
+                    scope_code="SMSF00020",
+                    action="create",
+                    status="failed",
+                    detail=detail,
+                    at=at,
+                )
+            )
+
+    page = viewer.get("/funds/f-00020", params={"business": BUSINESS})
+
+    assert hint(page).endswith("XPM refused it: Client Name is too long")
+
+
+def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, viewer, funds):
+    set_fund(funds, "f-00030", last_status="needs_review", last_error="2 XPM clients match by export code")
+    add_xpm_client(
+        funds, "c-a", Name="Fund 00030 Superannuation", ExportCode="SMSF00030", BusinessNumber="51824753556",
+        IsArchived="No", WebUrl=f"{WEB_URL}?c=a",
+    )  # fmt: skip
+    add_xpm_client(funds, "c-b", Name="Old name", ExportCode=" smsf00030 ", IsArchived="Yes")
+    add_xpm_client(funds, "c-c", Name="Someone else", ExportCode="SMSF00031")
+
+    page = admin.get("/funds/f-00030", params={"business": BUSINESS})
+    seen_by_viewer = viewer.get("/funds/f-00030", params={"business": BUSINESS})
+
+    assert "A person must choose its XPM client first: 2 XPM clients match by export code" in hint(page)
+    table = re.search(r'<table id="candidates">.*?</table>', page.text, re.S).group(0)
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
+    assert cells == [
+        [
+            "Fund 00030 Superannuation",
+            "SMSF00030",
+            "51824753556",
+            "no",
+            f'<a href="{WEB_URL}?c=a" target="_blank" rel="noopener" data-leave-frame>Launch</a>',
+        ],
+        ["Old name", "smsf00030", "—", "archived", "—"],
+    ]
+    assert 'id="review-action"' in page.text
+    assert "give the right client the ExportCode <strong>SMSF00030</strong>" in page.text
+    assert 'id="candidates"' in seen_by_viewer.text
+    assert 'id="review-action"' not in seen_by_viewer.text, "the action is for those who may manage XPM"
+
+
+def test_needs_review_with_no_client_in_the_last_read_says_so(viewer, funds):
+    set_fund(funds, "f-00040", last_status="needs_review", last_error="the linked XPM client is archived")
+
+    page = viewer.get("/funds/f-00040", params={"business": BUSINESS})
+
+    assert 'id="no-candidates"' in page.text
+
+
+def test_a_fund_never_synced_says_the_next_sync_sends_it(viewer, funds):
+    set_fund(funds, "f-00050", last_status=None, last_error=None)
+
+    page = viewer.get("/funds/f-00050", params={"business": BUSINESS})
+
+    assert hint(page).endswith("No sync has sent it yet: the next sync creates or links its XPM client.")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -207,3 +208,51 @@ def test_unlink_asks_first_and_says_what_it_does(admin, services, grant):
     assert "Nothing in XPM is deleted" in asked.text
     assert 'id="confirm-unlink"' in asked.text
     assert services.store().get(BUSINESS) is not None
+
+
+def test_businesses_are_shown_by_their_class_name(services, grant, as_role):
+    grant()
+    grant("biz-2", "Second Practice")
+    named = replace(services, class_businesses=lambda: {BUSINESS: "Smith & Co Accountants", "biz-3": "Jones"})
+    admin = as_role(named, "admin")
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+    asked = admin.post("/settings/unlink", data={"business": BUSINESS})
+    funds = admin.get("/funds", params={"business": "biz-3"})
+
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', page.text)
+    assert options == [
+        (BUSINESS, " selected", "Smith &amp; Co Accountants"),
+        ("biz-2", "", "biz-2"),
+        ("biz-3", "", "Jones"),
+    ], "Class's names; an id only for a business Class does not name"
+    assert "from business <strong>Smith &amp; Co Accountants</strong>?" in asked.text
+    assert '<option value="biz-3" selected>Jones</option>' in funds.text
+
+
+def test_the_reports_list_names_each_business(services, as_role, tmp_path):
+    from classxpm.validation.report import run_folder, write_stopped
+
+    write_stopped(
+        run_folder(tmp_path, BUSINESS, "run-1"), run_id="run-1", business_id=BUSINESS, funds=1, members=0,
+        problem="stopped for the test",
+    )  # fmt: skip
+    named = replace(services, reports_dir=tmp_path, class_businesses=lambda: {BUSINESS: "Smith & Co"})
+
+    page = as_role(named, "viewer").get("/reports")
+    one = as_role(named, "viewer").get("/reports", params={"business": BUSINESS})
+
+    assert f'?business={BUSINESS}">Smith &amp; Co</a></td>' in page.text
+    assert "Business Smith &amp; Co ·" in one.text
+
+
+def test_fund_codes_that_matched_no_fund_are_named_with_the_last_sync(admin, services, grant):
+    grant()
+    summary = {"counts": {"unchanged": 1}, "unmatched_fund_codes": ["SMTIH01", "jones 02"]}
+    _sync_run(services, "class_xpm_sync/manual_2", 3, "success", summary)
+
+    page = admin.get("/settings", params={"business": BUSINESS})
+
+    shown = re.search(r'<dd id="unmatched-codes" class="warning">(.*?)</dd>', page.text).group(1)
+    assert "fund_codes that match no fund of this business: SMTIH01, jones 02." in shown
+    assert "Check the scope codes in Class" in shown
