@@ -237,3 +237,14 @@ def test_the_settings_page_and_the_reports_link_the_run(as_role, reports, histor
     page = as_role(reports, "admin").get("/settings", params={"business": BUSINESS})
 
     assert re.search(f'<a id="last-sync-run" href="[^"]*/classxpm/runs/{history}">', page.text)
+
+
+def test_fund_codes_that_matched_nothing_are_named_from_the_runs_summary(client, reports):
+    summary = {"counts": {"unchanged": 1}, "unmatched_fund_codes": ["SMTIH01"]}
+    run = _run("manual__codes", 1, {}, summary=summary)
+    with reports.state.begin() as conn:
+        conn.execute(sa.insert(sync_runs), [run])
+
+    page = client.get(f"/runs/{run['run_id']}")
+
+    assert '<p class="warning" id="unmatched-fund-codes">SMTIH01</p>' in page.text
