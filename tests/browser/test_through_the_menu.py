@@ -18,11 +18,10 @@ from classxpm.jobs.snapshot import snapshot_all
 from classxpm.sync.tables import sync_outcomes, sync_run_calls, sync_runs
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm.session import XpmSession
+from fixtures.sync_runs import DAG, run_row
 from fixtures.xpm_auth import sim_config
 
 from .conftest import BUSINESS, LAUNCH, open_from_menu, shot
-
-DAG = "class_xpm_sync"
 
 
 def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
@@ -66,7 +65,9 @@ def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
     shot(page, tmp_path, "5-fund-in-airflow")
 
     frame.get_by_role("link", name="Validation reports").click()
-    frame.get_by_role("link", name="Data Docs").click()
+    frame.locator("#reports tr", has_text="class_xpm_sync/manual_1").get_by_role(
+        "link", name="Data Docs"
+    ).click()
     page.wait_for_url("**/data_docs/index.html")  # Airflow's address follows its frame
     assert "******782" in frame.locator("body").inner_text(), "Data Docs open in place, TFNs masked"
     assert "123 456 782" not in frame.locator("body").inner_text()
@@ -91,11 +92,11 @@ def _sync_runs(stack, engine, airflow_run: str) -> str:
     """Two earlier runs and this DAG run's: 3 created, 2 quarantined, 1 failed, with its report."""
     now = datetime.now(UTC)
     rows = [
-        _run_row(f"{DAG}/earlier-1/{BUSINESS}", now - timedelta(days=2), {"created": 5, "quarantined": 4}),
-        _run_row(f"{DAG}/earlier-2/{BUSINESS}", now - timedelta(days=1), {"unchanged": 5, "failed": 2}),
+        run_row("earlier-1", BUSINESS, now - timedelta(days=2), {"created": 5, "quarantined": 4}),
+        run_row("earlier-2", BUSINESS, now - timedelta(days=1), {"unchanged": 5, "failed": 2}),
     ]
     this = f"{DAG}/{airflow_run}/{BUSINESS}"
-    rows.append(_run_row(this, now, {"created": 3, "quarantined": 2, "failed": 1}))
+    rows.append(run_row(airflow_run, BUSINESS, now, {"created": 3, "quarantined": 2, "failed": 1}))
     problems = [("f-jones", "JONES01", "quarantined", "TFN fails its check digit")]
     problems += [("f-b", "BROWN01", "quarantined", "ABN fails its check digit")]
     problems += [("f-c", "CLARK01", "failed", "XPM refused the record: Invalid tax number")]
@@ -124,22 +125,6 @@ def _sync_runs(stack, engine, airflow_run: str) -> str:
     (folder / "sync-report.json").write_text(json.dumps({"api_calls": 4, "duration_seconds": 2.5}))
     write_stopped(folder, run_id=this, business_id=BUSINESS, funds=6, members=9, problem="")
     return this
-
-
-def _run_row(run_id: str, started: datetime, counts: dict[str, int]) -> dict:
-    return {
-        "run_id": run_id,
-        "dag_id": DAG,
-        "business_id": BUSINESS,
-        "tenant_id": "tenant-1",
-        "mode": "full",
-        "sync_mode": "upsert",
-        "dry_run": False,
-        "started_at": started,
-        "finished_at": started + timedelta(minutes=2),
-        "status": "failed" if counts.get("failed") else "success",
-        "summary": {"counts": counts},
-    }
 
 
 def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, practice, signed_in, tmp_path):

@@ -12,27 +12,14 @@ import sqlalchemy as sa
 
 from classxpm.sync.tables import sync_outcomes, sync_run_calls, sync_runs
 from classxpm.validation.report import run_folder
+from fixtures.sync_runs import DAG, run_row
 
 BUSINESS = "biz-1"
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-DAG = "class_xpm_sync"
 
 
 def _run(airflow_run: str, started_hours_ago: int, counts: dict[str, int], **values) -> dict:
-    run_id = f"{DAG}/{airflow_run}/{BUSINESS}"
-    return {
-        "run_id": run_id,
-        "dag_id": DAG,
-        "business_id": BUSINESS,
-        "tenant_id": "tenant-1",
-        "mode": "full",
-        "sync_mode": "upsert",
-        "dry_run": False,
-        "started_at": NOW - timedelta(hours=started_hours_ago),
-        "finished_at": NOW - timedelta(hours=started_hours_ago) + timedelta(minutes=3),
-        "status": "failed" if counts.get("failed") else "success",
-        "summary": {"counts": counts},
-    } | values
+    return run_row(airflow_run, BUSINESS, NOW - timedelta(hours=started_hours_ago), counts, **values)
 
 
 def _table(page: str, table_id: str) -> str:
