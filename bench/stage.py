@@ -32,9 +32,9 @@ def _rss_mb() -> float:
 
 
 def _map_only(env: Any, ref: Any) -> dict[str, int]:
-    from classxpm.sync.steps import _mapped_funds
+    from classxpm.sync.planner import mapped_funds
 
-    mapped = list(_mapped_funds(env, ref))
+    mapped = list(mapped_funds(env, ref))
     return {"mapped": sum(m.ok for m in mapped), "held back": sum(not m.ok for m in mapped)}
 
 

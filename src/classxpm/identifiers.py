@@ -69,6 +69,15 @@ def is_valid_acn(value: object) -> bool:
     return check == int(digits[8])
 
 
+def code_key(code: object) -> str:
+    """The one match key of a fund's code: trimmed and case-folded, so `` fund1`` and ``FUND1`` are one.
+
+    Serves every place that finds a fund by its code: the ``fund_codes`` filter, the validation gate's
+    uniqueness rule, matching XPM clients by ExportCode and finding a create whose answer was lost.
+    """
+    return str(code or "").strip().casefold()
+
+
 def mask_tfn(value: object) -> str:
     """Mask a TFN the way XPM does on read: every digit but the last three becomes ``*``.
 
@@ -79,12 +88,73 @@ def mask_tfn(value: object) -> str:
         For example ``******782`` for ``123 456 782``. Values shorter than four characters are fully
         masked, so a short fragment never shows in clear.
     """
-    digits = normalise(value)
+    digits = normalise(value.reveal() if isinstance(value, Tfn) else value)
     if not digits:
         return ""
     if len(digits) < 4:
         return "*" * len(digits)
     return "*" * (len(digits) - 3) + digits[-3:]
+
+
+class Tfn:
+    """A tax file number (or any value a mapping marks sensitive) whose text form is always masked.
+
+    ``str``, ``repr``, ``format`` and f-strings show it as XPM does (``******782``), so a log line, an
+    exception message or a report cannot print it in clear by accident; json and MessagePack refuse it.
+    :meth:`reveal` is the one way to the clear value, for building the XML sent to XPM, hashing with the
+    keyed HMAC and encrypting at rest.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value.reveal() if isinstance(value, Tfn) else value
+
+    def reveal(self) -> str:
+        """Return the value in clear: only where it leaves for XPM, is hashed, or is encrypted."""
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        """The value as XPM shows it on read."""
+        return mask_tfn(self._value)
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"Tfn({self.masked!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Tfn):
+            return self._value == other._value
+        return isinstance(other, str) and self._value == other
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __copy__(self) -> Tfn:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Tfn:
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Tfn is never pickled: encrypt its revealed value instead")
+
+
+def reveal(value: object) -> object:
+    """Return ``value`` with a :class:`Tfn` unwrapped to its clear text; anything else as it is."""
+    return value.reveal() if isinstance(value, Tfn) else value
 
 
 def mask_digit_runs(text: str) -> str:

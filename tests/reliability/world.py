@@ -176,6 +176,8 @@ class Holdings:
 
 def holdings(world: World, valid: dict[str, Any]) -> Holdings:
     """Compare the simulator's clients and contacts with the ``valid`` desired funds (by scope code)."""
+    from classxpm.identifiers import reveal
+
     state = world.sim.state()
     live = [c for c in state["clients"] if c["IsDeleted"] == "No" and c["IsArchived"] == "No"]
     names = {c["UUID"]: c["Name"] for c in state["contacts"]}
@@ -185,7 +187,8 @@ def holdings(world: World, valid: dict[str, Any]) -> Holdings:
         held = by_code.get(code)
         if held is None:
             continue
-        bad = [f for f, v in desired.fields.items() if v is not None and held.get(f, "") != v.strip()]
+        # The simulator holds TFNs in clear, so the comparison reveals the mapped Tfn.
+        bad = [f for f, v in desired.fields.items() if v is not None and held.get(f, "") != reveal(v).strip()]
         if bad:
             wrong_fields[code] = bad
         wanted = sorted(c.fields["Name"] for c in desired.contacts)

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import copy
+import json
+import pickle
 import random
 
 import pytest
 
 from classxpm.identifiers import (
+    Tfn,
+    code_key,
     is_valid_abn,
     is_valid_acn,
     is_valid_tfn,
     mask_digit_runs,
     mask_tfn,
     normalise,
+    reveal,
 )
 
 # Every vector from shared/reference/domain.md, section 1.
@@ -105,3 +111,53 @@ def test_normalise_strips_spaces_and_hyphens():
 )
 def test_mask_digit_runs_hides_anything_tfn_long(text, shown):
     assert mask_digit_runs(text) == shown
+
+
+def test_a_tfn_is_masked_in_every_text_form_and_revealed_only_on_request():
+    tfn = Tfn("123456782")
+    shown = [
+        str(tfn),
+        repr(tfn),
+        f"{tfn}",
+        f"{tfn:>12}",
+        "%s" % tfn,  # noqa: UP031 - logging formats this way
+        "{}".format(tfn),  # noqa: UP032 - str.format is a route of its own
+        repr({"TaxNumber": tfn}),
+    ]
+    assert not any("123456" in text for text in shown)
+    assert str(tfn) == "******782"
+    assert tfn.reveal() == "123456782"
+    assert tfn.masked == mask_tfn(tfn) == "******782"
+
+
+def test_a_tfn_cannot_be_serialised_or_pickled_in_clear():
+    tfn = Tfn("123456782")
+    with pytest.raises(TypeError):
+        json.dumps({"TaxNumber": tfn})
+    with pytest.raises(TypeError):
+        pickle.dumps(tfn)
+    with pytest.raises(TypeError):
+        "TFN " + tfn
+
+
+def test_a_tfn_copies_as_itself_and_stays_masked():
+    record = {"TaxNumber": Tfn("123456782")}
+    assert copy.deepcopy(record)["TaxNumber"] is record["TaxNumber"]
+    assert copy.copy(record["TaxNumber"]) is record["TaxNumber"]
+
+
+def test_a_tfn_compares_by_its_clear_value():
+    assert Tfn("123456782") == "123456782"
+    assert Tfn("123456782") == Tfn(Tfn("123456782"))
+    assert Tfn("123456782") != Tfn("876543782")
+    assert Tfn("123456782") != 123456782
+    assert not Tfn("")
+    assert reveal(Tfn("123456782")) == "123456782"
+    assert reveal("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("code", "key"), [("FUND1", "fund1"), ("  fund1\t", "fund1"), (None, ""), ("SMSF-01", "smsf-01")]
+)
+def test_the_code_key_trims_and_ignores_case(code, key):
+    assert code_key(code) == key

@@ -34,7 +34,7 @@ def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
         return
     import sqlalchemy as sa
 
-    from classxpm.sync.endings import end_runs
+    from classxpm.sync.run_store import end_runs
     from classxpm.xpm.auth import utcnow
 
     try:
@@ -154,7 +154,7 @@ def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
     Returns:
         Each business's final sync status.
     """
-    from classxpm.sync.endings import end_unfinished
+    from classxpm.sync.run_store import end_unfinished
     from classxpm.xpm.auth import utcnow
 
     with task_outcomes(), engine(STATE_CONN_ID) as state:

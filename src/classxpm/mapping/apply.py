@@ -7,8 +7,8 @@ bad record never stops the others.
 
 A sync maps hundreds of thousands of rows through the same two mappings, so each mapping is compiled
 once into a tuple of per-field plans (columns, cleaned constant, transforms, element rules) and the
-common case, a text value with nothing to clean, takes the shortest path through one loop. The sync
-calls :func:`map_values`, which skips building a record around the values it sends.
+common case, a text value with nothing to clean, takes the shortest path through one loop. A field the
+mapping marks sensitive comes out as a :class:`~classxpm.identifiers.Tfn`, whose text form is masked.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from classxpm.errors import RecordRefused
+from classxpm.identifiers import Tfn
 from classxpm.mapping.models import Mapping
 from classxpm.mapping.records import FieldValues, MappedRecord, RecordProblem
 from classxpm.mapping.transforms import TRANSFORMS, TransformProblem, clean
@@ -51,6 +52,8 @@ class _FieldPlan(NamedTuple):
     blank: object
     """What a blank value becomes: ``""`` (clear), None (keep) or _REQUIRED."""
     max_length: int
+    sensitive: bool
+    """Whether the value is wrapped as a :class:`Tfn` (the mapping says ``sensitive: true``)."""
 
 
 class _Plan(NamedTuple):
@@ -84,28 +87,6 @@ def map_row(mapping: Mapping, row: Row) -> MappedRecord:
     )
 
 
-def map_values(mapping: Mapping, row: Row) -> tuple[str, dict[str, str], list[RecordProblem]]:
-    """Map one source row as :func:`map_row` does, without building the record around the values.
-
-    For the sync, which maps every staged row and keeps only the values it sends.
-
-    Args:
-        mapping: A loaded mapping.
-        row: Column name → value, as read from the Class table.
-
-    Returns:
-        The record's key, its values in mapping order (a new dict: sensitive values are in clear, so it
-        is never logged) and its problems, each as :func:`map_row` gives them.
-    """
-    key, values, _, problems = _map(_plan(mapping), row)
-    return key, values, problems
-
-
-def sensitive_fields(mapping: Mapping) -> frozenset[str]:
-    """Return the fields ``mapping`` marks sensitive (the TFN), from its compiled plan."""
-    return _plan(mapping).sensitive
-
-
 def _plan(mapping: Mapping) -> _Plan:
     entry = _PLANS.get(id(mapping))
     if entry is not None and entry[0] is mapping:
@@ -119,17 +100,17 @@ def _plan(mapping: Mapping) -> _Plan:
 
 def _map(  # noqa: PLR0912 - one flat loop on purpose: it runs for every field of every row
     plan: _Plan, row: Row
-) -> tuple[str, dict[str, str], list[str], list[RecordProblem]]:
+) -> tuple[str, dict[str, str | Tfn], list[str], list[RecordProblem]]:
     """Return the key, values, kept-blank fields and problems of ``row``, as map_row documents them."""
     key = row.get(plan.key)
     if type(key) is str and key.strip():
         problems: list[RecordProblem] = []
     else:
         key, problems = _record_key(plan.key, row)
-    values: dict[str, str] = {}
+    values: dict[str, str | Tfn] = {}
     kept_blank: list[str] = []
     # No call per field unless a value needs one (None, not text, to be cleaned) or a transform is named.
-    for field, column, source, multiline, transforms, stripped, blank, cap in plan.fields:
+    for field, column, source, multiline, transforms, stripped, blank, cap, sensitive in plan.fields:
         try:
             changed = False
             if column is None:
@@ -163,7 +144,7 @@ def _map(  # noqa: PLR0912 - one flat loop on purpose: it runs for every field o
         if text is None:
             kept_blank.append(field)
         else:
-            values[field] = text
+            values[field] = Tfn(text) if sensitive else text
     return key, values, kept_blank, problems
 
 
@@ -188,6 +169,7 @@ def _compile(mapping: Mapping) -> _Plan:
                 stripped=bool(spec.transform) and spec.transform[-1] in _STRIPPING,
                 blank=_REQUIRED if element.required else ("" if spec.on_blank == "clear" else None),
                 max_length=element.max_length,
+                sensitive=spec.sensitive,
             )
         )
     sensitive = frozenset(field for field, spec in mapping.fields.items() if spec.sensitive)

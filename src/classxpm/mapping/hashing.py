@@ -16,8 +16,6 @@ import json.encoder
 from collections.abc import Set as AbstractSet
 
 from classxpm.identifiers import normalise
-from classxpm.mapping.apply import sensitive_fields
-from classxpm.mapping.models import Mapping
 from classxpm.mapping.records import MappedRecord
 
 HASH_VERSION = 1
@@ -69,21 +67,6 @@ def payload_hash(record: MappedRecord, secret: bytes) -> str:
         64 lowercase hex characters.
     """
     return hashlib.sha256(hash_input(record, secret)).hexdigest()
-
-
-def values_hash(mapping: Mapping, values: collections.abc.Mapping[str, str], secret: bytes) -> str:
-    """Return :func:`payload_hash` of the record whose values ``values`` were mapped through ``mapping``.
-
-    Args:
-        mapping: The mapping the values came from (its target, and which fields are sensitive).
-        values: The values, as :func:`classxpm.mapping.apply.map_values` gives them; left unchanged.
-        secret: The pipeline's hashing key, at least 16 bytes.
-
-    Returns:
-        64 lowercase hex characters.
-    """
-    document = _canonical(mapping.target, values, sensitive_fields(mapping), secret)
-    return hashlib.sha256(document).hexdigest()
 
 
 def _canonical(

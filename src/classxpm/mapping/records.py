@@ -1,7 +1,8 @@
 """What mapping one source row produces: the XPM field values and the problems found on the way.
 
-Sensitive values (the TFN) live only inside :class:`FieldValues`, whose repr masks them, so logging a
-record, its values or a problem never shows a TFN in clear. Problem reasons never quote a value.
+A sensitive value (the TFN) is held as a :class:`~classxpm.identifiers.Tfn`, whose text form is masked,
+so logging a record, its values or a problem never shows a TFN in clear. Problem reasons never quote a
+value.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from classxpm.identifiers import mask_tfn
+from classxpm.identifiers import Tfn, mask_tfn, reveal
 
 Severity = Literal["error", "warning"]
 
@@ -29,14 +30,17 @@ class RecordProblem:
     severity: Severity = "error"
 
 
-class FieldValues(Mapping[str, str]):
-    """XPM element → value, in mapping order, with sensitive values masked in its repr."""
+class FieldValues(Mapping[str, "str | Tfn"]):
+    """XPM element → value, in mapping order, with sensitive values masked in its repr.
 
-    def __init__(self, values: Mapping[str, str], sensitive: frozenset[str]) -> None:
+    :func:`~classxpm.mapping.map_row` gives each sensitive value as a :class:`Tfn`, masked wherever shown.
+    """
+
+    def __init__(self, values: Mapping[str, str | Tfn], sensitive: frozenset[str]) -> None:
         self._values = dict(values)
         self._sensitive = sensitive & self._values.keys()
 
-    def __getitem__(self, field: str) -> str:
+    def __getitem__(self, field: str) -> str | Tfn:
         return self._values[field]
 
     def __iter__(self) -> Iterator[str]:
@@ -59,12 +63,12 @@ class FieldValues(Mapping[str, str]):
         return self._sensitive
 
     def unmasked(self) -> dict[str, str]:
-        """Return a plain copy of the values, sensitive ones in clear: for sending and hashing only."""
-        return self._values.copy()
+        """Return a plain copy of the values, sensitive ones revealed in clear: for the keyed hash only."""
+        return {field: reveal(v) for field, v in self._values.items()}  # type: ignore[misc]
 
     def masked(self) -> dict[str, str]:
         """Return the values with every sensitive one masked, for reports and dry-run diffs."""
-        return {field: mask_tfn(v) if field in self._sensitive else v for field, v in self._values.items()}
+        return {field: mask_tfn(v) if field in self._sensitive else v for field, v in self._values.items()}  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.errors import Fatal
+from classxpm.identifiers import code_key
 from classxpm.source.schema import column_names, funds, members
 
 DEFAULT_CHUNK_SIZE = 5_000
@@ -35,7 +36,8 @@ class FundFilter:
     Attributes:
         business_id: Only funds of this Class business; None reads every business.
         changed_since: Only funds whose row, or any member's row, changed at or after this UTC time.
-        fund_codes: Only funds with these scope codes (e.g. after a bulk import); empty reads all.
+        fund_codes: Only funds with these scope codes (e.g. after a bulk import); empty reads all. A code
+            matches by :func:`~classxpm.identifiers.code_key`: trimmed, whatever its case.
         retry_fund_ids: Funds read whatever ``changed_since`` says: those a previous run could not finish.
     """
 
@@ -86,12 +88,32 @@ def check_source_contract(engine: Engine) -> None:
         raise SourceContractError("\n".join(problems))
 
 
-def _fund_conditions(flt: FundFilter) -> list[sa.ColumnElement[bool]]:
+def unmatched_codes(engine: Engine, business_id: str | None, fund_codes: Sequence[str]) -> list[str]:
+    """The codes of ``fund_codes`` that match no fund (of ``business_id``), as they were asked for.
+
+    Whatever a run's other filters say: a code is unmatched only when Class has no fund with it at all.
+    """
+    if not fund_codes:
+        return []
+    query = sa.select(funds.c.scope_code).where(*_code_conditions(business_id, fund_codes))
+    with engine.connect() as conn:
+        found = {code_key(code) for code in conn.execute(query).scalars()}
+    return [code for code in fund_codes if code_key(code) not in found]
+
+
+def _code_conditions(business_id: str | None, fund_codes: Sequence[str]) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    if flt.business_id is not None:
-        conditions.append(funds.c.business_id == flt.business_id)
-    if flt.fund_codes:
-        conditions.append(funds.c.scope_code.in_(flt.fund_codes))
+    if business_id is not None:
+        conditions.append(funds.c.business_id == business_id)
+    if fund_codes:
+        # code_key in SQL: lower() is casefold() for the ASCII scope codes Class issues.
+        keys = sorted({code_key(code) for code in fund_codes})
+        conditions.append(sa.func.lower(sa.func.trim(funds.c.scope_code)).in_(keys))
+    return conditions
+
+
+def _fund_conditions(flt: FundFilter) -> list[sa.ColumnElement[bool]]:
+    conditions = _code_conditions(flt.business_id, flt.fund_codes)
     if flt.changed_since is not None:
         member_changed = (
             sa.select(members.c.member_id)

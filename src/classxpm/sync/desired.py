@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from classxpm.mapping import DefaultMappings, RecordProblem
-from classxpm.mapping.apply import map_values
-from classxpm.mapping.hashing import values_hash
+from classxpm.mapping import DefaultMappings, MappedRecord, map_row, payload_hash
 from classxpm.sync.model import DesiredContact, DesiredFund
 
 
@@ -28,8 +26,8 @@ class MappedFund:
         return self.desired is not None
 
 
-def _describe(table: str, problems: list[RecordProblem]) -> list[str]:
-    return [f"{table} {p.record_key} {p.field}: {p.reason}" for p in problems if p.severity == "error"]
+def _describe(table: str, record: MappedRecord) -> list[str]:
+    return [f"{table} {p.record_key} {p.field}: {p.reason}" for p in record.errors]
 
 
 def map_fund(
@@ -46,26 +44,20 @@ def map_fund(
     Returns:
         The desired fund, or the problems naming the table, record and field of each.
     """
-    # map_values and values_hash give what map_row and payload_hash would, without a record per row.
-    fund_id, fields, fund_problems = map_values(mappings.client, fund)
-    contacts = [map_values(mappings.contact, member) for member in members]
-    problems = _describe("funds", fund_problems) if fund_problems else []
-    for _, _, member_problems in contacts:
-        if member_problems:
-            problems += _describe("members", member_problems)
+    client = map_row(mappings.client, fund)
+    contacts = [map_row(mappings.contact, member) for member in members]
+    problems = _describe("funds", client) if client.problems else []
+    for contact in contacts:
+        if contact.problems:
+            problems += _describe("members", contact)
     scope_code, name = str(fund.get("scope_code") or ""), str(fund.get("scope_description") or "")[:255]
     if problems:
         return MappedFund(str(fund.get("fund_id")), scope_code, name, None, tuple(problems))
     desired = DesiredFund(
-        fund_id=fund_id,
+        fund_id=client.key,
         scope_code=scope_code,
-        fields=fields,
-        payload_hash=values_hash(mappings.client, fields, secret),
-        contacts=tuple(
-            [
-                DesiredContact(member_id, values, values_hash(mappings.contact, values, secret))
-                for member_id, values, _ in contacts
-            ]
-        ),
+        fields=dict(client.values),
+        payload_hash=payload_hash(client, secret),
+        contacts=tuple([DesiredContact(c.key, dict(c.values), payload_hash(c, secret)) for c in contacts]),
     )
-    return MappedFund(fund_id, scope_code, name, desired)
+    return MappedFund(client.key, scope_code, name, desired)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from classxpm.errors import RecordRefused
-from classxpm.identifiers import mask_digit_runs
+from classxpm.identifiers import code_key, mask_digit_runs
 from classxpm.sync.contacts import pair
 from classxpm.sync.links import (
     LinkRecorder,
@@ -127,7 +127,7 @@ class Executor:
         if plan.fund_id in self.linked:
             return self._record(plan, "unchanged", LINKED_MEANWHILE)
         earlier = self.announced.get(plan.fund_id)
-        found = self.find_created(desired.scope_code, earlier) if earlier else None
+        found = self.find_created(desired.export_code, earlier) if earlier else None
         if found is not None:
             return self._synced(plan, desired, found, EARLIER_NOTE, self._paired(plan, desired, found))
         announced = self.clock()
@@ -152,26 +152,28 @@ class Executor:
         try:
             return self.api.add_client(desired.fields, [c.fields for c in desired.contacts]), ""
         except Retriable:
-            client = self.find_created(desired.scope_code, announced)
+            client = self.find_created(desired.export_code, announced)
             if client is not None:
                 return client, LOST_NOTE
             if attempts <= 1:
                 raise
         return self._add_client(desired, announced, attempts - 1)
 
-    def find_created(self, scope_code: str, since: datetime) -> xml.Client | None:
-        """Look for a client created since ``since`` with ``scope_code`` as its ExportCode."""
-        wanted = scope_code.strip().casefold()
+    def find_created(self, export_code: str, since: datetime) -> xml.Client | None:
+        """Look for a client created since ``since`` whose ExportCode matches the mapped ``export_code``."""
+        wanted = code_key(export_code)
         found = [
             c
             for c in self.api.list_clients(detailed=True, modified_since=since - LOOKBACK)
-            if (c.export_code or "").strip().casefold() == wanted and not (c.is_archived or c.is_deleted)
+            if code_key(c.export_code) == wanted and not (c.is_archived or c.is_deleted)
         ]
         return found[0] if found else None
 
     def _update(self, plan: FundPlan, desired: DesiredFund) -> Outcome:
         client_uuid = plan.client_uuid or ""
-        client = self.api.update_client(client_uuid, desired.fields) if plan.changed_fields else None
+        # Exactly the fields the plan names: what a dry run showed is what is sent (update is partial).
+        fields = {name: desired.fields[name] for name in plan.changed_fields}
+        client = self.api.update_client(client_uuid, fields) if fields else None
         by_member = {c.member_id: c for c in desired.contacts}
         held = self._held(plan)
         members = Members()

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from classxpm.identifiers import mask_tfn
-
-SENSITIVE_FIELDS = frozenset({"TaxNumber"})
+from classxpm.identifiers import Tfn
 
 
 class Action(StrEnum):
@@ -37,8 +35,8 @@ class RunMode(StrEnum):
     INCREMENTAL = "incremental"
 
 
-def _masked_fields(fields: dict[str, str | None]) -> dict[str, str | None]:
-    return {k: (mask_tfn(v) if k in SENSITIVE_FIELDS else v) for k, v in fields.items()}
+Value = str | Tfn | None
+"""A mapped field's value: text, a :class:`Tfn` where the mapping marks the field sensitive, or None."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class DesiredContact:
     """A member as XPM should hold it, as a client contact."""
 
     member_id: str
-    fields: dict[str, str | None]
+    fields: dict[str, Value]
     payload_hash: str
 
     def __repr__(self) -> str:
@@ -59,22 +57,27 @@ class DesiredFund:
 
     fund_id: str
     scope_code: str
-    fields: dict[str, str | None]
+    fields: dict[str, Value]
     payload_hash: str
     contacts: tuple[DesiredContact, ...] = ()
 
     @property
     def name(self) -> str:
         """The client name XPM should show."""
-        return self.fields.get("Name") or ""
+        return str(self.fields.get("Name") or "")
+
+    @property
+    def export_code(self) -> str:
+        """The mapped ExportCode: how the fund is found again in XPM (``client.yaml`` says so)."""
+        return str(self.fields.get("ExportCode") or "")
 
     @property
     def business_number(self) -> str:
         """The ABN, digits only, or the empty string."""
-        return "".join(ch for ch in self.fields.get("BusinessNumber") or "" if ch.isdigit())
+        return "".join(ch for ch in str(self.fields.get("BusinessNumber") or "") if ch.isdigit())
 
     def __repr__(self) -> str:
-        return f"DesiredFund({self.fund_id!r}, {self.scope_code!r}, {_masked_fields(self.fields)!r})"
+        return f"DesiredFund({self.fund_id!r}, {self.scope_code!r}, {self.fields!r})"
 
 
 @dataclass(frozen=True)

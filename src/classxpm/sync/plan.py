@@ -3,7 +3,12 @@
 Class is the source of truth for mapped fields. A full run compares against XPM's current state (so a
 field edited by hand in XPM is put back); an incremental run compares against the hash last synced.
 Matching never uses the TFN (XPM returns it masked): the Class fund id via the stored link first, then
-the XPM ExportCode, then one exact name + ABN match. Two or more candidates go to a person.
+the mapped ExportCode (``client.yaml``: how a fund is found again in XPM), then one exact name + ABN
+match. Two or more candidates go to a person.
+
+A plan's ``changed_fields`` are exactly the client fields its write sends, so a dry run's diff and the
+real run's write cannot disagree. A field XPM cannot show (a TFN, which it masks; a field its read left
+out) is sent when the fund changed in Class since its last sync, whatever else changed with it.
 """
 
 from __future__ import annotations
@@ -12,10 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from classxpm.identifiers import mask_tfn
+from classxpm.identifiers import Tfn, code_key
 from classxpm.sync.contacts import doubled_links, match_by_name
 from classxpm.sync.model import (
-    SENSITIVE_FIELDS,
     Action,
     DesiredContact,
     DesiredFund,
@@ -24,6 +28,7 @@ from classxpm.sync.model import (
     RemoteClient,
     RemoteContact,
     SyncMode,
+    Value,
 )
 
 
@@ -60,11 +65,6 @@ class FundPlan:
         return int(bool(self.changed_fields)) + contact_writes
 
 
-def _code_key(code: str) -> str:
-    """An ExportCode or scope code as XPM matches it: ``FUND1`` and `` fund1`` are the same code."""
-    return code.strip().casefold()
-
-
 class RemoteIndex:
     """XPM clients indexed for matching: by UUID, by ExportCode and by exact name + ABN."""
 
@@ -75,17 +75,17 @@ class RemoteIndex:
         for client in clients:
             self.by_uuid[client.uuid] = client
             if client.export_code:
-                self.by_export_code[_code_key(client.export_code)].append(client)
+                self.by_export_code[code_key(client.export_code)].append(client)
             if client.business_number:
                 self.by_name_abn[(client.name.casefold(), client.business_number)].append(client)
 
     def code_taken(self, desired: DesiredFund, taken: set[str]) -> bool:
         """True when a client with the fund's ExportCode is already linked to another fund."""
-        return any(c.uuid in taken for c in self.by_export_code.get(_code_key(desired.scope_code), []))
+        return any(c.uuid in taken for c in self.by_export_code.get(code_key(desired.export_code), []))
 
     def candidates(self, desired: DesiredFund, taken: set[str]) -> tuple[str, list[RemoteClient]]:
         """Return how the fund matched ("export code" or "name and ABN") and the unlinked candidates."""
-        same_code = self.by_export_code.get(_code_key(desired.scope_code), [])
+        same_code = self.by_export_code.get(code_key(desired.export_code), [])
         by_code = [c for c in same_code if c.uuid not in taken]
         if by_code or not desired.business_number:
             return "ExportCode", by_code
@@ -93,19 +93,24 @@ class RemoteIndex:
         return "name and ABN", [c for c in self.by_name_abn.get(key, []) if c.uuid not in taken]
 
 
-def _same(field: str, wanted: str | None, held: str | None) -> bool:
-    wanted, held = (wanted or "").strip(), (held or "").strip()
-    if field in SENSITIVE_FIELDS:
-        return mask_tfn(wanted) == held or wanted == held
-    return wanted == held
+def _same(wanted: Value, held: str | None) -> bool:
+    held = (held or "").strip()
+    if isinstance(wanted, Tfn):
+        return wanted.masked == held or wanted.reveal().strip() == held
+    return (wanted or "").strip() == held
 
 
-def changed_fields(wanted: Mapping[str, str | None], held: Mapping[str, str | None]) -> tuple[str, ...]:
-    """Return the mapped fields whose XPM value differs from Class's (TaxNumber by its visible digits).
+def changed_fields(wanted: Mapping[str, Value], held: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Return the mapped fields whose XPM value differs from Class's (a TFN by its visible digits).
 
     A field XPM did not return at all is unknown, not different: the payload hash decides for it.
     """
-    return tuple(f for f, value in wanted.items() if f in held and not _same(f, value, held[f]))
+    return tuple(f for f, value in wanted.items() if f in held and not _same(value, held[f]))
+
+
+def unseen_fields(wanted: Mapping[str, Value], held: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Return the mapped fields whose XPM value cannot be told apart from Class's: masked or not returned."""
+    return tuple(f for f, value in wanted.items() if f not in held or isinstance(value, Tfn))
 
 
 def plan_contacts(
@@ -193,9 +198,10 @@ def _plan_linked(
         return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
     if held is not None:
         fields = changed_fields(desired.fields, held.fields)
-        if not fields and desired.payload_hash != link.payload_hash:
-            # XPM shows TaxNumber masked and may omit fields: those are the ones that can hide a change.
-            fields = tuple(f for f in desired.fields if f in SENSITIVE_FIELDS or f not in held.fields)
+        if desired.payload_hash != link.payload_hash:
+            # Class changed the fund: a field XPM masks or omits may be what changed, so it is sent too.
+            unseen = set(unseen_fields(desired.fields, held.fields))
+            fields = tuple(f for f in desired.fields if f in unseen or f in fields)
     else:
         fields = tuple(desired.fields) if desired.payload_hash != link.payload_hash else ()
     steps = plan_contacts(desired, link, held)

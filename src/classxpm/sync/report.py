@@ -48,6 +48,8 @@ class SyncReport:
     notices: list[str] = field(default_factory=list)
     """What the data team should know of the run as a whole (a re-authorisation to another account)."""
     report_path: str = ""
+    unmatched_fund_codes: list[str] = field(default_factory=list)
+    """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
     members_not_in_xpm: list[dict[str, str]] = field(default_factory=list)
     """Members of the run's funds that are no contact in XPM at the end: scope code, name, id and reason."""
 
@@ -62,9 +64,11 @@ class SyncReport:
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
         missing = len(self.members_not_in_xpm)
         members = f"; {missing} members not in XPM" if missing else ""
+        unmatched = ", ".join(self.unmatched_fund_codes)
+        codes = f"; fund_codes matching no fund: {unmatched}" if unmatched else ""
         notices = "".join(f" {notice}" for notice in self.notices)
         calls = f"{self.api_calls} API calls in {self.duration_seconds:.1f}s"
-        return f"{prefix}{counted}{members}; {calls}.{notices}"
+        return f"{prefix}{counted}{members}; {calls}{codes}.{notices}"
 
     def to_json(self) -> str:
         """The report as JSON text."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from classxpm.identifiers import code_key
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
 from classxpm.sync.lease import LeaseSettings
@@ -30,7 +31,10 @@ def _codes(value: object) -> tuple[str, ...]:
         value = value.replace(",", " ").split()
     if not isinstance(value, list | tuple):
         raise ConfigurationError("fund_codes must be a list of scope codes")
-    return tuple(sorted({str(code).strip() for code in value if str(code).strip()}))
+    # One code per match key, as first spelt: ``FUND1`` and ``fund1`` ask for the same fund.
+    codes = [str(code).strip() for code in value if str(code).strip()]
+    unique = {code_key(code): code for code in reversed(codes)}
+    return tuple(sorted(unique.values(), key=code_key))
 
 
 def _batch_size(value: object) -> int:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from classxpm.errors import Fatal
+from classxpm.identifiers import Tfn
 from classxpm.source.extract import FundChunk, FundFilter, iter_fund_chunks
 from classxpm.source.schema import funds, members
 from classxpm.state.crypto import TokenCipher
@@ -39,8 +40,24 @@ _TIMESTAMPS = frozenset(
 )
 """Columns read back as datetimes: MessagePack carries a naive datetime as its ISO text."""
 
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder()
+_TFN_EXT = 1
+"""MessagePack extension code of a :class:`Tfn`: it is revealed only inside the encrypted blob."""
+
+
+def _encode_hook(value: object) -> msgspec.msgpack.Ext:
+    if isinstance(value, Tfn):
+        return msgspec.msgpack.Ext(_TFN_EXT, value.reveal().encode())
+    raise NotImplementedError(f"cannot stage a {type(value).__name__}")
+
+
+def _decode_hook(code: int, data: memoryview) -> Tfn:
+    if code != _TFN_EXT:
+        raise StagingError(f"a sealed blob holds an unknown extension {code}: re-run the step that wrote it")
+    return Tfn(bytes(data).decode())
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_hook)
+_decoder = msgspec.msgpack.Decoder(ext_hook=_decode_hook)
 
 
 class StagingError(Fatal):
@@ -98,6 +115,36 @@ def _restored(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return columns
 
 
+def seal(document: Mapping[str, Any], cipher: TokenCipher) -> bytes:
+    """Return ``document`` as MessagePack, compressed, then encrypted: one blob, one Fernet call.
+
+    A :class:`Tfn` inside is revealed only within the encrypted bytes, and comes back as a ``Tfn``.
+    """
+    return cipher.encrypt_bytes(zlib.compress(_encoder.encode(document), _COMPRESSION_LEVEL))
+
+
+def unseal(blob: bytes, cipher: TokenCipher, what: str, fix: str) -> dict[str, Any]:
+    """Return the document sealed in ``blob`` (TFNs in clear or as ``Tfn``: keep it in memory only).
+
+    Args:
+        blob: What :func:`seal` returned.
+        cipher: The pipeline's cipher (the key that sealed it).
+        what: What the blob is, for the error ("a staged chunk").
+        fix: What to do when it cannot be read ("re-run the extract").
+
+    Raises:
+        ConfigurationError: The Fernet key that sealed it is no longer configured.
+        StagingError: The blob is damaged or not in this version's format.
+    """
+    try:
+        document = _decoder.decode(zlib.decompress(cipher.decrypt_bytes(blob)))
+    except (zlib.error, msgspec.DecodeError):
+        raise StagingError(f"{what} is damaged: {fix}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StagingError(f"{what} is not in staging format {FORMAT}: {fix}")
+    return document
+
+
 def pack_chunk(chunk: FundChunk, cipher: TokenCipher) -> bytes:
     """Return the encrypted blob that stages ``chunk``."""
     member_rows = [member for group in chunk.members.values() for member in group]
@@ -107,7 +154,7 @@ def pack_chunk(chunk: FundChunk, cipher: TokenCipher) -> bytes:
         "members": _columns(member_rows),
         "problems": chunk.problems,
     }
-    return cipher.encrypt_bytes(zlib.compress(_encoder.encode(document), _COMPRESSION_LEVEL))
+    return seal(document, cipher)
 
 
 def unpack_chunk(blob: bytes, cipher: TokenCipher) -> StagedChunk:
@@ -117,12 +164,7 @@ def unpack_chunk(blob: bytes, cipher: TokenCipher) -> StagedChunk:
         ConfigurationError: The Fernet key that staged it is no longer configured.
         StagingError: The blob is not a chunk of this staging format.
     """
-    try:
-        document = _decoder.decode(zlib.decompress(cipher.decrypt_bytes(blob)))
-    except (zlib.error, msgspec.DecodeError):
-        raise StagingError("a staged chunk is damaged: re-run the extract") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise StagingError(f"a staged chunk is not in staging format {FORMAT}: re-run the extract")
+    document = unseal(blob, cipher, "a staged chunk", "re-run the extract")
     problems = document.get("problems") or {}
     return StagedChunk(_restored(document["funds"]), _restored(document["members"]), problems)
 
@@ -213,7 +255,7 @@ def iter_staged_chunks(
     numbers = [
         entry.chunk_no
         for entry in index
-        if wanted is None or _holds_any(wanted, entry.first_fund_id, entry.last_fund_id)
+        if wanted is None or holds_any(wanted, entry.first_fund_id, entry.last_fund_id)
     ]
     if not numbers:
         return
@@ -236,7 +278,7 @@ def _read_chunk(state: Engine, run_id: str, chunk_no: int, cipher: TokenCipher) 
     return unpack_chunk(blob, cipher)
 
 
-def _holds_any(wanted: list[str], first: str, last: str) -> bool:
+def holds_any(wanted: list[str], first: str, last: str) -> bool:
     """True when a sorted ``wanted`` has an id between ``first`` and ``last`` (a chunk's fund-id range)."""
     at = bisect.bisect_left(wanted, first)
     return at < len(wanted) and wanted[at] <= last

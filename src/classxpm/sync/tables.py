@@ -1,7 +1,8 @@
 """State tables of the sync: runs, run-scoped staging, links, the outcome log, watermarks and leases.
 
-TFNs live only inside ``staged_chunks.payload`` (the whole staged extract, Fernet-encrypted) and as keyed
-hashes inside payload hashes; every other column is TFN-free, so the state database can be inspected and
+TFNs live only inside ``staged_chunks.payload`` (the whole staged extract, Fernet-encrypted),
+``planned_payloads.payload`` (what the plan writes, encrypted the same way) and as keyed hashes inside
+payload hashes; every other column is TFN-free, so the state database can be inspected and
 backed up as it is.
 """
 
@@ -39,17 +40,22 @@ sync_run_calls = sa.Table(
     sa.Column("calls", sa.Integer, nullable=False),
 )
 
-staged_chunks = sa.Table(
-    "staged_chunks",
-    metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("chunk_no", sa.Integer, primary_key=True),
-    sa.Column("first_fund_id", sa.String(36), nullable=False),
-    sa.Column("last_fund_id", sa.String(36), nullable=False),
-    sa.Column("funds", sa.Integer, nullable=False),
-    sa.Column("members", sa.Integer, nullable=False),
-    sa.Column("payload", sa.LargeBinary, nullable=False),
-)
+
+def _sealed_chunk(name: str, *counts: str) -> sa.Table:
+    """A run's chunks of funds, each sealed as one blob, with the fund-id range that finds a fund's chunk."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("run_id", sa.String(250), primary_key=True),
+        sa.Column("chunk_no", sa.Integer, primary_key=True),
+        sa.Column("first_fund_id", sa.String(36), nullable=False),
+        sa.Column("last_fund_id", sa.String(36), nullable=False),
+        *(sa.Column(count, sa.Integer, nullable=False) for count in counts),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+    )
+
+
+staged_chunks = _sealed_chunk("staged_chunks", "funds", "members")
 """One extract chunk per row: its funds and their members, compressed and encrypted (Fernet) as one blob."""
 
 fund_links = sa.Table(
@@ -152,6 +158,10 @@ planned_funds = sa.Table(
     sa.Column("write_calls", sa.Integer, nullable=False),
     sa.Column("diff", sa.JSON),
 )
+
+planned_payloads = _sealed_chunk("planned_payloads", "funds")
+"""What a run's plan writes: the mapped fields and contacts of each fund it writes, a chunk of funds per
+row, compressed and encrypted (Fernet) as one blob, as staging is. Upsert sends these, never re-maps."""
 
 quarantined_funds = sa.Table(
     "quarantined_funds",

@@ -22,6 +22,8 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from classxpm.identifiers import code_key
+
 if TYPE_CHECKING:
     import pandas as pd
     from great_expectations.expectations.expectation import ColumnMapExpectation
@@ -279,8 +281,12 @@ def _member_name(frame: pd.DataFrame) -> pd.Series:
 
 
 def _scope_code_key(frame: pd.DataFrame) -> pd.Series:
-    """Scope codes as XPM matches ExportCodes: ``FUND1`` and `` fund1`` are the same code."""
-    return blank_as_missing(frame["scope_code"].astype("string").str.strip().str.casefold())
+    """Each scope code's match key (``code_key``): ``FUND1`` and `` fund1`` are the same code."""
+    import pandas as pd
+
+    codes = frame["scope_code"]
+    keys = [None if pd.isna(code) else code_key(code) for code in codes.to_numpy(dtype=object)]
+    return blank_as_missing(pd.Series(keys, index=codes.index, dtype="string"))
 
 
 @dataclass(frozen=True)

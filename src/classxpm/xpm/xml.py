@@ -16,9 +16,10 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeElementTree
 
+from classxpm.identifiers import Tfn
 from classxpm.xpm.errors import ResponseFormatError
 
-XmlValue = Union[str, None, Mapping[str, "XmlValue"], Sequence[Mapping[str, "XmlValue"]]]  # noqa: UP007
+XmlValue = Union[str, Tfn, None, Mapping[str, "XmlValue"], Sequence[Mapping[str, "XmlValue"]]]  # noqa: UP007
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
 _ESCAPE_PATTERN = re.compile("[&<>\"']")
@@ -41,7 +42,8 @@ def build(root: str, fields: Mapping[str, XmlValue]) -> bytes:
     """Build a UTF-8 request body ``<root>…</root>`` from element names and values.
 
     A str value becomes the element's text ("" gives an empty element), None leaves the element out, a
-    mapping nests elements, and a sequence of mappings repeats the element once per item.
+    mapping nests elements, and a sequence of mappings repeats the element once per item. A :class:`Tfn`
+    is revealed here and nowhere else on the way to XPM: the request body is the one place it is sent.
 
     Raises:
         ValueError: An element name is not a valid XML name, or a value holds a control character.
@@ -57,6 +59,8 @@ def _element(tag: str, value: XmlValue) -> str:
         return ""
     if isinstance(value, str):
         return f"<{tag}>{escape(value)}</{tag}>"
+    if isinstance(value, Tfn):
+        return f"<{tag}>{escape(value.reveal())}</{tag}>"
     if isinstance(value, Mapping):
         return f"<{tag}>{''.join(_element(name, child) for name, child in value.items())}</{tag}>"
     return "".join(_element(tag, item) for item in value)

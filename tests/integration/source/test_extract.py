@@ -12,6 +12,7 @@ from classxpm.source.extract import (
     check_source_contract,
     count_funds,
     iter_fund_chunks,
+    unmatched_codes,
 )
 from classxpm.source.schema import businesses, funds, members, metadata
 
@@ -98,6 +99,14 @@ def test_a_retry_backlog_larger_than_any_bound_parameter_limit_is_read(engine):
 def test_fund_codes_narrow_the_read(engine):
     chunks = list(iter_fund_chunks(engine, FundFilter(fund_codes=("FUND002", "FUND009"))))
     assert _fund_ids(chunks) == ["f-002", "f-009"]
+
+
+def test_fund_codes_match_by_the_code_key_and_the_unmatched_are_named(engine):
+    chunks = list(iter_fund_chunks(engine, FundFilter(fund_codes=(" fund002 ", "Fund009", "NOPE1"))))
+    assert _fund_ids(chunks) == ["f-002", "f-009"]
+    assert unmatched_codes(engine, None, (" fund002 ", "Fund009", "NOPE1")) == ["NOPE1"]
+    assert unmatched_codes(engine, "another-business", ("FUND002",)) == ["FUND002"]
+    assert unmatched_codes(engine, None, ()) == []
 
 
 def test_nothing_changed_reads_nothing(engine):

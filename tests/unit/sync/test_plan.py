@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from classxpm.identifiers import Tfn
 from classxpm.sync.model import (
     Action,
     DesiredContact,
@@ -17,7 +18,7 @@ from classxpm.sync.plan import RemoteIndex, changed_fields, plan_fund
 FIELDS = {
     "Name": "Smith Family Super Fund",
     "ExportCode": "SMITH01",
-    "TaxNumber": "123456782",
+    "TaxNumber": Tfn("123456782"),
     "BusinessNumber": "51824753556",
     "City": "Sydney",
 }
@@ -49,7 +50,7 @@ def test_an_existing_client_with_the_scope_code_as_export_code_is_linked_not_dup
 
 
 def test_a_scope_code_matches_its_export_code_whatever_the_case_and_surrounding_spaces():
-    fund = DesiredFund("f1", " smith01 ", FIELDS, "h1")
+    fund = DesiredFund("f1", " smith01 ", {**FIELDS, "ExportCode": " smith01 "}, "h1")
     renamed = RemoteIndex([remote(fields={"Name": "Smith Super Fund (old name)"})])
     plan = plan_fund(fund, None, renamed)
     assert (plan.action, plan.client_uuid) == (Action.LINK, "c1"), "matched by code, not by name and ABN"
@@ -106,7 +107,7 @@ def test_full_run_with_nothing_changed_makes_no_writes():
 
 
 def test_a_tfn_change_hidden_by_masking_is_caught_by_the_hash():
-    new_tfn = desired(fields={"TaxNumber": "876543782"}, payload_hash="h2")
+    new_tfn = desired(fields={"TaxNumber": Tfn("876543782")}, payload_hash="h2")
     plan = plan_fund(new_tfn, Link("f1", "c1", "h1"), RemoteIndex([remote()]))
     assert (plan.action, plan.changed_fields) == (Action.UPDATE, ("TaxNumber",))
 
@@ -196,8 +197,8 @@ def test_quarantined_funds_make_no_writes_and_keep_the_reason():
 
 
 def test_masked_tax_number_compares_by_visible_digits():
-    assert changed_fields({"TaxNumber": "123456782"}, {"TaxNumber": "******782"}) == ()
-    assert changed_fields({"TaxNumber": "123456782"}, {"TaxNumber": "******999"}) == ("TaxNumber",)
+    assert changed_fields({"TaxNumber": Tfn("123456782")}, {"TaxNumber": "******782"}) == ()
+    assert changed_fields({"TaxNumber": Tfn("123456782")}, {"TaxNumber": "******999"}) == ("TaxNumber",)
 
 
 def test_repr_never_shows_a_tfn():
@@ -205,4 +206,26 @@ def test_repr_never_shows_a_tfn():
 
 
 def test_fields_xpm_did_not_return_are_unknown_not_changed():
-    assert changed_fields({"TaxNumber": "123456782", "Name": "A"}, {"Name": "A"}) == ()
+    assert changed_fields({"TaxNumber": Tfn("123456782"), "Name": "A"}, {"Name": "A"}) == ()
+
+
+def test_a_tfn_and_abn_change_is_sent_with_the_other_fields_that_changed_with_it():
+    changed = desired(
+        fields={"Name": "Smith Super", "TaxNumber": Tfn("876543210"), "BusinessNumber": "83914571673"},
+        payload_hash="h2",
+    )
+    held = remote(fields={"TaxNumber": "******782"})
+    plan = plan_fund(changed, Link("f1", "c1", "h1"), RemoteIndex([held]))
+    assert (plan.action, plan.changed_fields) == (Action.UPDATE, ("Name", "TaxNumber", "BusinessNumber"))
+
+
+def test_a_tfn_xpm_masks_the_same_way_is_sent_only_when_class_changed_the_fund():
+    same_tail = desired(fields={"TaxNumber": Tfn("876543782"), "City": "Perth"}, payload_hash="h2")
+    plan = plan_fund(same_tail, Link("f1", "c1", "h1"), RemoteIndex([remote()]))
+    assert plan.changed_fields == ("TaxNumber", "City")
+    edited_in_xpm = plan_fund(
+        desired(), Link("f1", "c1", "h1"), RemoteIndex([remote(fields={"City": "Perth"})])
+    )
+    assert edited_in_xpm.changed_fields == ("City",), (
+        "Class did not change it: nothing XPM cannot show is sent"
+    )

@@ -110,3 +110,10 @@ def test_paging_next_link_and_last_page():
     assert page.next_url == "https://x/paged-list?pageToken=abc&pageSize=2"
     last = xml.client_page_from(xml.parse(b"<Response><Status>OK</Status><Clients/></Response>"))
     assert last == xml.ClientPage((), None)
+
+
+def test_a_tfn_is_revealed_in_the_request_body_and_nowhere_before():
+    from classxpm.identifiers import Tfn
+
+    body = xml.build("Client", {"Name": "Fund", "TaxNumber": Tfn("123456782")})
+    assert b"<TaxNumber>123456782</TaxNumber>" in body
