@@ -33,6 +33,7 @@ WHAT_TO_DO = {
     "failed": "Nothing at first: the next run takes it again. Fix the cause if it fails twice.",
     "deferred": "Nothing: the day's API quota ran out and the next run sends it.",
     "skipped": "Nothing: the run's sync_mode did not allow this write.",
+    "not_found": "Check the scope code in Class and in the run's fund_codes, then trigger the run again.",
 }
 
 
@@ -48,8 +49,8 @@ class RunView:
     @property
     def unmatched_fund_codes(self) -> list[str]:
         """Scope codes the run was asked for that match no fund (the run's summary, else its report)."""
-        codes = (self.run["summary"] or {}).get("unmatched_fund_codes") or self.report.get("fund_codes") or []
-        return list(codes.get("unmatched") or []) if isinstance(codes, dict) else list(codes)
+        summary = self.run["summary"] or {}
+        return list(summary.get("unmatched_fund_codes") or self.report.get("unmatched_fund_codes") or [])
 
     @property
     def api_calls(self) -> int:

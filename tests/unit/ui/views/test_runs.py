@@ -153,7 +153,10 @@ def test_a_dry_run_is_marked_and_shows_its_diff(client, reports):
             {
                 "scope_code": "NEW01",
                 "action": "create",
-                "fields": [{"field": "Name", "before": None, "after": "New"}],
+                "fields": [
+                    {"field": "Name", "before": None, "after": "New"},
+                    {"contact": "m-7", "field": "FirstName", "before": None, "after": "Ann"},
+                ],
             },
             {
                 "scope_code": "OLD01",
@@ -162,9 +165,10 @@ def test_a_dry_run_is_marked_and_shows_its_diff(client, reports):
             },
         ],
         "problems": [
-            {"scope_code": "BAD01", "status": "quarantined", "detail": "postcode 99999 is not valid"}
+            {"scope_code": "BAD01", "status": "quarantined", "detail": "postcode 99999 is not valid"},
+            {"scope_code": "TYPO01", "status": "not_found", "detail": "no Class fund has this scope code"},
         ],
-        "fund_codes": {"unmatched": ["TYPO01"]},
+        "unmatched_fund_codes": ["TYPO01"],
     }
     (folder / "sync-report.json").write_text(json.dumps(report))
 
@@ -176,8 +180,10 @@ def test_a_dry_run_is_marked_and_shows_its_diff(client, reports):
     diff = _table(page.text, "diff")
     assert "<td>OLD01</td><td>update</td><td>Email</td><td>a@x</td><td>b@x</td>" in diff
     assert "<td>NEW01</td><td>create</td><td>Name</td><td>—</td><td>New</td>" in diff
+    assert "<td></td><td></td><td>Contact m-7: FirstName</td><td>—</td><td>Ann</td>" in diff
     assert "postcode 99999 is not valid" in page.text
     assert "Fix the fund in Class" in page.text
+    assert "Check the scope code in Class" in _table(page.text, "problems")
     assert '<p class="warning" id="unmatched-fund-codes">TYPO01</p>' in page.text
 
 
