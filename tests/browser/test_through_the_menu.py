@@ -15,7 +15,7 @@ import httpx
 import sqlalchemy as sa
 
 from classxpm.jobs.snapshot import snapshot_all
-from classxpm.sync.tables import sync_outcomes, sync_run_calls, sync_runs
+from classxpm.sync.tables import fund_links, sync_outcomes, sync_run_calls, sync_runs
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm.session import XpmSession
 from fixtures.sync_runs import DAG, run_row
@@ -52,6 +52,7 @@ def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
     frame.get_by_role("link", name="Fund dashboard").click()
     frame.locator("input[name=q]").fill("smith")
     frame.get_by_role("button", name="Find").click()
+    page.wait_for_url("**/classxpm/funds?*q=smith*")
     frame.get_by_role("link", name="SMITH01").click()
     launch = frame.get_by_role("link", name=LAUNCH)
     web_url = launch.get_attribute("href")
@@ -61,7 +62,7 @@ def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
     xpm = opened.value
     xpm.wait_for_load_state()
     assert xpm.url == web_url, "XPM opened in a tab of its own"
-    assert page.url.startswith(f"{stack.url}/plugin/classxpm-settings/classxpm/funds/f-smith")
+    page.wait_for_url(f"{stack.url}/plugin/classxpm-settings/classxpm/funds/f-smith?*")  # Airflow follows
     shot(page, tmp_path, "5-fund-in-airflow")
 
     frame.get_by_role("link", name="Validation reports").click()
@@ -163,3 +164,22 @@ def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, prac
     frame.locator("#airflow-run").click()
     page.wait_for_url(f"{stack.url}/dags/{DAG}/runs/{quote(airflow_run, safe='')}**")
     assert page.frame_locator("iframe").locator("#run-id").count() == 0, "Airflow's own run page, not framed"
+
+
+def test_a_stored_launch_link_that_is_not_a_web_address_is_never_opened(stack, practice, signed_in):
+    script = "javascript:top.document.title='opened'"
+    with practice.begin() as conn:
+        conn.execute(
+            sa.update(fund_links)
+            .where(fund_links.c.fund_id == "f-jones")
+            .values(client_uuid="c-jones", web_url=script, last_status="synced")
+        )
+    page = signed_in("admin").new_page()
+    frame = open_from_menu(page, stack, "Fund dashboard")
+    frame.get_by_role("link", name="JONES01").click()
+    frame.get_by_role("link", name=LAUNCH).click()
+    frame.get_by_role("link", name="Fund dashboard", exact=True).click()  # queued after what Launch did
+    page.wait_for_url("**/classxpm/funds?business=*")
+
+    assert page.title() != "opened"
+    assert frame.locator("title").inner_text() != "opened"

@@ -13,7 +13,14 @@
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a[data-leave-frame]");
-    var top = link && airflowPage();
+    if (!link) return;
+    var scheme = new URL(link.href, document.baseURI).protocol;
+    if (scheme !== "https:" && scheme !== "http:") {
+      // A stored link (XPM's WebUrl) is data: only a web address is ever opened, never script.
+      event.preventDefault();
+      return;
+    }
+    var top = airflowPage();
     if (!top) return;
     event.preventDefault();
     var proxy = top.createElement("a");
