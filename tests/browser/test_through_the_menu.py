@@ -183,3 +183,13 @@ def test_a_stored_launch_link_that_is_not_a_web_address_is_never_opened(stack, p
 
     assert page.title() != "opened"
     assert frame.locator("title").inner_text() != "opened"
+
+
+def test_a_viewer_reads_the_settings_from_the_menu_without_actions(stack, practice, signed_in, tmp_path):
+    page = signed_in("viewer").new_page()
+    frame = open_from_menu(page, stack, "Integration settings")
+
+    assert frame.locator("#headline").inner_text() == "Xero Integration not Authorised"
+    assert frame.locator("#read-only").is_visible()
+    assert frame.locator("#authorise").count() == 0
+    shot(page, tmp_path, "viewer-settings-in-airflow")
