@@ -15,6 +15,8 @@ from classxpm.validation.data_docs import CHART_LIBRARIES
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"  # an identifier Vega-Lite reads; never fetched
 VENDORED = tuple(CHART_LIBRARIES.values())
 """Vega, Vega-Lite and Vega-Embed, in load order, as paths under the app's ``/vendor``."""
+WHOLE_FUNDS = {"format": "d", "tickMinStep": 1}
+"""Axis ticks at whole funds only."""
 COLOURS = {
     "created": "#1b7f3b",
     "linked": "#2f9e5b",
@@ -40,7 +42,7 @@ def counts_chart(counts: dict[str, int]) -> dict[str, Any]:
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
             "y": {"field": "outcome", "type": "nominal", "sort": order, "title": None},
-            "x": {"field": "funds", "type": "quantitative", "title": "Funds"},
+            "x": {"field": "funds", "type": "quantitative", "title": "Funds", "axis": WHOLE_FUNDS},
             "color": {
                 "field": "outcome",
                 "type": "nominal",
@@ -67,7 +69,7 @@ def trend_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
         "mark": {"type": "line", "point": True, "tooltip": True},
         "encoding": {
             "x": {"field": "run", "type": "ordinal", "sort": None, "title": "Run started"},
-            "y": {"field": "funds", "type": "quantitative", "title": "Funds"},
+            "y": {"field": "funds", "type": "quantitative", "title": "Funds", "axis": WHOLE_FUNDS},
             "color": {
                 "field": "outcome",
                 "type": "nominal",
