@@ -169,6 +169,32 @@ def _quota(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pages(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 5. Page speed: 10,000 funds, run pages of 10,000 rows (PostgreSQL)",
+        "",
+        f"`{r['command']}` (measured {r['measured_at']})",
+        "",
+        f"{r['rows']:,} funds on the dashboard; a run with {r['rows']:,} problem rows and a dry run with a "
+        f"diff of {r['rows']:,} funds, each beside 30 earlier runs for the trend. Each page is the plugin's "
+        "app called in process (FastAPI's TestClient, Airflow's SimpleAuthManager deciding the role): its "
+        f"queries, report read and template. The first answer is timed on its own (the report not yet "
+        f"parsed), then {r['repeats']} more.",
+        "",
+        "| Page | Path | Status | Size (KB) | First (ms) | Median (ms) | Slowest (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in r["pages"]:
+        lines.append(
+            f"| {p['page']} | `{p['path']}` | {p['status']} | {p['kilobytes']} | {p['first_ms']} "
+            f"| {p['median_ms']} "
+            f"| {p['slowest_ms']} |"
+        )
+    slowest = max(max(p["first_ms"], p["slowest_ms"]) for p in r["pages"])
+    lines += ["", f"Slowest answer {slowest} ms. Target (every page under 1 s): {_yes(r['met'])}.", ""]
+    return lines
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -183,6 +209,8 @@ def render(document: dict[str, Any]) -> str:
         lines += _throughput(results["throughput"])
     if "quota" in results:
         lines += _quota(results["quota"])
+    if "pages" in results:
+        lines += _pages(results["pages"])
     if CHANGES.exists():
         lines += ["", CHANGES.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
