@@ -29,7 +29,6 @@ def _header(document: dict[str, Any]) -> list[str]:
         "(`bench/run.py`); each table names the command that reproduces it. The machine is shared, so "
         "timings move by some 10-20% between runs; call counts do not move.",
         "",
-        *_measured(document),
         "How things are counted:",
         "",
         "- Calls are the XPM simulator's call log (`GET /_sim/calls`), never the client's own count. "
@@ -45,21 +44,9 @@ def _header(document: dict[str, Any]) -> list[str]:
     ]
 
 
-def _measured(document: dict[str, Any]) -> list[str]:
-    """When each scenario was last measured, when a run measured only some of them."""
-    dates = document.get("measured") or {}
-    if len(set(dates.values())) <= 1:
-        return []
-    listed = ", ".join(f"{name} {date}" for name, date in dates.items())
-    return [
-        f"Scenarios were measured at different times (the last run took the seconds above): {listed}.",
-        "",
-    ]
-
-
 def _readpath(blocks: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "## 6. The full read: which call gives every client's contacts (calls, bytes, seconds)",
+        "## 7. The full read: which call gives every client's contacts (calls, bytes, seconds)",
         "",
         "Reference §12: `client.api/paged-list` returns base records of live clients (no contacts), "
         "`client.api/list` every client, archived and deleted too, each with its contacts, in one call; "
@@ -77,7 +64,7 @@ def _readpath(blocks: list[dict[str, Any]]) -> list[str]:
         lines += [
             f"### {rows[0]['clients']:,} clients, {rows[0]['contacts']:,} contacts",
             "",
-            f"`{block['command']}`",
+            f"`{block['command']}` (measured {block['measured_at']})",
             "",
             "| Read | Calls | Response MB | Seconds | Contacts per client known | Archived seen |",
             "|---|---:|---:|---:|---|---|",
@@ -96,7 +83,7 @@ def _calls(block: dict[str, Any]) -> list[str]:
     lines = [
         f"### {funds:,} funds",
         "",
-        f"`{block['command']}`",
+        f"`{block['command']}`" + (f" (measured {block['measured_at']})" if "measured_at" in block else ""),
         "",
         "| Run | Funds planned | Quarantined | Changed | Our calls (reads + writes) | Naive calls | "
         "Naive ÷ ours "
@@ -216,6 +203,32 @@ def _quota(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pages(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 5. Page speed: 10,000 funds, run pages of 10,000 rows (PostgreSQL)",
+        "",
+        f"`{r['command']}` (measured {r['measured_at']})",
+        "",
+        f"{r['rows']:,} funds on the dashboard; a run with {r['rows']:,} problem rows and a dry run with a "
+        f"diff of {r['rows']:,} funds, each beside 30 earlier runs for the trend. Each page is the plugin's "
+        "app called in process (FastAPI's TestClient, Airflow's SimpleAuthManager deciding the role): its "
+        f"queries, report read and template. The first answer is timed on its own (the report not yet "
+        f"parsed), then {r['repeats']} more.",
+        "",
+        "| Page | Path | Status | Size (KB) | First (ms) | Median (ms) | Slowest (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in r["pages"]:
+        lines.append(
+            f"| {p['page']} | `{p['path']}` | {p['status']} | {p['kilobytes']} | {p['first_ms']} "
+            f"| {p['median_ms']} "
+            f"| {p['slowest_ms']} |"
+        )
+    slowest = max(max(p["first_ms"], p["slowest_ms"]) for p in r["pages"])
+    lines += ["", f"Slowest answer {slowest} ms. Target (every page under 1 s): {_yes(r['met'])}.", ""]
+    return lines
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -230,6 +243,8 @@ def render(document: dict[str, Any]) -> str:
         lines += _throughput(results["throughput"])
     if "quota" in results:
         lines += _quota(results["quota"])
+    if "pages" in results:
+        lines += _pages(results["pages"])
     if CHANGES.exists():
         lines += ["", CHANGES.read_text(encoding="utf-8").strip(), ""]
     if "readpath" in results:
