@@ -53,6 +53,10 @@ EARLIER_ATTEMPT = "done by an earlier attempt of this run"
 LINKED_MEANWHILE = "another run created and linked it after this run planned it; nothing sent"
 NOT_SHOWN = "XPM's answer shows no contact with the details sent"
 NOT_TOLD = "XPM shows more contacts with the details sent than members that want them"
+NAMESAKES = (
+    "the client has several contacts with the member's name and nothing tells which is the member's: "
+    "none is added; remove the extra contacts in XPM or give the member's its e-mail"
+)
 LOST_NOT_TOLD = (
     "the answer to adding the contact was lost and more than one contact of the client carries the "
     "details sent"
@@ -78,11 +82,15 @@ def member_name(contact: DesiredContact) -> str:
     return (contact.fields.get("Name") or "").strip() or f"member {contact.member_id}"
 
 
-def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str]) -> str:
-    """The outcome detail of a fund whose members ``unlinked`` (member id to reason) are not contacts."""
+def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str], *, again: bool = True) -> str:
+    """The outcome detail of a fund whose members ``unlinked`` (member id to reason) are not contacts.
+
+    ``again`` says the next run adds them again by itself; members waiting for a person are not.
+    """
     names = {c.member_id: member_name(c) for c in desired.contacts}
     listed = "; ".join(f"{names[member]} ({reason})" for member, reason in unlinked.items())
-    return f"not a contact in XPM yet: {listed}; the next run adds them again"
+    then = "the next run adds them again" if again else "they are left for a person to sort out"
+    return f"not a contact in XPM yet: {listed}; {then}"
 
 
 def refusal(error: RecordError) -> str:
@@ -188,6 +196,9 @@ class Executor:
         held = self._held(plan)
         members = Members()
         for step in plan.contact_steps:
+            if step.action is Action.NEEDS_REVIEW:
+                members.unlinked[step.member_id] = NAMESAKES
+                continue
             contact = by_member[step.member_id]
             taken = {uuid for member, uuid in held.items() if member != step.member_id}
             try:
@@ -253,7 +264,10 @@ class Executor:
         by_member = {c.member_id: c for c in desired.contacts}
         status, detail = STATUS[plan.action], note
         if unlinked:
-            status, detail = "failed", unlinked_detail(desired, unlinked)
+            # Members only a person can tell apart from namesake contacts are for review, not a failure.
+            review = all(reason == NAMESAKES for reason in unlinked.values())
+            status = "needs_review" if review else "failed"
+            detail = unlinked_detail(desired, unlinked, again=not review)
             log.warning("fund %s: %s", plan.scope_code, detail)
         outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, detail)
         with self.state.begin() as conn:
@@ -263,7 +277,7 @@ class Executor:
                 client_uuid=client_uuid,
                 payload_hash=desired.payload_hash,
                 last_synced_at=now,
-                last_status="failed" if unlinked else "synced",
+                last_status=status if unlinked else "synced",
                 last_error=detail if unlinked else None,
                 create_started_at=None,
                 **({"web_url": web_url} if web_url else {}),

@@ -15,7 +15,7 @@ from classxpm.sync import run_store
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.links import load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
-from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
+from classxpm.sync.plan import FundPlan, RemoteIndex, contested, plan_fund
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.run import RunRef, SyncEnv
 from classxpm.sync.staging import iter_staged
@@ -36,7 +36,9 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     api = env.open_api(ref.business_id)
     quarantine = run_store.quarantined(env.state, ref.run_id)
     links = load_links(env.state, ref.business_id)
-    planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
+    index = _remote_index(env, ref, api)
+    planner = Planner(ref, api, links, index, quarantine)
+    planner.contested = contested(_unlinked(env, ref, links, quarantine), index, planner.taken)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     rows, counts = [], Counter()
     for mapped in mapped_funds(env, ref):
@@ -48,6 +50,15 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
     return dict(counts)
+
+
+def _unlinked(
+    env: SyncEnv, ref: RunRef, links: dict[str, Link], quarantine: dict[str, str]
+) -> Iterator[DesiredFund]:
+    """The run's funds that may link to an XPM client: unlinked, mapped and not held back."""
+    for mapped in mapped_funds(env, ref):
+        if mapped.desired and mapped.fund_id not in links and mapped.fund_id not in quarantine:
+            yield mapped.desired
 
 
 def _remote_index(env: SyncEnv, ref: RunRef, api: XpmApi) -> RemoteIndex:
@@ -75,6 +86,8 @@ class Planner:
     ) -> None:
         self.ref, self.api, self.links, self.index, self.quarantine = ref, api, links, index, quarantine
         self.taken = {link.client_uuid for link in links.values()}
+        self.contested: set[str] = set()
+        """XPM clients two or more unlinked funds of the run match: see :func:`plan.contested`."""
 
     def plan(self, mapped: MappedFund) -> tuple[FundPlan, list[dict[str, Any]]]:
         """Plan one mapped fund; returns the plan and its field-level diff."""
@@ -91,6 +104,7 @@ class Planner:
             "taken": self.taken,
             "quarantine_reason": self.quarantine.get(desired.fund_id),
             "retired": self.index.retired,
+            "contested": self.contested,
         }
         fund_plan = plan_fund(desired, link, compare, **options)
         held = self.index.by_uuid.get(fund_plan.client_uuid or "")
