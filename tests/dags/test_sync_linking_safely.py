@@ -106,3 +106,57 @@ def test_a_full_sync_links_existing_clients_only_where_it_is_safe(sync_world):
     assert len(sync_world.clients()) == len(clients), "a second run creates nothing more"
     assert sync_world.writes() == 0
     assert again["counts"]["needs_review"] == 4
+
+
+def _link(world, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from classxpm.cli.link import link
+
+    result = CliRunner().invoke(link, ["--business", world.business_id, "--state-db", world.state_url, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_person_resolves_review_with_classxpm_link_and_later_runs_follow_it(sync_world):
+    cases = _practice(sync_world)
+    sync_world.run()
+    by_name = {c["Name"]: c for c in sync_world.clients()}
+    stranger, twin = by_name[STRANGER["Name"]], by_name[TWIN_NAME]
+
+    listed = _link(sync_world, "--fund", cases["stranger"])
+    assert stranger["UUID"] in listed
+    assert STRANGER["BusinessNumber"] in listed
+    assert f"/Client/{stranger['UUID']}/Detail" in listed, "its launch link"
+    assert "live" in listed
+    _link(sync_world, "--fund", cases["stranger"], "--client", stranger["UUID"])
+    _link(sync_world, "--fund", cases["twin_a"], "--create")
+    _link(sync_world, "--fund", cases["twin_b"], "--client", twin["UUID"])
+    before = len(sync_world.clients())
+
+    state, report = sync_world.run("class_xpm_incremental")
+
+    assert state == "success", report["problems"]
+    clients = sync_world.clients()
+    assert len(clients) == before + 1, "one client made on purpose, for twin A"
+    codes = Counter(c["ExportCode"] for c in clients)
+    assert all(codes[cases[case]] == 1 for case in ("stranger", "twin_a", "twin_b"))
+    taken = next(c for c in clients if c["UUID"] == stranger["UUID"])
+    assert taken["ExportCode"] == cases["stranger"]
+    assert taken["Name"] != STRANGER["Name"], "the chosen client now holds the fund's name"
+    assert next(c for c in clients if c["UUID"] == twin["UUID"])["ExportCode"] == cases["twin_b"]
+    review = {p["scope_code"] for p in report["problems"] if p["status"] == "needs_review"}
+    assert not review & {cases["stranger"], cases["twin_a"], cases["twin_b"]}
+
+    sync_world.clear_calls()
+    _, again = sync_world.run()
+    assert len(sync_world.clients()) == len(clients), "the choices hold: nothing more is made"
+    assert again["counts"]["needs_review"] == 1, "only the namesake member's fund"
+
+    _link(sync_world, "--fund", cases["twin_b"], "--unlink")
+    rows = sync_world.state_rows(
+        "SELECT client_uuid FROM fund_links WHERE scope_code = :c UNION ALL "
+        "SELECT choice FROM fund_choices JOIN fund_links USING (business_id, fund_id) WHERE scope_code = :c",
+        c=cases["twin_b"],
+    )
+    assert [r[0] for r in rows] == [None], "link and choice forgotten"

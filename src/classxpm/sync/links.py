@@ -20,9 +20,17 @@ from sqlalchemy.engine import Connection, Engine
 from classxpm.db import bulk_insert
 from classxpm.sync.model import Link, LinkedContact
 from classxpm.sync.plan import FundPlan
-from classxpm.sync.tables import contact_links, fund_links, sync_outcomes, sync_runs, watermarks
+from classxpm.sync.tables import (
+    contact_links,
+    fund_choices,
+    fund_links,
+    sync_outcomes,
+    sync_runs,
+    watermarks,
+)
 
-RETRY_STATUSES = ("failed", "deferred", "creating")
+RETRY_STATUSES = ("failed", "deferred", "creating", "chosen")
+"""Statuses the next run takes again; ``chosen``: a person answered its review (``sync/choices.py``)."""
 
 
 def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
@@ -171,6 +179,11 @@ def forget_other_tenants(
         )
     ).rowcount
     conn.execute(sa.delete(watermarks).where(watermarks.c.business_id == business_id))
+    conn.execute(
+        sa.delete(fund_choices).where(
+            fund_choices.c.business_id == business_id, fund_choices.c.tenant_id != tenant_id
+        )
+    )
     return TenantChange(tuple(sorted(previous)), funds, contacts)
 
 

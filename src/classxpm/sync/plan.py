@@ -220,6 +220,7 @@ def plan_fund(
     quarantine_reason: str | None = None,
     retired: Mapping[str, str] | None = None,
     contested: Collection[str] = frozenset(),
+    create_anyway: bool = False,
 ) -> FundPlan:
     """Plan one fund.
 
@@ -233,6 +234,7 @@ def plan_fund(
         retired: XPM clients a person archived or deleted (UUID to ``"archived"``/``"deleted"``), for runs
             that compare against hashes only; a linked fund whose client is one of them is not written.
         contested: XPM clients other unlinked funds of the run match too (see :func:`contested`).
+        create_anyway: A person chose a new client for the unlinked fund (``classxpm link --create``).
 
     Returns:
         The fund's plan. Funds whose plan is unchanged, quarantined, needs-review or skipped make no writes.
@@ -247,6 +249,8 @@ def plan_fund(
         )
     if link is not None:
         return _plan_linked(desired, link, remote, sync_mode, retired or {})
+    if create_anyway:
+        return _plan_create(desired, sync_mode, reason="a person chose a new client (classxpm link --create)")
     return _plan_unlinked(desired, remote or RemoteIndex([]), sync_mode, taken or set(), contested)
 
 
@@ -350,7 +354,12 @@ def _plan_unlinked(
             changed_fields=fields,
             contact_steps=steps,
         )
+    return _plan_create(desired, sync_mode)
+
+
+def _plan_create(desired: DesiredFund, sync_mode: SyncMode, reason: str = "") -> FundPlan:
+    base = {"fund_id": desired.fund_id, "scope_code": desired.scope_code, "name": desired.name}
     if sync_mode is SyncMode.UPDATE_ONLY:
         return FundPlan(**base, action=Action.SKIPPED, reason="update_only creates no clients")
     steps = tuple(ContactStep(c.member_id, Action.CREATE) for c in desired.contacts)
-    return FundPlan(**base, action=Action.CREATE, contact_steps=steps)
+    return FundPlan(**base, action=Action.CREATE, contact_steps=steps, reason=reason)

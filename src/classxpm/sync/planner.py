@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from classxpm.sync import run_store
+from classxpm.sync.choices import to_create
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.links import load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
@@ -38,7 +39,9 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     links = load_links(env.state, ref.business_id)
     index = _remote_index(env, ref, api)
     planner = Planner(ref, api, links, index, quarantine)
-    planner.contested = contested(_unlinked(env, ref, links, quarantine), index, planner.taken)
+    planner.to_create = to_create(env.state, ref.business_id, ref.tenant_id)
+    claiming = _unlinked(env, ref, links, set(quarantine) | planner.to_create)
+    planner.contested = contested(claiming, index, planner.taken)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     rows, counts = [], Counter()
     for mapped in mapped_funds(env, ref):
@@ -52,12 +55,10 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     return dict(counts)
 
 
-def _unlinked(
-    env: SyncEnv, ref: RunRef, links: dict[str, Link], quarantine: dict[str, str]
-) -> Iterator[DesiredFund]:
-    """The run's funds that may link to an XPM client: unlinked, mapped and not held back."""
+def _unlinked(env: SyncEnv, ref: RunRef, links: dict[str, Link], apart: set[str]) -> Iterator[DesiredFund]:
+    """The run's funds that may link to an XPM client: unlinked, mapped and not ``apart`` (held back)."""
     for mapped in mapped_funds(env, ref):
-        if mapped.desired and mapped.fund_id not in links and mapped.fund_id not in quarantine:
+        if mapped.desired and mapped.fund_id not in links and mapped.fund_id not in apart:
             yield mapped.desired
 
 
@@ -87,6 +88,8 @@ class Planner:
         self.ref, self.api, self.links, self.index, self.quarantine = ref, api, links, index, quarantine
         self.taken = {link.client_uuid for link in links.values()}
         self.contested: set[str] = set()
+        self.to_create: set[str] = set()
+        """Funds a person chose a new client for (``classxpm link --create``)."""
         """XPM clients two or more unlinked funds of the run match: see :func:`plan.contested`."""
 
     def plan(self, mapped: MappedFund) -> tuple[FundPlan, list[dict[str, Any]]]:
@@ -105,6 +108,7 @@ class Planner:
             "quarantine_reason": self.quarantine.get(desired.fund_id),
             "retired": self.index.retired,
             "contested": self.contested,
+            "create_anyway": mapped.fund_id in self.to_create,
         }
         fund_plan = plan_fund(desired, link, compare, **options)
         held = self.index.by_uuid.get(fund_plan.client_uuid or "")
