@@ -31,12 +31,12 @@ from classxpm.sync.links import (
     fund_contacts,
     linked_fund_ids,
 )
-from classxpm.sync.model import Action, DesiredContact, DesiredFund
-from classxpm.sync.plan import ContactStep, FundPlan
+from classxpm.sync.model import Action, DesiredContact, DesiredFund, RemoteClient
+from classxpm.sync.plan import ContactStep, FundPlan, retired_reason
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.xpm import xml
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.errors import RecordError, ResponseFormatError, Retriable
+from classxpm.xpm.errors import NotFound, RecordError, ResponseFormatError, Retriable
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Executor:
                 return self._create(plan, desired)
             return self._update(plan, desired)
         except RecordError as error:
-            return self._failed(plan, refusal(error))
+            return self._refused(plan, error)
         except ResponseFormatError as error:
             return self._failed(plan, f"XPM's answer could not be read: {error}")
         except Retriable as error:
@@ -294,6 +294,35 @@ class Executor:
             self.recorder.outcomes(conn, [outcome], now)
         if client is not None:
             self.cache.store(remote_from(client), now)
+        return outcome
+
+    def _gone(self, plan: FundPlan) -> str:
+        """``"deleted"`` when a write to the fund's client was refused because a person deleted it, else "".
+
+        An incremental run writes on the strength of stored hashes; XPM refusing the write is how it
+        notices. One read tells a deleted client from any other refusal. (An archived client stays a
+        failure here, retried: a person may restore it; full runs read it and send it to review.)
+        """
+        try:
+            client = self.api.get_client(plan.client_uuid or "")
+        except (RecordError, NotFound):
+            return "deleted"
+        return "deleted" if client.is_deleted else ""
+
+    def _refused(self, plan: FundPlan, error: RecordError) -> Outcome:
+        """A refused fund: for review, once, when a person deleted its client in XPM; else failed."""
+        gone = self._gone(plan) if plan.action is not Action.CREATE else ""
+        if not gone:
+            return self._failed(plan, refusal(error))
+        detail = retired_reason(gone)
+        log.warning("fund %s: %s", plan.scope_code, detail)
+        now = self.clock()
+        # The cache remembers it, so later incremental runs plan the fund for review without writing.
+        self.cache.store(RemoteClient(plan.client_uuid or "", {"IsDeleted": "Yes"}), now)
+        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, "needs_review", detail)
+        with self.state.begin() as conn:
+            self.recorder.fund(conn, plan, last_status="needs_review", last_error=detail)
+            self.recorder.outcomes(conn, [outcome], now)
         return outcome
 
     def _failed(self, plan: FundPlan, detail: str) -> Outcome:

@@ -64,6 +64,17 @@ def load_links(state: Engine, business_id: str) -> dict[str, Link]:
     }
 
 
+def in_review(state: Engine, business_id: str) -> dict[str, str]:
+    """Fund id → the reason, for the business's funds whose last outcome was "needs review"."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id, fund_links.c.last_error).where(
+                fund_links.c.business_id == business_id, fund_links.c.last_status == "needs_review"
+            )
+        ).all()
+    return {row.fund_id: row.last_error or "" for row in rows}
+
+
 def funds_to_retry(state: Engine, business_id: str) -> tuple[str, ...]:
     """Funds whose last sync failed, was deferred or was cut short: the next run takes them again."""
     with state.connect() as conn:

@@ -172,6 +172,9 @@ def plan_contacts(
     taken = {lc.contact_uuid for lc in linked.values()}
     uuids = {member: lc.contact_uuid for member, lc in linked.items()}
     void = doubled_links(desired.contacts, uuids, remote_by_uuid)
+    if remote is not None and remote.contacts_read:
+        # A contact a person removed in XPM is added back: Class is the source of truth for members.
+        void |= {member for member, uuid in uuids.items() if uuid not in remote_by_uuid}
     unlinked = [c for c in desired.contacts if c.member_id not in linked or c.member_id in void]
     namesakes = Counter(identity(c.fields)[0] for c in unlinked)
     wanting = Counter(namesakes)
@@ -254,6 +257,11 @@ def plan_fund(
     return _plan_unlinked(desired, remote or RemoteIndex([]), sync_mode, taken or set(), contested)
 
 
+def retired_reason(gone: str) -> str:
+    """Why a linked fund whose client a person ``gone`` (archived, deleted) in XPM is not written."""
+    return f"a person {gone} the linked client in XPM; nothing is written to it until they restore it"
+
+
 def _plan_linked(
     desired: DesiredFund,
     link: Link,
@@ -273,8 +281,7 @@ def _plan_linked(
         return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
     gone = held.retired if held is not None else retired.get(link.client_uuid, "")
     if gone:
-        reason = f"a person {gone} the linked client in XPM; nothing is written to it until they restore it"
-        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=retired_reason(gone))
     if held is not None:
         fields = changed_fields(desired.fields, held.fields)
         if desired.payload_hash != link.payload_hash:

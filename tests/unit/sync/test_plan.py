@@ -339,3 +339,13 @@ def test_a_new_member_of_a_linked_fund_with_two_namesake_contacts_needs_review()
     plan = plan_fund(desired(contacts=[john]), Link("f1", "c1", "h1"), RemoteIndex([held]))
     assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [(Action.NEEDS_REVIEW, None)]
     assert plan.write_calls == 0
+
+
+def test_a_linked_contact_a_person_removed_in_xpm_is_added_back_by_a_full_run():
+    link = Link("f1", "c1", "h1", {"m1": LinkedContact("k1", "ch1")})
+    removed = plan_fund(desired(contacts=[JANE]), link, RemoteIndex([remote()]))
+    assert [(s.action, s.contact_uuid) for s in removed.contact_steps] == [(Action.CREATE, None)]
+    assert removed.action is Action.UPDATE
+    unread = RemoteClient("c1", remote().fields, (), contacts_read=False)
+    kept = plan_fund(desired(contacts=[JANE]), link, RemoteIndex([unread]))
+    assert kept.action is Action.UNCHANGED, "contacts not read: nothing is known to be missing"
