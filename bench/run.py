@@ -1,8 +1,9 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota] [--calls 1000,10000] [--wall-funds 1000]
-                    [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
-                    [--quota-day-limit 5000] [--page-rows 10000] [--out bench]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath] [--calls 1000,10000]
+                    [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
+                    [--quota-day-limit 5000] [--page-rows 10000] [--readpath 1000,10000,100000]
+                    [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
@@ -24,7 +25,7 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages")
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath")
 
 
 def _sizes(text: str) -> list[int]:
@@ -74,6 +75,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     from bench.calls import run_scenarios
     from bench.pages import run_pages
     from bench.quota import run_quota
+    from bench.readpath import run_readpath
     from bench.throughput import run_throughput
     from bench.walltime import run_walltime
 
@@ -115,6 +117,16 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             **run_pages(rows, reports).to_dict(),
             "command": command(only="pages", page_rows=rows),
         }
+    if "readpath" in only:
+        measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+        results["readpath"] = [
+            {
+                "command": command(only="readpath", readpath=n, seed=seed),
+                "measured_at": measured_at,
+                "rows": [r.to_dict() for r in run_readpath(n, seed)],
+            }
+            for n in options["readpath"]
+        ]
     return results
 
 
@@ -140,6 +152,9 @@ def _previous(out: Path) -> dict[str, Any]:
     "--profile/--no-profile", default=True, show_default=True, help="Profile the slowest local stage."
 )
 @click.option("--page-rows", default=10000, show_default=True, help="Funds and run rows behind the pages.")
+@click.option(
+    "--readpath", default="1000,10000,100000", show_default=True, help="Client counts for scenario 6."
+)
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
     "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."
@@ -154,6 +169,7 @@ def main(**options: Any) -> None:
     if unknown:
         raise click.BadParameter(f"unknown scenarios: {', '.join(sorted(unknown))}", param_hint="--only")
     options["calls"], options["throughput"] = _sizes(options["calls"]), _sizes(options["throughput"])
+    options["readpath"] = _sizes(options["readpath"])
     began = time.monotonic()
     out = Path(options["out"])
     previous = _previous(out)

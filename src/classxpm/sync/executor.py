@@ -85,6 +85,16 @@ def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str]) -> str:
     return f"not a contact in XPM yet: {listed}; the next run adds them again"
 
 
+def refusal(error: RecordError) -> str:
+    """A fund's failure as XPM stated it, digit runs masked (a description may quote a TFN).
+
+    It is the fund's outcome, not the run's: the run goes on, and the next run tries the fund again, which
+    helps once the cause is cleared in Class or in XPM (a conflicting or archived client, a duplicate TFN).
+    """
+    status = f" (HTTP {error.status})" if error.status != 200 else ""
+    return f"XPM refused it{status}: {mask_digit_runs(error.description)}"
+
+
 class Executor:
     """Writes funds to one XPM tenant and records each result with its link."""
 
@@ -117,7 +127,7 @@ class Executor:
                 return self._create(plan, desired)
             return self._update(plan, desired)
         except RecordError as error:
-            return self._failed(plan, f"XPM refused it: {mask_digit_runs(error.description)}")
+            return self._failed(plan, refusal(error))
         except ResponseFormatError as error:
             return self._failed(plan, f"XPM's answer could not be read: {error}")
         except Retriable as error:
@@ -164,7 +174,7 @@ class Executor:
         wanted = code_key(export_code)
         found = [
             c
-            for c in self.api.list_clients(detailed=True, modified_since=since - LOOKBACK)
+            for c in self.api.list_clients(modified_since=since - LOOKBACK)
             if code_key(c.export_code) == wanted and not (c.is_archived or c.is_deleted)
         ]
         return found[0] if found else None
@@ -239,6 +249,7 @@ class Executor:
         unlinked = members.unlinked
         now = self.clock()
         client_uuid = (client.uuid if client else None) or plan.client_uuid
+        web_url = (client.web_url if client else None) or self.cache.web_url(client_uuid or "")
         by_member = {c.member_id: c for c in desired.contacts}
         status, detail = STATUS[plan.action], note
         if unlinked:
@@ -255,6 +266,7 @@ class Executor:
                 last_status="failed" if unlinked else "synced",
                 last_error=detail if unlinked else None,
                 create_started_at=None,
+                **({"web_url": web_url} if web_url else {}),
             )
             for member_id, contact_uuid in members.linked.items():
                 self.recorder.contact(

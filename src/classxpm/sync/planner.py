@@ -55,15 +55,15 @@ def _remote_index(env: SyncEnv, ref: RunRef, api: XpmApi) -> RemoteIndex:
     now = env.clock()
     since = cache.last_read()
     if ref.mode is RunMode.FULL or since is None:
-        live = cache.read_full(api)
+        clients = cache.read_full(api)
         if not ref.dry_run:
-            cache.replace(live, now)
-        return RemoteIndex(live)
-    live, gone = cache.read_modified(api, since)
+            cache.replace(clients, now)
+        return RemoteIndex(clients)
+    changed = cache.read_modified(api, since)
     if ref.dry_run:
-        index = cache.index()
-        return RemoteIndex([c for u, c in index.by_uuid.items() if u not in gone] + live)
-    cache.merge(live, gone, now)
+        fresh = {c.uuid for c in changed}
+        return RemoteIndex([c for u, c in cache.index().by_uuid.items() if u not in fresh] + changed)
+    cache.merge(changed, now)
     return cache.index()
 
 
@@ -90,11 +90,13 @@ class Planner:
             "sync_mode": self.ref.sync_mode,
             "taken": self.taken,
             "quarantine_reason": self.quarantine.get(desired.fund_id),
+            "retired": self.index.retired,
         }
         fund_plan = plan_fund(desired, link, compare, **options)
         held = self.index.by_uuid.get(fund_plan.client_uuid or "")
-        if _needs_detail(fund_plan, held):
-            held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
+        if _needs_contacts(fund_plan, held, compared=compare is not None):
+            if not (held and held.contacts_read):
+                held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
@@ -102,10 +104,15 @@ class Planner:
         return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
 
 
-def _needs_detail(fund_plan: FundPlan, held: RemoteClient | None) -> bool:
-    """Contacts can only be matched by name against the client's detail, when the list did not carry them."""
+def _needs_contacts(fund_plan: FundPlan, held: RemoteClient | None, *, compared: bool) -> bool:
+    """True when the plan adds contacts to an existing client without having matched its real contacts.
+
+    Members are matched by name against the client's contacts, so a plan made without them (an incremental
+    run's, or one against a record that carried none) is made again against them: no duplicate contacts.
+    """
     new_contacts = any(step.action is Action.CREATE for step in fund_plan.contact_steps)
-    return fund_plan.action in (Action.LINK, Action.UPDATE) and new_contacts and not (held and held.contacts)
+    existing = fund_plan.action in (Action.LINK, Action.UPDATE)
+    return existing and new_contacts and not (compared and held is not None and held.contacts_read)
 
 
 def _shown(value: Value) -> str | None:

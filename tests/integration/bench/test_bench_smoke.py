@@ -25,6 +25,7 @@ ARGS = [
     "--quota-funds", "20",
     "--quota-day-limit", "10",
     "--page-rows", "250",
+    "--readpath", "20",
 ]  # fmt: skip
 
 
@@ -97,3 +98,16 @@ def test_every_page_answered_over_its_rows(results):
     assert [page["status"] for page in pages["pages"]] == [200] * len(pages["pages"])
     assert all(page["slowest_ms"] >= page["median_ms"] > 0 for page in pages["pages"])
     assert {page["page"] for page in pages["pages"]} >= {"run page, last page of problems", "one fund"}
+
+
+def test_the_read_paths_are_counted_in_calls_and_bytes(results):
+    (block,) = results["results"]["readpath"]
+    rows = {row["path"]: row for row in block["rows"]}
+    listed, paged = rows["client.api/list"], rows["client.api/paged-list"]
+    assert (listed["calls"], listed["contacts_known"]) == (1, "yes"), "one call carries every contact"
+    assert paged["calls"] == 1
+    assert paged["contacts_known"] == "no"
+    gets = rows["client.api/paged-list + get per live client"]
+    assert gets["calls"] > paged["calls"]
+    assert gets["bytes"] > paged["bytes"] > 0
+    assert rows["client.api/list?detailed=true"]["bytes"] >= listed["bytes"] > 0
