@@ -20,17 +20,24 @@ from classxpm.cli.lease import _state
 @click.option("--create", is_flag=True, help="Have the next run create a new client for the fund.")
 @click.option("--unlink", is_flag=True, help="Forget the fund's link and choice: the next run matches it.")
 @state_db_option
-def link(**options: str | bool | None) -> None:
+def link(
+    *,
+    business: str | None,
+    scope_code: str,
+    client_uuid: str | None,
+    create: bool,
+    unlink: bool,
+    state_db: str | None,
+) -> None:
     """List a fund's candidate XPM clients, or link it to one, create a new one, or unlink it."""
     from classxpm.sync import choices
 
-    client_uuid = str(options["client_uuid"] or "")
-    if sum((bool(client_uuid), bool(options["create"]), bool(options["unlink"]))) > 1:
+    if sum((bool(client_uuid), create, unlink)) > 1:
         raise click.UsageError("choose one of --client, --create and --unlink")
-    with _state(options["state_db"]) as engine:  # type: ignore[arg-type]
+    with _state(state_db) as engine:
         try:
-            fund = choices.find_fund(engine, _business(options["business"]), str(options["scope_code"]))  # type: ignore[arg-type]
-            _act(engine, fund, client_uuid, create=bool(options["create"]), unlink=bool(options["unlink"]))
+            fund = choices.find_fund(engine, _business(business), scope_code)
+            _act(engine, fund, client_uuid or "", create=create, unlink=unlink)
         except choices.ChoiceError as exc:
             raise click.ClickException(str(exc)) from exc
 
