@@ -38,8 +38,12 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     links = load_links(env.state, ref.business_id)
     planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
-    rows, counts = [], Counter()
+    rows, counts, held_back = [], Counter(), []
     for mapped in mapped_funds(env, ref):
+        held_back += [
+            {"fund_id": mapped.fund_id, "scope_code": mapped.scope_code, "member_id": member, "member": label}
+            for member, label in mapped.held_back.items()
+        ]
         fund_plan, diff = planner.plan(mapped)
         counts[fund_plan.action.value] += 1
         rows.append(run_store.planned_row(ref.run_id, fund_plan, diff))
@@ -47,6 +51,7 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
             payloads.add(mapped.desired)
     payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
+    run_store.note_summary(env.state, ref.run_id, held_back=held_back)
     return dict(counts)
 
 

@@ -61,13 +61,15 @@ def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> N
 
 def note_unmatched_codes(state: Engine, run_id: str, codes: list[str]) -> None:
     """Remember the run's ``fund_codes`` that match no fund, for its report."""
+    note_summary(state, run_id, unmatched_fund_codes=list(codes))
+
+
+def note_summary(state: Engine, run_id: str, **entries: Any) -> None:
+    """Remember ``entries`` in the run's summary (TFN-free), replacing what a retried step noted before."""
     with state.begin() as conn:
         summary = conn.execute(sa.select(sync_runs.c.summary).where(sync_runs.c.run_id == run_id)).scalar()
-        conn.execute(
-            sa.update(sync_runs)
-            .where(sync_runs.c.run_id == run_id)
-            .values(summary={**(summary or {}), "unmatched_fund_codes": list(codes)})
-        )
+        values = {"summary": {**(summary or {}), **entries}}
+        conn.execute(sa.update(sync_runs).where(sync_runs.c.run_id == run_id).values(**values))
 
 
 def watermark(state: Engine, business_id: str) -> datetime | None:

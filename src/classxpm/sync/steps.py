@@ -17,8 +17,9 @@ from classxpm.source.extract import FundFilter, check_source_contract, unmatched
 from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
+from classxpm.sync.desired import HELD_BACK
 from classxpm.sync.lease import TenantLease
-from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry
+from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry, note_held_back
 from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import RunMode
 from classxpm.sync.planner import plan_run
@@ -225,7 +226,13 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         statuses = [r.status for r in rows]
         problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
         diff = []
-    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows)
+    held_back = list((run.summary or {}).get("held_back") or [])
+    held = {entry["member_id"]: HELD_BACK for entry in held_back}
+    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows, held)
+    warnings = [
+        {"scope_code": e["scope_code"], "member": e["member"], "detail": f"member {e['member']} {HELD_BACK}"}
+        for e in held_back
+    ]
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
     now = env.clock()
@@ -245,8 +252,13 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
         members_not_in_xpm=missing,
+        warnings=warnings,
     )
     write_report(report)
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            counts = Counter(entry["fund_id"] for entry in held_back)
+            note_held_back(conn, ref.business_id, [r.fund_id for r in rows], counts)
     _close(env, ref, run, report, now)
     log.info("sync %s: %s (report %s)", ref.run_id, report.summary_line(), report.report_path)
     return report

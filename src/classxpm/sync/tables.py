@@ -73,6 +73,8 @@ fund_links = sa.Table(
     sa.Column("last_status", sa.String(20)),
     sa.Column("last_error", sa.Text),
     sa.Column("create_started_at", UtcDateTime()),
+    sa.Column("members_held_back", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refused_hash", sa.String(64)),
     sa.Index("ix_fund_links_client", "tenant_id", "client_uuid"),
 )
 

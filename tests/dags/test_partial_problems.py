@@ -1,0 +1,105 @@
+"""Partial problems stay partial (issue 16), through the sync DAGs: demo Class data, PostgreSQL state and
+the XPM simulator. Each test asserts what XPM holds afterwards, what the report says and that no client or
+contact exists twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.postgres
+
+
+def _class_rows(world, statement: str, **params) -> list:
+    engine = sa.create_engine(world.class_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(statement), params).all()
+    engine.dispose()
+    return rows
+
+
+def _by_code(world) -> dict[str, dict]:
+    return {c["ExportCode"]: c for c in world.clients()}
+
+
+def _assert_no_duplicates(world) -> None:
+    clients = world.clients()
+    codes = Counter(c["ExportCode"] for c in clients)
+    assert [code for code, n in codes.items() if n > 1] == [], "no client exists twice"
+    per_fund = "SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code"
+    members = dict(_class_rows(world, per_fund))
+    for client in clients:
+        held = len(client["_contacts"])
+        assert held <= members.get(client["ExportCode"], 0), f"no contact of {client['ExportCode']} twice"
+
+
+def _funds_with_members(world, least: int) -> list[tuple[str, str]]:
+    """(fund_id, scope_code) of funds with at least ``least`` members, in scope-code order."""
+    return [
+        (row.fund_id, row.scope_code)
+        for row in _class_rows(
+            world,
+            "SELECT fund_id, scope_code FROM funds JOIN members USING (fund_id) "
+            "GROUP BY fund_id, scope_code HAVING count(*) >= :n ORDER BY scope_code",
+            n=least,
+        )
+    ]
+
+
+def test_a_member_with_no_name_holds_back_that_member_only_every_run_until_fixed(sync_world):
+    sync_world.run()
+    (linked_fund, linked_code), (other_fund, other_code) = _funds_with_members(sync_world, 2)[:2]
+    contacts_before = len(_by_code(sync_world)[linked_code]["_contacts"])
+    (blanked,) = _class_rows(
+        sync_world,
+        "SELECT member_id FROM members WHERE fund_id = :f ORDER BY member_id LIMIT 1",
+        f=linked_fund,
+    )[0]
+    sync_world.source(
+        "UPDATE members SET first_name = NULL, last_name = ' ', email = 'blank.name@example.com.au', "
+        "updated_at = '2027-04-01' WHERE member_id = :m",
+        m=blanked,
+    )
+    sync_world.source(
+        "INSERT INTO members (member_id, fund_id, preferred_name, created_at, updated_at) "
+        "VALUES ('new-nameless', :f, 'Bobby', '2027-04-01', '2027-04-01')",
+        f=other_fund,
+    )
+    sync_world.source(
+        "UPDATE funds SET updated_at = '2027-04-01' WHERE fund_id IN (:a, :b)", a=linked_fund, b=other_fund
+    )
+    other_before = len(_by_code(sync_world)[other_code]["_contacts"])
+
+    state, report = sync_world.run()
+
+    assert state == "success"
+    assert report["counts"]["quarantined"] == 0, "a nameless member holds back no fund"
+    assert {(w["scope_code"], w["member"]) for w in report["warnings"]} == {
+        (linked_code, "with email blank.name@example.com.au"),
+        (other_code, "known as Bobby"),
+    }
+    assert all("no name in Class" in w["detail"] for w in report["warnings"])
+    clients = _by_code(sync_world)
+    assert len(clients[linked_code]["_contacts"]) == contacts_before, "the linked contact stays"
+    assert len(clients[other_code]["_contacts"]) == other_before, "the nameless member is not sent"
+    held = {m["member_id"]: m["reason"] for m in report["members_not_in_xpm"]}
+    assert "no name in Class" in held["new-nameless"]
+    assert blanked not in held, "a member already linked stays linked"
+    _assert_no_duplicates(sync_world)
+
+    _, again = sync_world.run("class_xpm_incremental")
+    assert {w["scope_code"] for w in again["warnings"]} == {linked_code, other_code}, "reported until fixed"
+
+    sync_world.source(
+        "UPDATE members SET first_name = 'Robert', last_name = 'Nameless', updated_at = '2027-04-02' "
+        "WHERE member_id = 'new-nameless'"
+    )
+    _, fixed = sync_world.run("class_xpm_incremental")
+    assert {w["scope_code"] for w in fixed["warnings"]} == {linked_code}
+    contacts = {c["UUID"]: c for c in sync_world.sim.state()["contacts"]}
+    names = [contacts[link["UUID"]]["Name"] for link in _by_code(sync_world)[other_code]["_contacts"]]
+    assert "Robert Nameless" in names
+    assert len(names) == other_before + 1
+    _assert_no_duplicates(sync_world)
