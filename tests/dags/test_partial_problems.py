@@ -25,14 +25,19 @@ def _by_code(world) -> dict[str, dict]:
 
 
 def _assert_no_duplicates(world) -> None:
+    """No client twice (by ExportCode), and no client with more contacts than its fund has members."""
     clients = world.clients()
     codes = Counter(c["ExportCode"] for c in clients)
     assert [code for code, n in codes.items() if n > 1] == [], "no client exists twice"
-    per_fund = "SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code"
+    per_fund = "SELECT fund_id, count(*) FROM members GROUP BY fund_id"
     members = dict(_class_rows(world, per_fund))
+    engine = sa.create_engine(world.state_url)
+    with engine.connect() as conn:
+        fund_of = dict(conn.execute(sa.text("SELECT client_uuid, fund_id FROM fund_links")).all())
+    engine.dispose()
     for client in clients:
-        held = len(client["_contacts"])
-        assert held <= members.get(client["ExportCode"], 0), f"no contact of {client['ExportCode']} twice"
+        wanted = members.get(fund_of.get(client["UUID"]), 0)
+        assert len(client["_contacts"]) <= wanted, f"no contact of {client['ExportCode']} twice"
 
 
 def _funds_with_members(world, least: int) -> list[tuple[str, str]]:
@@ -102,4 +107,50 @@ def test_a_member_with_no_name_holds_back_that_member_only_every_run_until_fixed
     names = [contacts[link["UUID"]]["Name"] for link in _by_code(sync_world)[other_code]["_contacts"]]
     assert "Robert Nameless" in names
     assert len(names) == other_before + 1
+    _assert_no_duplicates(sync_world)
+
+
+def test_a_changed_scope_code_updates_the_export_code_and_a_refusal_is_reported_once(sync_world):
+    sync_world.run()
+    (fund_id, code), (other_id, other_code) = _funds_with_members(sync_world, 1)[:2]
+    clients_before = len(sync_world.clients())
+    sync_world.source(
+        "UPDATE funds SET scope_code = 'RENAMED01', updated_at = '2027-05-01' WHERE fund_id = :f", f=fund_id
+    )
+    sync_world.sim.patch_config(update_accepts_export_code=False)  # XPM answers 200 but keeps the old code
+    sync_world.source(
+        "UPDATE funds SET scope_code = 'RENAMED02', updated_at = '2027-05-01' WHERE fund_id = :f", f=other_id
+    )
+    sync_world.clear_calls()
+
+    state, report = sync_world.run()
+
+    assert state == "failed", "a value XPM did not take fails the run once"
+    refused = {p["scope_code"]: p["detail"] for p in report["problems"] if p["status"] == "failed"}
+    assert set(refused) == {"RENAMED01", "RENAMED02"}
+    assert "did not take the new ExportCode 'RENAMED01'" in refused["RENAMED01"]
+    assert {code, other_code} <= set(_by_code(sync_world)), "XPM kept the old codes"
+
+    sync_world.clear_calls()
+    state, again = sync_world.run()
+    assert state == "success"
+    assert sync_world.writes() == 0, "the refused value is not sent again"
+    assert [p for p in again["problems"] if p["status"] == "failed"] == [], "reported once"
+    _, incremental = sync_world.run("class_xpm_incremental")
+    assert sync_world.writes() == 0
+    assert incremental["counts"]["failed"] == 0
+
+    sync_world.sim.patch_config(update_accepts_export_code=True)
+    sync_world.source(
+        "UPDATE funds SET scope_code = 'RENAMED03', updated_at = '2027-05-02' WHERE fund_id = :f", f=fund_id
+    )
+    sync_world.clear_calls()
+    state, changed = sync_world.run()
+    assert state == "success"
+    assert changed["counts"]["updated"] == 1, "a changed value is sent again"
+    assert sync_world.calls()["PUT client.api/update"] == 1
+    held = _by_code(sync_world)
+    assert "RENAMED03" in held
+    assert code not in held
+    assert len(sync_world.clients()) == clients_before, "the client is renamed, never created again"
     _assert_no_duplicates(sync_world)
