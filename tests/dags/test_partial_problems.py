@@ -154,3 +154,27 @@ def test_a_changed_scope_code_updates_the_export_code_and_a_refusal_is_reported_
     assert code not in held
     assert len(sync_world.clients()) == clients_before, "the client is renamed, never created again"
     _assert_no_duplicates(sync_world)
+
+
+def test_funds_deferred_for_the_daily_quota_are_sent_first_by_the_next_run(sync_world):
+    sync_world.sim.patch_config(day_limit=520)  # the sync keeps a share for people: a few creates fit
+    _, first = sync_world.run()
+    deferred = {p["scope_code"] for p in first["problems"] if p["status"] == "deferred"}
+    assert deferred
+    created = len(sync_world.clients())
+    sync_world.source(
+        "INSERT INTO funds (fund_id, business_id, scope_code, scope_description, created_at, updated_at) "
+        "VALUES ('00000000-0000-4000-8000-000000000001', :b, 'AAAFIRST01', 'First By Id Super Fund', "
+        "'2027-06-01', '2027-06-01')",
+        b=sync_world.business_id,
+    )
+    sync_world.sim.patch_config(day_limit=100_000)
+
+    state, second = sync_world.run()
+
+    assert state == "success"
+    assert second["counts"]["created"] == len(deferred) + 1
+    order = [c["ExportCode"] for c in sync_world.clients()[created:]]  # the simulator keeps creation order
+    assert set(order[: len(deferred)]) == deferred, "the leftovers go before a fund that sorts first"
+    assert order[-1] == "AAAFIRST01"
+    _assert_no_duplicates(sync_world)

@@ -13,7 +13,7 @@ from typing import Any
 
 from classxpm.sync import run_store
 from classxpm.sync.desired import MappedFund, map_fund
-from classxpm.sync.links import load_links
+from classxpm.sync.links import deferred_fund_ids, load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
 from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
 from classxpm.sync.remote import RemoteState, remote_from
@@ -38,6 +38,7 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     links = load_links(env.state, ref.business_id)
     planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
+    leftover = deferred_fund_ids(env.state, ref.business_id)
     rows, counts, held_back = [], Counter(), []
     for mapped in mapped_funds(env, ref):
         held_back += [
@@ -46,7 +47,7 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         ]
         fund_plan, diff = planner.plan(mapped)
         counts[fund_plan.action.value] += 1
-        rows.append(run_store.planned_row(ref.run_id, fund_plan, diff))
+        rows.append(run_store.planned_row(ref.run_id, fund_plan, diff, leftover=mapped.fund_id in leftover))
         if fund_plan.action in WRITING and mapped.desired is not None:
             payloads.add(mapped.desired)
     payloads.flush()

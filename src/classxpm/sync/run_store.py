@@ -189,9 +189,12 @@ def load_payloads(
     return found
 
 
-def planned_row(run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``planned_funds`` row of one fund's plan."""
+def planned_row(
+    run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]], *, leftover: bool = False
+) -> dict[str, Any]:
+    """The ``planned_funds`` row of one fund's plan; ``leftover`` when an earlier run deferred it."""
     return {
+        "leftover": leftover,
         "run_id": run_id,
         "fund_id": fund_plan.fund_id,
         "scope_code": fund_plan.scope_code,
@@ -226,10 +229,15 @@ def _plan_from(row: Any) -> FundPlan:
 
 
 def load_plans(state: Engine, run_id: str) -> list[FundPlan]:
-    """The run's stored plan, one per fund, in fund-id order."""
+    """The run's stored plan, one per fund: funds an earlier run deferred first, then by fund id.
+
+    The order is fixed when the plan is stored, so every upsert batch splits the same list.
+    """
     with state.connect() as conn:
         rows = conn.execute(
-            sa.select(planned_funds).where(planned_funds.c.run_id == run_id).order_by(planned_funds.c.fund_id)
+            sa.select(planned_funds)
+            .where(planned_funds.c.run_id == run_id)
+            .order_by(planned_funds.c.leftover.desc(), planned_funds.c.fund_id)
         ).all()
     return [_plan_from(row) for row in rows]
 

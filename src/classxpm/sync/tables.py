@@ -159,6 +159,7 @@ planned_funds = sa.Table(
     sa.Column("contact_steps", sa.JSON, nullable=False),
     sa.Column("write_calls", sa.Integer, nullable=False),
     sa.Column("diff", sa.JSON),
+    sa.Column("leftover", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 planned_payloads = _sealed_chunk("planned_payloads", "funds")
