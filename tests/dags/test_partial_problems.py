@@ -178,3 +178,73 @@ def test_funds_deferred_for_the_daily_quota_are_sent_first_by_the_next_run(sync_
     assert set(order[: len(deferred)]) == deferred, "the leftovers go before a fund that sorts first"
     assert order[-1] == "AAAFIRST01"
     _assert_no_duplicates(sync_world)
+
+
+def _seed_run(conn, run_id: str, status: str, started_at, tenant: str, business: str) -> None:
+    from classxpm.sync.tables import planned_funds, quarantined_funds, staged_chunks, sync_runs
+
+    conn.execute(
+        sa.insert(sync_runs).values(
+            run_id=run_id,
+            dag_id="class_xpm_sync",
+            business_id=business,
+            tenant_id=tenant,
+            mode="full",
+            sync_mode="upsert",
+            dry_run=False,
+            started_at=started_at,
+            status=status,
+            summary={},
+        )
+    )
+    chunk = {"run_id": run_id, "chunk_no": 0, "first_fund_id": "a", "last_fund_id": "z"}
+    conn.execute(sa.insert(staged_chunks).values(**chunk, funds=1, members=0, payload=b"sealed"))
+    conn.execute(sa.insert(quarantined_funds).values(run_id=run_id, fund_id="f", scope_code="X", rules=[]))
+    conn.execute(
+        sa.insert(planned_funds).values(
+            run_id=run_id,
+            fund_id="f",
+            scope_code="X",
+            action="create",
+            changed_fields=[],
+            contact_steps=[],
+            write_calls=1,
+        )
+    )
+
+
+def test_a_run_that_died_before_its_report_is_closed_by_the_next_and_its_staging_removed(
+    sync_world, monkeypatch
+):
+    from datetime import UTC, datetime, timedelta
+
+    from classxpm.sync.tables import planned_funds, quarantined_funds, staged_chunks, sync_runs
+
+    monkeypatch.setenv("CLASSXPM_DEAD_RUN_HOURS", "6")
+    now, tenant, business = datetime.now(UTC), sync_world.sim.tenant_id, sync_world.business_id
+    engine = sa.create_engine(sync_world.state_url)
+    with engine.begin() as conn:
+        _seed_run(conn, "class_xpm_sync/dead/b", "running", now - timedelta(hours=7), tenant, business)
+        _seed_run(conn, "class_xpm_sync/ended/b", "failed", now - timedelta(hours=8), tenant, business)
+        _seed_run(conn, "class_xpm_sync/young/b", "running", now - timedelta(hours=1), tenant, business)
+
+    state, report = sync_world.run()
+
+    assert state == "success"
+    assert report["counts"]["created"] == len(sync_world.clients())
+    assert any("class_xpm_sync/dead/b" in notice and "died" in notice for notice in report["notices"])
+    with engine.connect() as conn:
+        runs = {r.run_id: r for r in conn.execute(sa.select(sync_runs)).all()}
+        left = {
+            table.name: set(conn.execute(sa.select(table.c.run_id).distinct()).scalars())
+            for table in (staged_chunks, planned_funds, quarantined_funds)
+        }
+    engine.dispose()
+    dead = runs["class_xpm_sync/dead/b"]
+    assert dead.status == "failed"
+    assert "died before its report" in dead.summary["reason"]
+    assert dead.finished_at is not None
+    assert runs["class_xpm_sync/young/b"].status == "running", "a run younger than the setting is left alone"
+    for table, run_ids in left.items():
+        assert run_ids == {"class_xpm_sync/young/b"}, f"{table} keeps only the young run's rows"
+    _assert_no_duplicates(sync_world)

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,31 @@ class CallCounter:
         self.count += 1
 
 
+DEAD_RUN_VARIABLE = "CLASSXPM_DEAD_RUN_HOURS"
+DEFAULT_DEAD_RUN_AGE = timedelta(hours=24)
+
+
+def dead_run_age(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """``CLASSXPM_DEAD_RUN_HOURS`` (default 24): when a run still ``running`` counts as dead.
+
+    A run that old is ended as failed by the next run to start, and the staged data of any run that old
+    and ended is removed. Keep it above the longest real run (a first backfill within the daily quota).
+
+    Raises:
+        ConfigurationError: The value is not a number of hours above 0.
+    """
+    raw = environ.get(DEAD_RUN_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_DEAD_RUN_AGE
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{DEAD_RUN_VARIABLE} must be a number of hours, not {raw!r}") from None
+    if hours <= 0:
+        raise ConfigurationError(f"{DEAD_RUN_VARIABLE} must be more than 0 hours, not {raw!r}")
+    return timedelta(hours=hours)
+
+
 @dataclass
 class SyncEnv:
     """The resources a sync step uses: databases, cipher, mappings and a way to reach XPM.
@@ -142,6 +168,7 @@ class SyncEnv:
     reserve_fraction: float = DEFAULT_RESERVE_SHARE
     calls_per_minute: int = DEFAULT_MINUTE_LIMIT
     lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
+    dead_run_age: timedelta = field(default_factory=dead_run_age)
 
     @property
     def reserve(self) -> int:

@@ -49,8 +49,12 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
         Reauthorise: The business asked for, or every business, has a refused grant (no retries).
     """
     store = TokenStore(env.state, env.cipher)
+    dead = run_store.close_dead_runs(env.state, env.clock(), env.dead_run_age, f"{dag_id}/{airflow_run_id}")
+    for run in dead:
+        log.warning("business %s: %s", run.business_id, run.notice())
     if request.business_id:
-        return [_open(env, dag_id, airflow_run_id, request, store.require(request.business_id))]
+        grant = store.require(request.business_id)
+        return [_open(env, dag_id, airflow_run_id, request, grant, dead=dead)]
     grants = [store.require_any(business) for business in store.business_ids()]
     if not grants:
         raise NotAuthorised()
@@ -60,10 +64,18 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
             log.error("business %s: %s", grant.business_id, Reauthorise(grant.invalid_reason))
     if not usable:
         raise Reauthorise(grants[0].invalid_reason or "")
-    return [_open(env, dag_id, airflow_run_id, request, grant) for grant in usable]
+    return [_open(env, dag_id, airflow_run_id, request, grant, dead=dead) for grant in usable]
 
 
-def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, grant: Grant) -> RunRef:
+def _open(
+    env: SyncEnv,
+    dag_id: str,
+    airflow_run_id: str,
+    request: RunRequest,
+    grant: Grant,
+    *,
+    dead: list[run_store.DeadRun],
+) -> RunRef:
     ref = RunRef(
         f"{dag_id}/{airflow_run_id}/{grant.business_id}",
         grant.business_id,
@@ -78,6 +90,8 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
         notice = change.notice(grant.tenant_name or grant.tenant_id) if change is not None else None
         if notice:
             log.warning("business %s: %s", grant.business_id, notice)
+        notices = [notice] if notice else []
+        notices += [run.notice() for run in dead if run.business_id == grant.business_id]
         run_store.open_run(
             conn,
             {
@@ -90,7 +104,7 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
                 "dry_run": ref.dry_run,
                 "started_at": env.clock(),
                 "status": "running",
-                "summary": {"notices": [notice]} if notice else {},
+                "summary": {"notices": notices} if notices else {},
             },
         )
     return ref
