@@ -53,9 +53,13 @@ def map_fund(
         The desired fund, or the problems naming the table, record and field of each.
     """
     client = map_row(mappings.client, fund)
-    mapped = [(member, map_row(mappings.contact, member)) for member in members]
-    held_back = {c.key: member_label(m) for m, c in mapped if not str(c.values.get("Name") or "").strip()}
-    contacts = [c for _, c in mapped if c.key not in held_back]
+    contacts, held_back = [], {}
+    for member in members:
+        contact = map_row(mappings.contact, member)
+        if str(contact.values.get("Name") or "").strip():
+            contacts.append(contact)
+        else:
+            held_back[contact.key] = member_label(member)
     problems = _describe("funds", client) if client.problems else []
     for contact in contacts:
         if contact.problems:

@@ -13,6 +13,7 @@ from typing import Any
 
 from classxpm.sync import run_store
 from classxpm.sync.desired import MappedFund, map_fund
+from classxpm.sync.gone import gone_links
 from classxpm.sync.links import deferred_fund_ids, load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
 from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
@@ -35,7 +36,9 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     """Plan every staged fund against the links and XPM's state, and store the plan; returns counts."""
     api = env.open_api(ref.business_id)
     quarantine = run_store.quarantined(env.state, ref.run_id)
-    links = load_links(env.state, ref.business_id)
+    gone = gone_links(env.state, ref.business_id)
+    # A fund gone from Class holds its client no more: a new fund with its scope code may link to it.
+    links = {fund: link for fund, link in load_links(env.state, ref.business_id).items() if fund not in gone}
     planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     leftover = deferred_fund_ids(env.state, ref.business_id)

@@ -62,6 +62,7 @@ class RunRequest:
     fund_codes: tuple[str, ...] = ()
     business_id: str | None = None
     batch_size: int = 500
+    gone_from_class: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:
@@ -80,6 +81,7 @@ class RunRequest:
             fund_codes=_codes(params.get("fund_codes")),
             business_id=(params.get("business_id") or None),
             batch_size=_batch_size(500 if params.get("batch_size") is None else params["batch_size"]),
+            gone_from_class=params.get("gone_from_class") or None,
         )
 
 
@@ -94,6 +96,7 @@ class RunRef:
     sync_mode: SyncMode
     dry_run: bool
     fund_codes: tuple[str, ...] = ()
+    gone_policy: str = "report"
 
     def to_xcom(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom."""
@@ -110,6 +113,7 @@ class RunRef:
             sync_mode=SyncMode(data["sync_mode"]),
             dry_run=bool(data["dry_run"]),
             fund_codes=tuple(data.get("fund_codes") or ()),
+            gone_policy=str(data.get("gone_policy") or "report"),
         )
 
 
@@ -169,6 +173,8 @@ class SyncEnv:
     calls_per_minute: int = DEFAULT_MINUTE_LIMIT
     lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
     dead_run_age: timedelta = field(default_factory=dead_run_age)
+    gone_from_class: Any = None
+    """The ``xpm_default`` connection's ``gone_from_class`` extra (a policy, or policies by business id)."""
 
     @property
     def reserve(self) -> int:

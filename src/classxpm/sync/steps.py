@@ -18,6 +18,7 @@ from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
 from classxpm.sync.desired import HELD_BACK
+from classxpm.sync.gone import archive_gone, drop_superseded, find_gone, mark_gone, policy_for, report_entries
 from classxpm.sync.lease import TenantLease
 from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry, note_held_back
 from classxpm.sync.missing_members import members_not_in_xpm
@@ -84,6 +85,7 @@ def _open(
         request.sync_mode,
         request.dry_run,
         request.fund_codes,
+        policy_for(grant.business_id, request.gone_from_class, env.gone_from_class),
     )
     with env.state.begin() as conn:
         change = forget_other_tenants(conn, grant.business_id, grant.tenant_id, ref.run_id)
@@ -120,7 +122,24 @@ def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         log.warning("fund_codes that match no fund of this business: %s", ", ".join(unmatched))
         run_store.note_unmatched_codes(env.state, ref.run_id, unmatched)
     log.info("extracted %d funds and %d members from class_db", result.funds, result.members)
+    if ref.mode is RunMode.FULL and not ref.fund_codes:
+        _compare_links(env, ref)
     return {"funds": result.funds, "members": result.members}
+
+
+def _compare_links(env: SyncEnv, ref: RunRef) -> None:
+    """A full, unfiltered extract holds all the business has: report what the links hold beyond it."""
+    gone = find_gone(env, ref)
+    run_store.note_summary(env.state, ref.run_id, gone=gone.to_summary())
+    if gone.funds or gone.members:
+        log.warning(
+            "%d linked funds are gone from Class and %d linked members rolled out of their fund",
+            len(gone.funds),
+            len(gone.members),
+        )
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            mark_gone(conn, ref.business_id, gone)
 
 
 def _filter(env: SyncEnv, ref: RunRef) -> FundFilter:
@@ -215,6 +234,9 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
         record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
     lease = TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock)
     with lease.hold(env.lease.heartbeat) as heartbeat:
+        if batch == 0 and ref.gone_policy == "archive" and ref.mode is RunMode.FULL and not ref.fund_codes:
+            archived = archive_gone(env, ref, {p.client_uuid for p in plans if p.client_uuid})
+            run_store.note_summary(env.state, ref.run_id, gone_archived=archived)
         statuses = write_plans(env, ref, recorder, writes[batch * size : (batch + 1) * size], heartbeat)
     _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
@@ -249,6 +271,10 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
     ]
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
+    reused: list[str] = []
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            reused = drop_superseded(conn, ref.business_id)
     now = env.clock()
     report = SyncReport(
         run_id=ref.run_id,
@@ -267,6 +293,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
         members_not_in_xpm=missing,
         warnings=warnings,
+        gone_from_class=report_entries(run.summary or {}, reused),
     )
     write_report(report)
     if not ref.dry_run:
