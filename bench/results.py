@@ -44,12 +44,46 @@ def _header(document: dict[str, Any]) -> list[str]:
     ]
 
 
+def _readpath(blocks: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## 7. The full read: which call gives every client's contacts (calls, bytes, seconds)",
+        "",
+        "Reference §12: `client.api/paged-list` returns base records of live clients (no contacts), "
+        "`client.api/list` every client, archived and deleted too, each with its contacts, in one call; "
+        "`client.api/contacts` pages contacts that name no client. Calls and response bytes are the "
+        "simulator's call log; seconds the reader's wall clock, the simulator rendering included. Gets past "
+        f"{2_000:,} are scaled from the first {2_000:,} (marked *). 5% of the clients are archived.",
+        "",
+        "The sync reads with `client.api/list` (one call at every size: contacts for matching members, "
+        "archived clients seen, WebUrl included); `paged-list` + a `get` per client costs one call per "
+        "client, more than XPM's 5,000 a day from about 5,000 clients, and still misses archived clients.",
+        "",
+    ]
+    for block in blocks:
+        rows = block["rows"]
+        lines += [
+            f"### {rows[0]['clients']:,} clients, {rows[0]['contacts']:,} contacts",
+            "",
+            f"`{block['command']}` (measured {block['measured_at']})",
+            "",
+            "| Read | Calls | Response MB | Seconds | Contacts per client known | Archived seen |",
+            "|---|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| `{r['path']}` | {r['calls']:,}{'*' if r['scaled'] else ''} | {r['bytes'] / 1e6:,.1f} | "
+            f"{r['seconds']:,.1f} | {r['contacts_known']} | {'yes' if r['archived_seen'] else 'no'} |"
+            for r in rows
+        ]
+        lines.append("")
+    return lines
+
+
 def _calls(block: dict[str, Any]) -> list[str]:
     funds = block["rows"][0]["funds"]
     lines = [
         f"### {funds:,} funds",
         "",
-        f"`{block['command']}`",
+        f"`{block['command']}`" + (f" (measured {block['measured_at']})" if "measured_at" in block else ""),
         "",
         "| Run | Funds planned | Quarantined | Changed | Our calls (reads + writes) | Naive calls | "
         "Naive ÷ ours "
@@ -169,6 +203,32 @@ def _quota(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pages(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 5. Page speed: 10,000 funds, run pages of 10,000 rows (PostgreSQL)",
+        "",
+        f"`{r['command']}` (measured {r['measured_at']})",
+        "",
+        f"{r['rows']:,} funds on the dashboard; a run with {r['rows']:,} problem rows and a dry run with a "
+        f"diff of {r['rows']:,} funds, each beside 30 earlier runs for the trend. Each page is the plugin's "
+        "app called in process (FastAPI's TestClient, Airflow's SimpleAuthManager deciding the role): its "
+        f"queries, report read and template. The first answer is timed on its own (the report not yet "
+        f"parsed), then {r['repeats']} more.",
+        "",
+        "| Page | Path | Status | Size (KB) | First (ms) | Median (ms) | Slowest (ms) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in r["pages"]:
+        lines.append(
+            f"| {p['page']} | `{p['path']}` | {p['status']} | {p['kilobytes']} | {p['first_ms']} "
+            f"| {p['median_ms']} "
+            f"| {p['slowest_ms']} |"
+        )
+    slowest = max(max(p["first_ms"], p["slowest_ms"]) for p in r["pages"])
+    lines += ["", f"Slowest answer {slowest} ms. Target (every page under 1 s): {_yes(r['met'])}.", ""]
+    return lines
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -183,6 +243,10 @@ def render(document: dict[str, Any]) -> str:
         lines += _throughput(results["throughput"])
     if "quota" in results:
         lines += _quota(results["quota"])
+    if "pages" in results:
+        lines += _pages(results["pages"])
     if CHANGES.exists():
         lines += ["", CHANGES.read_text(encoding="utf-8").strip(), ""]
+    if "readpath" in results:
+        lines += ["", *_readpath(results["readpath"])]
     return "\n".join(lines).rstrip() + "\n"

@@ -17,14 +17,20 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from classxpm.db import make_engine
 from classxpm.state.migrations import upgrade
-from classxpm.xpm_sim.config import client_urls
+from classxpm.state.tables import xpm_grants
+from classxpm.sync.tables import fund_links
+from classxpm.validation.report import run_folder, write_stopped
+from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, client_urls
 from classxpm.xpm_sim.testing import SimulatorHandle, running_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +38,8 @@ BIN = Path(sys.executable).parent
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 START_TIMEOUT = 60.0
+BUSINESS = "biz-1"
+LAUNCH = "Launch Xero Practice Manager"
 
 
 @dataclass(frozen=True)
@@ -182,3 +190,78 @@ def signed_in(stack: Stack, chromium):
     yield open_as
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def practice(stack, monkeypatch):
+    """A practice in XPM with two accounts, a synced fund with a job, a quarantined fund, and a report."""
+    monkeypatch.setenv("CLASSXPM_FERNET_KEY", stack.env["CLASSXPM_FERNET_KEY"])
+    stack.sim.reset()
+    stack.sim.seed(
+        {
+            "tenants": [{"name": "Second Practice"}],
+            "users": [{"email": "demo@practice.example", "tenants": ["Second Practice"]}],
+            "clients": [{"Name": "Smith Super Fund", "ExportCode": "SMITH01"}],
+        }
+    )
+    client = stack.sim.state()["clients"]
+    client_uuid = next(iter(client.values()))["UUID"] if isinstance(client, dict) else client[0]["UUID"]
+    stack.sim.seed(
+        {
+            "jobs": [
+                {
+                    "client_uuid": client_uuid,
+                    "ID": "J000042",
+                    "Name": "2026 annual return",
+                    "State": "In Progress",
+                    "DueDate": "20260930",
+                    "Manager": "Pat Manager",
+                    "Tasks": [
+                        {"Name": "Collect bank statements", "Completed": True},
+                        {"Name": "Lodge SMSF return", "Completed": False, "DueDate": "20261031"},
+                    ],
+                }
+            ]
+        }
+    )
+    engine = make_engine(stack.state_url)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(xpm_grants))  # each test starts not authorised, whatever ran before
+        conn.execute(sa.delete(fund_links))
+        conn.execute(sa.insert(fund_links), [_fund("f-smith", "SMITH01", "Smith Super Fund", client_uuid)])
+        conn.execute(sa.insert(fund_links), [_fund("f-jones", "JONES01", "Jones Family Super Fund", None)])
+    folder = run_folder(stack.reports, BUSINESS, "class_xpm_sync/manual_1")
+    (folder / "data_docs").mkdir(parents=True, exist_ok=True)
+    (folder / "data_docs" / "index.html").write_text("<html><body><p>TFN 123 456 782</p></body></html>")
+    write_stopped(
+        folder, run_id="class_xpm_sync/manual_1", business_id=BUSINESS, funds=2, members=3, problem=""
+    )
+    yield engine
+    engine.dispose()
+
+
+def _fund(fund_id: str, code: str, name: str, client_uuid: str | None) -> dict:
+    return {
+        "business_id": BUSINESS,
+        "fund_id": fund_id,
+        "tenant_id": DEFAULT_TENANT_ID,
+        "scope_code": code,
+        "fund_name": name,
+        "client_uuid": client_uuid,
+        "last_status": "synced" if client_uuid else "quarantined",
+        "last_synced_at": datetime(2026, 5, 1, 2, 0, tzinfo=UTC),
+        "last_error": None if client_uuid else "TFN fails its check digit",
+    }
+
+
+def shot(page, tmp_path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+
+
+def open_from_menu(page, stack: Stack, entry: str):
+    """Open Airflow's home page, then Plugins → Class XPM → ``entry``; return the entry's frame."""
+    page.goto(f"{stack.url}/")
+    page.get_by_role("button", name="Plugins").click()
+    page.get_by_role("menuitem", name="Class XPM").click()
+    page.get_by_role("menuitem", name=entry).click()
+    return page.frame_locator(f"iframe[title='{entry}']")

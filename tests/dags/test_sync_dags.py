@@ -13,24 +13,15 @@ def _by_code(world) -> dict[str, dict]:
 
 
 def _source_codes(world) -> list[str]:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        codes = list(conn.execute(sa.text("SELECT scope_code FROM funds ORDER BY scope_code")).scalars())
-    engine.dispose()
-    return codes
+    return [row.scope_code for row in world.class_rows("SELECT scope_code FROM funds ORDER BY scope_code")]
 
 
 def _member_counts(world) -> dict[str, int]:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code")
-        ).all()
-    engine.dispose()
-    return dict(rows)
+    statement = "SELECT scope_code, count(*) FROM funds JOIN members USING (fund_id) GROUP BY scope_code"
+    return dict(world.class_rows(statement))
 
 
-def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world):
+def test_first_sync_creates_each_fund_once_with_its_members_and_reports_refusals(sync_world, error_form):
     first, second = _source_codes(sync_world)[3:5]
     sync_world.source("UPDATE funds SET tfn = '876543210' WHERE scope_code IN (:a, :b)", a=first, b=second)
     state, report = sync_world.run()
@@ -70,7 +61,8 @@ def test_a_second_run_with_no_change_makes_no_writes(sync_world):
     _, report = sync_world.run()
     assert sync_world.writes() == 0
     assert report["counts"]["created"] == 0
-    assert sync_world.calls()["GET client.api/paged-list"] == 1
+    assert sync_world.calls()["GET client.api/list"] == 1, "one read of the whole practice"
+    assert "GET client.api/paged-list" not in sync_world.calls(), "paged-list carries no contacts"
 
 
 def test_changing_one_address_makes_exactly_one_update(sync_world):
@@ -100,6 +92,7 @@ def test_a_fund_added_in_class_is_created_by_the_incremental_dag(sync_world):
     assert report["counts"]["created"] == 1
     assert sync_world.writes() == 1
     assert "GET client.api/paged-list" not in sync_world.calls(), "incremental runs read only what changed"
+    assert all("modifiedSince=" in q for q in sync_world.queries("GET client.api/list")), "only what changed"
     assert _by_code(sync_world)["NEWFUND01"]["Name"] == "Brand New Super Fund"
 
 

@@ -1,10 +1,13 @@
 """The sync summary as the DAG run's note, written through Airflow's public REST API.
 
-A Task SDK task cannot change its own run's note, so the report task does what a person would: it signs
-in to the API server with the ``airflow_api`` connection (host = the API server's URL, login and password
-= a user allowed to edit DAG runs) and patches the note. Without that connection the note is left alone
-and the log says so; the summary is in the task log, the JSON report and the task's XCom either way.
-Each business keeps one line of the note, so the businesses of one run do not overwrite each other.
+A Task SDK task cannot change its own run's note (Airflow 3.3's execution API reads a run's note, and sets
+one only on a run the task triggers). The summary is therefore shown, with no connection at all, on the
+run's "Class XPM sync" tab (the plugin's ``dag_run`` external view); and the report task also does what a
+person would: it signs in to the API server with the ``airflow_api`` connection (host = the API server's
+URL, login and password = a user allowed to edit DAG runs) and patches the note. Without that connection
+the note is left alone and the log says so; the summary is in the task log, the JSON report, the task's
+XCom and the run's tab either way. Each business keeps one line of the note, so the businesses of one run
+do not overwrite each other.
 """
 
 from __future__ import annotations

@@ -98,11 +98,22 @@ def doubled_links(
 
 
 def match_by_name(
-    wanted: DesiredContact, held: Iterable[RemoteContact], taken: Collection[str]
+    wanted: DesiredContact, held: Iterable[RemoteContact], taken: Collection[str], namesakes: int = 1
 ) -> RemoteContact | None:
-    """The one free contact with the member's name; among several, the one that also carries its details."""
+    """The one free contact with the member's name; among several, the one that also carries its details.
+
+    Several free contacts that carry nothing but the name (as a person typing names into XPM makes them)
+    go to the fund's members of that name in order, only when there is exactly one for each
+    (``namesakes``: how many of the fund's members of the name still want a contact, this one included).
+    Nothing tells them apart, and each member's details are then written onto its own, so linking a client
+    never gives it a second copy of a contact it has. Contacts with other details are never guessed.
+    """
     name = identity(wanted.fields)[0]
     named = [c for c in held if c.uuid not in taken and identity(c.fields)[0] == name]
-    if len(named) > 1:
-        named = [c for c in named if identity(c.fields) == identity(wanted.fields)]
-    return named[0] if len(named) == 1 else None
+    if len(named) <= 1:
+        return named[0] if named else None
+    exact = [c for c in named if identity(c.fields) == identity(wanted.fields)]
+    if len(exact) == 1:
+        return exact[0]
+    bare = all(not any(identity(c.fields)[1:]) for c in named)
+    return named[0] if bare and len(named) == namesakes else None

@@ -85,6 +85,16 @@ def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str]) -> str:
     return f"not a contact in XPM yet: {listed}; the next run adds them again"
 
 
+def refusal(error: RecordError) -> str:
+    """A fund's failure as XPM stated it, digit runs masked (a description may quote a TFN).
+
+    It is the fund's outcome, not the run's: the run goes on, and the next run tries the fund again, which
+    helps once the cause is cleared in Class or in XPM (a conflicting or archived client, a duplicate TFN).
+    """
+    status = f" (HTTP {error.status})" if error.status != 200 else ""
+    return f"XPM refused it{status}: {mask_digit_runs(error.description)}"
+
+
 def not_taken(sent: dict[str, object], client: xml.Client | None) -> str:
     """Why XPM's answer to an update shows it did not take the ExportCode sent, or "" when it did."""
     if "ExportCode" not in sent or client is None:
@@ -127,7 +137,7 @@ class Executor:
                 return self._create(plan, desired)
             return self._update(plan, desired)
         except RecordError as error:
-            return self._failed(plan, f"XPM refused it: {mask_digit_runs(error.description)}")
+            return self._failed(plan, refusal(error))
         except ResponseFormatError as error:
             return self._failed(plan, f"XPM's answer could not be read: {error}")
         except Retriable as error:
@@ -174,7 +184,7 @@ class Executor:
         wanted = code_key(export_code)
         found = [
             c
-            for c in self.api.list_clients(detailed=True, modified_since=since - LOOKBACK)
+            for c in self.api.list_clients(modified_since=since - LOOKBACK)
             if code_key(c.export_code) == wanted and not (c.is_archived or c.is_deleted)
         ]
         return found[0] if found else None
@@ -186,7 +196,7 @@ class Executor:
         try:
             client = self.api.update_client(client_uuid, fields) if fields else None
         except RecordError as error:
-            return self._refused(plan, desired, f"XPM refused it: {mask_digit_runs(error.description)}")
+            return self._refused(plan, desired, refusal(error))
         refused = not_taken(fields, client)
         by_member = {c.member_id: c for c in desired.contacts}
         held = self._held(plan)
@@ -259,6 +269,7 @@ class Executor:
         unlinked = members.unlinked
         now = self.clock()
         client_uuid = (client.uuid if client else None) or plan.client_uuid
+        web_url = (client.web_url if client else None) or self.cache.web_url(client_uuid or "")
         by_member = {c.member_id: c for c in desired.contacts}
         status, detail = STATUS[plan.action], note
         problems = [refused] if refused else []
@@ -280,6 +291,7 @@ class Executor:
                 last_error=detail if problems else None,
                 create_started_at=None,
                 refused_hash=desired.payload_hash if refused else None,
+                **({"web_url": web_url} if web_url else {}),
             )
             for member_id, contact_uuid in members.linked.items():
                 self.recorder.contact(

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 GONE = "gone"
 """``fund_links.last_status`` of a linked fund that a full run no longer found in Class."""
+ARCHIVED = "gone_archived"
+"""``fund_links.last_status`` of a gone fund whose client this pipeline archived (by the archive policy):
+reported once, and its client neither held against a new fund nor taken for one archived by a person."""
 POLICIES = ("report", "archive")
 
 
@@ -81,7 +84,9 @@ def find_gone(env: SyncEnv, ref: RunRef) -> GoneFromClass:
     with env.state.connect() as conn:
         links = conn.execute(
             sa.select(fund_links).where(
-                fund_links.c.business_id == ref.business_id, fund_links.c.client_uuid.is_not(None)
+                fund_links.c.business_id == ref.business_id,
+                fund_links.c.client_uuid.is_not(None),
+                fund_links.c.last_status.is_distinct_from(ARCHIVED),
             )
         ).all()
         members = conn.execute(
@@ -162,22 +167,22 @@ def drop_superseded(conn: Connection, business_id: str) -> list[str]:
     return fund_ids
 
 
-def gone_links(state: Engine, business_id: str) -> dict[str, str]:
-    """Fund id → client UUID of the business's links marked gone from Class."""
+def gone_links(state: Engine, business_id: str, statuses: tuple[str, ...] = (GONE,)) -> dict[str, str]:
+    """Fund id → client UUID of the business's links marked gone from Class (or archived, when asked)."""
     with state.connect() as conn:
         rows = conn.execute(
             sa.select(fund_links.c.fund_id, fund_links.c.client_uuid).where(
-                fund_links.c.business_id == business_id, fund_links.c.last_status == GONE
+                fund_links.c.business_id == business_id, fund_links.c.last_status.in_(statuses)
             )
         ).all()
     return {row.fund_id: row.client_uuid for row in rows}
 
 
 def archive_gone(env: SyncEnv, ref: RunRef, held_by_plans: set[str]) -> dict[str, str]:
-    """Archive the XPM clients of the business's funds gone from Class and remove their links.
+    """Archive the XPM clients of the business's funds gone from Class; their links are marked archived.
 
     A client a fund of this run links to (its scope code reused in Class) is left alone. Safe to repeat:
-    archiving an archived client changes nothing, and a link is removed only once its client is archived.
+    archiving an archived client changes nothing, and a link is marked only once its client is archived.
 
     Returns:
         Fund id → what was done (``archived``, or why not).
@@ -200,9 +205,9 @@ def archive_gone(env: SyncEnv, ref: RunRef, held_by_plans: set[str]) -> dict[str
                 )
             )
             conn.execute(
-                sa.delete(fund_links).where(
-                    fund_links.c.business_id == ref.business_id, fund_links.c.fund_id == fund_id
-                )
+                sa.update(fund_links)
+                .where(fund_links.c.business_id == ref.business_id, fund_links.c.fund_id == fund_id)
+                .values(last_status=ARCHIVED)
             )
         cache.merge([], [client_uuid], env.clock())
         done[fund_id] = "archived"

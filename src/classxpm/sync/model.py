@@ -110,11 +110,29 @@ class RemoteContact:
 
 @dataclass(frozen=True)
 class RemoteClient:
-    """A client as XPM returned it (TaxNumber arrives masked)."""
+    """A client as XPM returned it (TaxNumber arrives masked).
+
+    ``contacts_read`` is False when the record came without ``<Contacts>`` (a paged-list base record), so
+    an empty ``contacts`` is unknown rather than none.
+    """
 
     uuid: str
     fields: dict[str, str | None]
     contacts: tuple[RemoteContact, ...] = ()
+    contacts_read: bool = True
+
+    @property
+    def retired(self) -> str:
+        """``"deleted"`` or ``"archived"`` when a person retired the client in XPM, else ``""``."""
+        for flag, state in (("IsDeleted", "deleted"), ("IsArchived", "archived")):
+            if (self.fields.get(flag) or "").strip().lower() in ("yes", "true"):
+                return state
+        return ""
+
+    @property
+    def web_url(self) -> str | None:
+        """The client's launch link into XPM, when the record carried it."""
+        return self.fields.get("WebUrl") or None
 
     @property
     def export_code(self) -> str:

@@ -9,16 +9,19 @@ match. Two or more candidates go to a person.
 A plan's ``changed_fields`` are exactly the client fields its write sends, so a dry run's diff and the
 real run's write cannot disagree. A field XPM cannot show (a TFN, which it masks; a field its read left
 out) is sent when the fund changed in Class since its last sync, whatever else changed with it.
+
+Archived and deleted clients are part of XPM's state (``client.api/list`` returns them): a fund whose
+client a person archived or deleted goes to a person, and is never created again nor written to.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from classxpm.identifiers import Tfn, code_key
-from classxpm.sync.contacts import doubled_links, match_by_name
+from classxpm.sync.contacts import doubled_links, identity, match_by_name
 from classxpm.sync.model import (
     Action,
     DesiredContact,
@@ -69,19 +72,31 @@ class FundPlan:
         return int(bool(self.changed_fields)) + contact_writes
 
 
+def _name_key(name: str) -> str:
+    """A client or contact name as people match it: case and runs of spaces do not matter."""
+    return " ".join(name.split()).casefold()
+
+
 class RemoteIndex:
-    """XPM clients indexed for matching: by UUID, by ExportCode and by exact name + ABN."""
+    """XPM clients indexed for matching: by UUID, by ExportCode and by exact name + ABN.
+
+    Archived and deleted clients are indexed too, so a fund that matches one is seen, not created again;
+    ``retired`` maps each of their UUIDs to ``"archived"`` or ``"deleted"``.
+    """
 
     def __init__(self, clients: Iterable[RemoteClient]) -> None:
         self.by_uuid: dict[str, RemoteClient] = {}
         self.by_export_code: dict[str, list[RemoteClient]] = defaultdict(list)
         self.by_name_abn: dict[tuple[str, str], list[RemoteClient]] = defaultdict(list)
+        self.retired: dict[str, str] = {}
         for client in clients:
             self.by_uuid[client.uuid] = client
+            if client.retired:
+                self.retired[client.uuid] = client.retired
             if client.export_code:
                 self.by_export_code[code_key(client.export_code)].append(client)
             if client.business_number:
-                self.by_name_abn[(client.name.casefold(), client.business_number)].append(client)
+                self.by_name_abn[(_name_key(client.name), client.business_number)].append(client)
 
     def code_taken(self, desired: DesiredFund, taken: set[str]) -> bool:
         """True when a client with the fund's ExportCode is already linked to another fund."""
@@ -93,7 +108,7 @@ class RemoteIndex:
         by_code = [c for c in same_code if c.uuid not in taken]
         if by_code or not desired.business_number:
             return "ExportCode", by_code
-        key = (desired.name.strip().casefold(), desired.business_number)
+        key = (_name_key(desired.name), desired.business_number)
         return "name and ABN", [c for c in self.by_name_abn.get(key, []) if c.uuid not in taken]
 
 
@@ -126,13 +141,17 @@ def plan_contacts(
     taken = {lc.contact_uuid for lc in linked.values()}
     uuids = {member: lc.contact_uuid for member, lc in linked.items()}
     void = doubled_links(desired.contacts, uuids, remote_by_uuid)
+    unlinked = [c for c in desired.contacts if c.member_id not in linked or c.member_id in void]
+    namesakes = Counter(identity(c.fields)[0] for c in unlinked)
     steps = []
     for contact in desired.contacts:
         held = linked.get(contact.member_id)
         if held is not None and contact.member_id not in void:
             steps.append(_step_for_linked(contact, held, remote_by_uuid.get(held.contact_uuid)))
             continue
-        match = match_by_name(contact, remote.contacts if remote else (), taken)
+        name = identity(contact.fields)[0]
+        match = match_by_name(contact, remote.contacts if remote else (), taken, namesakes[name])
+        namesakes[name] -= 1
         if match is None:
             steps.append(ContactStep(contact.member_id, Action.CREATE))
             continue
@@ -160,6 +179,7 @@ def plan_fund(
     sync_mode: SyncMode = SyncMode.UPSERT,
     taken: set[str] | None = None,
     quarantine_reason: str | None = None,
+    retired: Mapping[str, str] | None = None,
 ) -> FundPlan:
     """Plan one fund.
 
@@ -170,6 +190,8 @@ def plan_fund(
         sync_mode: Which writes the run may make.
         taken: Client UUIDs already linked to other funds (never matched again).
         quarantine_reason: Why the validation gate held the fund back, if it did.
+        retired: XPM clients a person archived or deleted (UUID to ``"archived"``/``"deleted"``), for runs
+            that compare against hashes only; a linked fund whose client is one of them is not written.
 
     Returns:
         The fund's plan. Funds whose plan is unchanged, quarantined, needs-review or skipped make no writes.
@@ -183,12 +205,16 @@ def plan_fund(
             name=desired.name,
         )
     if link is not None:
-        return _plan_linked(desired, link, remote, sync_mode)
+        return _plan_linked(desired, link, remote, sync_mode, retired or {})
     return _plan_unlinked(desired, remote or RemoteIndex([]), sync_mode, taken or set())
 
 
 def _plan_linked(
-    desired: DesiredFund, link: Link, remote: RemoteIndex | None, sync_mode: SyncMode
+    desired: DesiredFund,
+    link: Link,
+    remote: RemoteIndex | None,
+    sync_mode: SyncMode,
+    retired: Mapping[str, str],
 ) -> FundPlan:
     base = {
         "fund_id": desired.fund_id,
@@ -198,7 +224,11 @@ def _plan_linked(
     }
     held = remote.by_uuid.get(link.client_uuid) if remote is not None else None
     if remote is not None and held is None:
-        reason = "the linked XPM client is archived or deleted in XPM"
+        reason = "the linked XPM client is no longer in XPM (deleted there); link the fund again by hand"
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
+    gone = held.retired if held is not None else retired.get(link.client_uuid, "")
+    if gone:
+        reason = f"a person {gone} the linked client in XPM; nothing is written to it until they restore it"
         return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
     if held is not None:
         fields = changed_fields(desired.fields, held.fields)
@@ -230,6 +260,12 @@ def _plan_unlinked(
         reason = "XPM's client with this ExportCode is linked to another fund: scope codes must be unique"
         return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)
     how, candidates = remote.candidates(desired, taken)
+    live = [c for c in candidates if not c.retired]
+    if candidates and not live:
+        gone = candidates[0].retired
+        reason = f"the XPM client matching by {how} was {gone} by a person; it is not created again"
+        return FundPlan(**base, action=Action.NEEDS_REVIEW, client_uuid=candidates[0].uuid, reason=reason)
+    candidates = live
     if len(candidates) > 1:
         reason = f"{len(candidates)} XPM clients match by {how}; link one by hand"
         return FundPlan(**base, action=Action.NEEDS_REVIEW, reason=reason)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from classxpm.sync import run_store
 from classxpm.sync.desired import MappedFund, map_fund
-from classxpm.sync.gone import gone_links
+from classxpm.sync.gone import ARCHIVED, GONE, gone_links
 from classxpm.sync.links import deferred_fund_ids, load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
 from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
@@ -36,10 +37,15 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     """Plan every staged fund against the links and XPM's state, and store the plan; returns counts."""
     api = env.open_api(ref.business_id)
     quarantine = run_store.quarantined(env.state, ref.run_id)
-    gone = gone_links(env.state, ref.business_id)
-    # A fund gone from Class holds its client no more: a new fund with its scope code may link to it.
+    gone = gone_links(env.state, ref.business_id, (GONE, ARCHIVED))
+    # A fund gone from Class holds its client no more: a new fund with its scope code may link to it. A
+    # client this pipeline archived for such a fund is no candidate at all (one a person archived is).
     links = {fund: link for fund, link in load_links(env.state, ref.business_id).items() if fund not in gone}
-    planner = Planner(ref, api, links, _remote_index(env, ref, api), quarantine)
+    index = _remote_index(env, ref, api)
+    ours = set(gone_links(env.state, ref.business_id, (ARCHIVED,)).values())
+    if ours & set(index.by_uuid):
+        index = RemoteIndex([c for uuid, c in index.by_uuid.items() if uuid not in ours])
+    planner = Planner(ref, api, links, index, quarantine)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     leftover = deferred_fund_ids(env.state, ref.business_id)
     rows, counts, held_back = [], Counter(), []
@@ -64,15 +70,15 @@ def _remote_index(env: SyncEnv, ref: RunRef, api: XpmApi) -> RemoteIndex:
     now = env.clock()
     since = cache.last_read()
     if ref.mode is RunMode.FULL or since is None:
-        live = cache.read_full(api)
+        clients = cache.read_full(api)
         if not ref.dry_run:
-            cache.replace(live, now)
-        return RemoteIndex(live)
-    live, gone = cache.read_modified(api, since)
+            cache.replace(clients, now)
+        return RemoteIndex(clients)
+    changed = cache.read_modified(api, since)
     if ref.dry_run:
-        index = cache.index()
-        return RemoteIndex([c for u, c in index.by_uuid.items() if u not in gone] + live)
-    cache.merge(live, gone, now)
+        fresh = {c.uuid for c in changed}
+        return RemoteIndex([c for u, c in cache.index().by_uuid.items() if u not in fresh] + changed)
+    cache.merge(changed, now)
     return cache.index()
 
 
@@ -94,16 +100,20 @@ class Planner:
             )
             return quarantined, []
         desired, link = mapped.desired, self.links.get(mapped.fund_id)
+        if link is not None and link.refused_hash and self.ref.fund_codes:
+            link = replace(link, refused_hash=None)  # asked for by code: values XPM refused are sent again
         compare = self.index if (self.ref.mode is RunMode.FULL or link is None) else None
         options = {
             "sync_mode": self.ref.sync_mode,
             "taken": self.taken,
             "quarantine_reason": self.quarantine.get(desired.fund_id),
+            "retired": self.index.retired,
         }
         fund_plan = plan_fund(desired, link, compare, **options)
         held = self.index.by_uuid.get(fund_plan.client_uuid or "")
-        if _needs_detail(fund_plan, held):
-            held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
+        if _needs_contacts(fund_plan, held, compared=compare is not None):
+            if not (held and held.contacts_read):
+                held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
@@ -111,10 +121,15 @@ class Planner:
         return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
 
 
-def _needs_detail(fund_plan: FundPlan, held: RemoteClient | None) -> bool:
-    """Contacts can only be matched by name against the client's detail, when the list did not carry them."""
+def _needs_contacts(fund_plan: FundPlan, held: RemoteClient | None, *, compared: bool) -> bool:
+    """True when the plan adds contacts to an existing client without having matched its real contacts.
+
+    Members are matched by name against the client's contacts, so a plan made without them (an incremental
+    run's, or one against a record that carried none) is made again against them: no duplicate contacts.
+    """
     new_contacts = any(step.action is Action.CREATE for step in fund_plan.contact_steps)
-    return fund_plan.action in (Action.LINK, Action.UPDATE) and new_contacts and not (held and held.contacts)
+    existing = fund_plan.action in (Action.LINK, Action.UPDATE)
+    return existing and new_contacts and not (compared and held is not None and held.contacts_read)
 
 
 def _shown(value: Value) -> str | None:

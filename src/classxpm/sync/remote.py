@@ -1,4 +1,10 @@
-"""What XPM holds: read in bulk on full runs, by ``modifiedsince`` on incremental runs, cached in state.
+"""What XPM holds: read in bulk on full runs, by ``modifiedSince`` on incremental runs, cached in state.
+
+Both reads are ``client.api/list``: one call that returns every client, archived and deleted ones too,
+each with its contacts and WebUrl (reference §12). ``paged-list`` is never used for this: its base records
+carry no contacts, so matching members against them would create duplicates, and it leaves out archived
+clients, so a fund whose client a person archived would be created again. ``bench/RESULTS.md`` has the
+calls and bytes of both paths.
 
 The cache lets an incremental run match a new fund against clients created by hand in XPM with one list
 call, instead of one search per fund. It holds TaxNumber only in XPM's masked form.
@@ -6,7 +12,6 @@ call, instead of one search per fund. It holds TaxNumber only in XPM's masked fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -42,21 +47,11 @@ def contact_fields(contact: xml.Contact) -> dict[str, str | None]:
 
 
 def remote_from(client: xml.Client) -> RemoteClient:
-    """Turn a parsed XPM client into the planner's view of it."""
+    """Turn a parsed XPM client into the planner's view of it (its live contacts only)."""
     contacts = tuple(
         RemoteContact(c.uuid, contact_fields(c)) for c in client.contacts if c.uuid and not c.is_deleted
     )
-    return RemoteClient(client.uuid or "", dict(client.fields), contacts)
-
-
-def _live(clients: Iterable[xml.Client]) -> tuple[list[RemoteClient], list[str]]:
-    live, gone = [], []
-    for client in clients:
-        if client.is_archived or client.is_deleted:
-            gone.append(client.uuid or "")
-        else:
-            live.append(remote_from(client))
-    return live, gone
+    return RemoteClient(client.uuid or "", dict(client.fields), contacts, client.has_contacts)
 
 
 def _row(tenant_id: str, client: RemoteClient, read_at: datetime) -> dict:
@@ -79,7 +74,7 @@ class RemoteState:
         self.state, self.tenant_id = state, tenant_id
 
     def last_read(self) -> datetime | None:
-        """When the cache was last brought up to date, full or by ``modifiedsince``; None when never."""
+        """When the cache was last brought up to date, full or by ``modifiedSince``; None when never."""
         with self.state.connect() as conn:
             row = conn.execute(
                 sa.select(remote_reads).where(remote_reads.c.tenant_id == self.tenant_id)
@@ -89,28 +84,38 @@ class RemoteState:
         return max(stamp for stamp in (row.full_read_at, row.modified_read_at) if stamp is not None)
 
     def read_full(self, api: XpmApi) -> list[RemoteClient]:
-        """Read every live client from XPM (paged, 500 a page)."""
-        return _live(api.iter_clients())[0]
+        """Read every client from XPM, archived and deleted ones included, with contacts (one call)."""
+        return [remote_from(client) for client in api.list_clients()]
 
-    def replace(self, live: list[RemoteClient], read_at: datetime) -> None:
+    def replace(self, clients: list[RemoteClient], read_at: datetime) -> None:
         """Replace the cache with a full read."""
         with self.state.begin() as conn:
             conn.execute(sa.delete(remote_clients).where(remote_clients.c.tenant_id == self.tenant_id))
-            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in live])
+            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in clients])
             upsert(
                 conn,
                 remote_reads,
                 {"tenant_id": self.tenant_id, "full_read_at": read_at, "modified_read_at": None},
             )
 
-    def read_modified(self, api: XpmApi, since: datetime) -> tuple[list[RemoteClient], list[str]]:
-        """Read the clients changed since ``since``: the live ones, and the UUIDs archived or deleted."""
-        return _live(api.list_clients(detailed=True, modified_since=since - MODIFIED_OVERLAP))
+    def read_modified(self, api: XpmApi, since: datetime) -> list[RemoteClient]:
+        """Read the clients changed since ``since``, archived and deleted ones included (one call)."""
+        return [remote_from(c) for c in api.list_clients(modified_since=since - MODIFIED_OVERLAP)]
 
-    def merge(self, live: list[RemoteClient], gone: list[str], read_at: datetime) -> None:
-        """Merge a ``modifiedsince`` read into the cache."""
+    def web_url(self, client_uuid: str) -> str | None:
+        """The cached client's launch link, or None when the cache does not hold it."""
+        with self.state.connect() as conn:
+            fields = conn.execute(
+                sa.select(remote_clients.c.fields).where(
+                    remote_clients.c.tenant_id == self.tenant_id, remote_clients.c.client_uuid == client_uuid
+                )
+            ).scalar()
+        return RemoteClient(client_uuid, fields or {}).web_url
+
+    def merge(self, changed: list[RemoteClient], read_at: datetime) -> None:
+        """Merge a ``modifiedSince`` read into the cache (archived and deleted clients stay, marked so)."""
         with self.state.begin() as conn:
-            doomed = gone + [c.uuid for c in live]
+            doomed = [c.uuid for c in changed]
             # In slices: the first read after a large backfill returns more clients than PostgreSQL takes
             # bound parameters in one statement (65,535).
             for start in range(0, len(doomed), DELETE_SLICE):
@@ -120,7 +125,7 @@ class RemoteState:
                         remote_clients.c.client_uuid.in_(doomed[start : start + DELETE_SLICE]),
                     )
                 )
-            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in live])
+            bulk_insert(conn, remote_clients, [_row(self.tenant_id, c, read_at) for c in changed])
             upsert(conn, remote_reads, {"tenant_id": self.tenant_id, "modified_read_at": read_at})
 
     def index(self) -> RemoteIndex:

@@ -17,9 +17,12 @@ from classxpm.errors import ClassXpmError, NotAuthorised, Reauthorise, Retriable
 from classxpm.ui.access import Refused
 from classxpm.ui.airflow_api import TriggerFailed
 from classxpm.ui.pages import render
-from classxpm.ui.views import authorise, funds, reports, settings
+from classxpm.ui.views import authorise, funds, reports, runs, settings
+from classxpm.validation import data_docs
 from classxpm.xpm.errors import XpmError
 
+VENDOR = Path(data_docs.__file__).with_name(data_docs.ASSETS)
+"""The JavaScript libraries vendored for the offline Data Docs; the run page draws its charts with Vega."""
 TITLES = {401: "Please sign in to Airflow", 403: "Not allowed", 404: "Not found"}
 
 
@@ -27,7 +30,8 @@ def create_app() -> FastAPI:
     """Build the app (cheap: nothing is looked up until the first request)."""
     app = FastAPI(title="Class XPM", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
-    for module in (settings, authorise, funds, reports):
+    app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")
+    for module in (settings, authorise, funds, reports, runs):
         app.include_router(module.router)
     app.add_exception_handler(ClassXpmError, _project_error)
     app.add_exception_handler(HTTPException, _http_error)

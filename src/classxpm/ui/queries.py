@@ -55,7 +55,7 @@ def search_funds(state: Engine, business_id: str, text: str = "", status: str = 
     """Funds whose scope code starts with, or whose name contains, ``text``; by scope code, one page."""
     query = sa.select(fund_links).where(fund_links.c.business_id == business_id)
     if text:
-        pattern = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = literal_pattern(text.strip().lower())
         query = query.where(
             sa.or_(
                 sa.func.lower(fund_links.c.scope_code).like(f"{pattern}%", escape="\\"),
@@ -68,6 +68,11 @@ def search_funds(state: Engine, business_id: str, text: str = "", status: str = 
     with state.connect() as conn:
         rows = list(conn.execute(query).mappings())
     return Page(rows[:PAGE_SIZE], page, len(rows) > PAGE_SIZE)
+
+
+def literal_pattern(text: str) -> str:
+    r"""``text`` for a LIKE pattern with ``\\`` as escape: its ``%`` and ``_`` match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def status_counts(state: Engine, business_id: str) -> dict[str, int]:

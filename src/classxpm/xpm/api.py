@@ -16,6 +16,8 @@ from classxpm.xpm.errors import NotFound, ResponseFormatError
 from classxpm.xpm.transport import Transport
 
 PAGE_SIZE = 500
+LIST_TIMEOUT_SECONDS = 600.0
+"""How long the whole-practice ``client.api/list`` may take: minutes for a large practice (reference §12)."""
 PRACTICE_MANAGER = "PRACTICEMANAGER"
 
 Fields = Mapping[str, xml.XmlValue]
@@ -78,16 +80,24 @@ class XpmApi:
         return True
 
     def list_clients(
-        self, *, detailed: bool = True, modified_since: datetime | None = None
+        self, *, detailed: bool = False, modified_since: datetime | None = None
     ) -> list[xml.Client]:
-        """All clients (not paged), optionally only those modified since a UTC time."""
+        """Every client, archived and deleted ones too, each with its contacts (one call, not paged).
+
+        Contacts, the masked TaxNumber, BusinessNumber and WebUrl come without ``detailed``, which adds only
+        Notes, Groups and Relationships (reference §12). ``modified_since`` (UTC) keeps the clients changed
+        since then.
+        """
         params = {"detailed": _bool(detailed)}
         if modified_since is not None:
-            params["modifiedsince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return self._clients("client.api/list", params)
+            params["modifiedSince"] = modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        response = self.transport.request(
+            "GET", "client.api/list", params=params, timeout=LIST_TIMEOUT_SECONDS
+        )
+        return _clients_in(xml.parse_envelope(response.content).root)
 
     def iter_clients(self, page_size: int = PAGE_SIZE) -> Iterator[xml.Client]:
-        """Every client that is neither archived nor deleted, one page per call."""
+        """Base records of the clients neither archived nor deleted, one page per call: no contacts."""
         url, params = "client.api/paged-list", {"pageSize": str(page_size)}
         while url:
             page = xml.client_page_from(self._get(url, params).root)
@@ -99,9 +109,8 @@ class XpmApi:
         return self._clients("client.api/search", {"query": query, "detailed": _bool(detailed)})
 
     def get_client(self, client_uuid: str) -> xml.Client:
-        """One client in full, with its WebUrl (the link into XPM)."""
-        root = self._get(f"client.api/get/{client_uuid}").root
-        return xml.client_from(_one(root, "Client"), web_url=xml.text(root, "WebUrl"))
+        """One client in full, with its contacts and WebUrl (the link into XPM)."""
+        return xml.client_from(_one(self._get(f"client.api/get/{client_uuid}").root, "Client"))
 
     def add_client(self, fields: Fields, contacts: Sequence[Fields] = ()) -> xml.Client:
         """Create a client; ``contacts`` are created with it in the same call."""
@@ -153,7 +162,7 @@ class XpmApi:
         return xml.job_from(_one(self._get(f"job.api/get/{job_number}").root, "Job"))
 
     def _clients(self, path: str, params: Mapping[str, str]) -> list[xml.Client]:
-        return [xml.client_from(item) for item in self._get(path, params).root.iterfind("Clients/Client")]
+        return _clients_in(self._get(path, params).root)
 
     def _jobs(self, path: str, params: Mapping[str, str] | None = None) -> list[xml.Job]:
         return [xml.job_from(item) for item in self._get(path, params).root.iterfind("Jobs/Job")]
@@ -169,6 +178,10 @@ class XpmApi:
     ) -> xml.Envelope:
         response = self.transport.request(method, path, params=params, body=body)
         return xml.parse_envelope(response.content)
+
+
+def _clients_in(root: xml.Element) -> list[xml.Client]:
+    return [xml.client_from(item) for item in root.iterfind("Clients/Client")]
 
 
 def _one(root: xml.Element, tag: str) -> xml.Element:

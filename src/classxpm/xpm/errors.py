@@ -4,6 +4,10 @@ Each error takes its place under a root of ``classxpm.errors``: Retriable errors
 in-request (seconds); Deferred (quota spent) ends a run until the daily quota resets; Reauthorise and
 NotAuthorised need a person; Fatal errors are configuration or entitlement problems; RecordError belongs to
 one record and the run goes on.
+
+XPM reports a refused record either as HTTP 200 with ``<Status>ERROR</Status>`` or as HTTP 400, 404 or 409
+with the same ``<Response>`` body (reference §12), so the body is read at every status: an XPM error body
+on one of those statuses is the record's problem, never the run's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DAILY_LIMIT_PROBLEM = "day"
+RECORD_STATUSES = frozenset({200, 400, 404, 409})
+"""Statuses at which an XPM error body refuses one record (validation, unknown record, conflicting state)."""
 
 
 class XpmError(roots.ClassXpmError):
@@ -89,15 +95,17 @@ class NotFound(XpmError, roots.Fatal):
 
 
 class RecordError(XpmError, roots.RecordRefused):
-    """HTTP 200 whose XML says ``<Status>ERROR</Status>``: report the record and go on.
+    """XPM refused one record (an ERROR body at 200, 400, 404 or 409): report the record and go on.
 
     Attributes:
         description: XPM's ErrorDescription text.
+        status: The HTTP status it came with (200 when XPM used the envelope form).
     """
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, status: int = 200) -> None:
         super().__init__(f"XPM refused the record: {description}")
         self.description = description
+        self.status = status
 
 
 def classify(response: httpx.Response) -> XpmError | None:
@@ -134,8 +142,12 @@ def _client_error(response: httpx.Response) -> XpmError:
     status = response.status_code
     if status == 401:
         return _unauthorised_error(_json_field(response, "Detail"))
+    refused = _envelope_error(response)
+    if refused is not None and status in RECORD_STATUSES:
+        return refused
     if status == 403:
-        return TenantForbidden(f"XPM refused the tenant (HTTP 403, {_json_field(response, 'Detail')})")
+        detail = refused.description if refused is not None else _json_field(response, "Detail")
+        return TenantForbidden(f"XPM refused the tenant (HTTP 403, {detail})")
     if status == 404:
         return NotFound(f"XPM has no {response.request.url.path}")
     return ConfigurationError(f"XPM answered HTTP {status} to {response.request.url.path}")
@@ -155,7 +167,8 @@ def _token_endpoint_error(code: str) -> XpmError:
     return ConfigurationError(f"Xero refused the token request ({code})")
 
 
-def _envelope_error(response: httpx.Response) -> XpmError | None:
+def _envelope_error(response: httpx.Response) -> RecordError | None:
+    """The refusal an XPM ``<Response>`` body states, at whatever status it came; None for none."""
     if "xml" not in response.headers.get("Content-Type", "") or not response.content:
         return None
     from classxpm.xpm import xml
@@ -163,7 +176,7 @@ def _envelope_error(response: httpx.Response) -> XpmError | None:
     envelope = xml.parse_envelope(response.content)
     if envelope.ok:
         return None
-    return RecordError(envelope.error_description)
+    return RecordError(envelope.error_description, response.status_code)
 
 
 def _json_field(response: httpx.Response, name: str) -> str:

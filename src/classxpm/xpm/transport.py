@@ -62,14 +62,18 @@ class Transport:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         tenant: bool = True,
+        timeout: float | None = None,
     ) -> httpx.Response:
         """Send ``method url`` (a path under the API base URL, or an absolute URL) with retries.
+
+        ``timeout`` lengthens the configured timeout for a call known to be slow (the whole-practice list).
 
         Raises:
             XpmError: The classified failure once retries are spent or when it is not retriable.
         """
         target = url if "://" in url else f"{self._config.api_base_url.rstrip('/')}/{url.lstrip('/')}"
-        call = _Call(method, target, params, body, tenant)
+        wait = max(self._config.timeout_seconds, timeout or 0.0)
+        call = _Call(method, target, params, body, tenant, wait)
         what = f"{method} {urlsplit(target).path}"
         return self._policy.run(
             lambda: self._send_authorised(call), idempotent=method in IDEMPOTENT_METHODS, what=what
@@ -112,7 +116,7 @@ class Transport:
                 params=call.params,
                 content=call.body,
                 headers=headers,
-                timeout=self._config.timeout_seconds,
+                timeout=call.timeout,
             )
         except httpx.TransportError as exc:
             raise classify_transport_error(exc) from None
@@ -125,3 +129,4 @@ class _Call:
     params: Mapping[str, str] | None
     body: bytes | None = field(repr=False)
     tenant: bool
+    timeout: float

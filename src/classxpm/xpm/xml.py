@@ -157,7 +157,11 @@ def contact_from(element: Element) -> Contact:
 
 @dataclass(frozen=True)
 class Client:
-    """An XPM client. ``fields`` holds every simple child element by tag, for change detection."""
+    """An XPM client. ``fields`` holds every simple child element by tag, for change detection.
+
+    ``has_contacts`` says whether the record carried ``<Contacts>`` at all: ``paged-list`` base records do
+    not, so their empty ``contacts`` means "not read", never "none".
+    """
 
     uuid: str | None
     name: str | None
@@ -169,10 +173,11 @@ class Client:
     contacts: tuple[Contact, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict, repr=False)
     web_url: str | None = None
+    has_contacts: bool = False
 
 
-def client_from(element: Element, web_url: str | None = None) -> Client:
-    """Read a ``<Client>`` element; ``web_url`` comes from the envelope on ``get``."""
+def client_from(element: Element) -> Client:
+    """Read a ``<Client>`` element; 3.1 puts ``WebUrl`` inside every client record."""
     return Client(
         uuid=text(element, "UUID"),
         name=text(element, "Name"),
@@ -183,7 +188,8 @@ def client_from(element: Element, web_url: str | None = None) -> Client:
         is_deleted=flag(element, "IsDeleted"),
         contacts=tuple(contact_from(item) for item in element.iterfind("Contacts/Contact")),
         fields={child.tag: (child.text or "").strip() for child in element if len(child) == 0},
-        web_url=web_url,
+        web_url=text(element, "WebUrl"),
+        has_contacts=element.find("Contacts") is not None,
     )
 
 

@@ -26,13 +26,24 @@ API_ROOT = "/practicemanager/3.1/"
 FORBIDDEN = "AuthenticationUnsuccessful"
 
 
-class ApiError(Fatal):
-    """A failure XPM reports as ``<Status>ERROR</Status>``; ``not_found`` ones may use HTTP 404 by config."""
+BAD_REQUEST = 400
+NOT_FOUND = 404
+CONFLICT = 409
 
-    def __init__(self, description: str, not_found: bool = False) -> None:
+
+class ApiError(Fatal):
+    """A failure XPM reports with an ``ErrorDescription``: as 200 + ERROR or as its own status, by config.
+
+    Attributes:
+        description: The ErrorDescription text.
+        status: The HTTP status Xero's description lists for it: 400 (validation, bad paging), 404 (no such
+            record) or 409 (a conflict with the record's state, such as writing to an archived client).
+    """
+
+    def __init__(self, description: str, status: int = BAD_REQUEST) -> None:
         super().__init__(description)
         self.description = description
-        self.not_found = not_found
+        self.status = status
 
 
 @dataclass
@@ -67,8 +78,16 @@ class Call:
         return responses.xml(envelope(self._method_attribute(), *items))
 
     def error(self, error: ApiError) -> Response:
-        """An ERROR envelope; HTTP 404 for a not-found error when the config says so."""
-        status = self.sim.config.unknown_uuid_status if error.not_found else 200
+        """An ERROR envelope, sent with the error's own status when ``error_form`` is ``status``.
+
+        In the ``envelope`` form every error is a 200, except that ``unknown_uuid_status`` may make a
+        not-found one a 404.
+        """
+        config = self.sim.config
+        if config.error_form == "status":
+            status = error.status
+        else:
+            status = config.unknown_uuid_status if error.status == NOT_FOUND else 200
         return responses.xml(error_document(self._method_attribute(), error.description), status)
 
     def _method_attribute(self) -> str | None:

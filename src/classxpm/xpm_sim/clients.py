@@ -1,4 +1,4 @@
-"""``client.api``: list, paged list, search, get, add, update, archive and delete (reference §4.1)."""
+"""``client.api``: list, paged list, search, get, add, update, archive and delete (reference §4.1, §12)."""
 
 from __future__ import annotations
 
@@ -10,31 +10,58 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from classxpm.xpm_sim import records
-from classxpm.xpm_sim.api import ApiError, Call, xpm_route
+from classxpm.xpm_sim.api import CONFLICT, NOT_FOUND, ApiError, Call, xpm_route
 from classxpm.xpm_sim.dates import from_stamp, parse_input_date
 from classxpm.xpm_sim.paging import page
-from classxpm.xpm_sim.render import client_element, web_url
+from classxpm.xpm_sim.render import client_element
 from classxpm.xpm_sim.validation import check_client_fields
 from classxpm.xpm_sim.xml import child, children, leaf_fields, text_of
 
 CLIENT_NOT_FOUND = "Client not found"
+CLIENT_ARCHIVED = "The client is archived"
+CLIENT_DELETED = "The client is deleted"
 
 
 def live_client(call: Call, client_uuid: str | None, include_deleted: bool = False) -> dict[str, Any]:
     """The tenant's client with this UUID.
 
     Raises:
-        ApiError: A not-found error for an unknown UUID (or a deleted client unless ``include_deleted``).
+        ApiError: A 404 for an unknown UUID (or a deleted client unless ``include_deleted``).
     """
     client = records.find(call.sim.store, "clients", call.tenant, client_uuid or "")
     if client is None or (client["IsDeleted"] == "Yes" and not include_deleted):
-        raise ApiError(CLIENT_NOT_FOUND, not_found=True)
+        raise ApiError(CLIENT_NOT_FOUND, NOT_FOUND)
     return client
 
 
-def _clients_element(call: Call, clients: list[dict[str, Any]], detailed: bool) -> ET.Element:
+def writable_client(call: Call, client_uuid: str | None, *, archived_ok: bool = False) -> dict[str, Any]:
+    """The tenant's client with this UUID, as a write to it needs it: neither deleted nor archived.
+
+    Raises:
+        ApiError: A 404 for an unknown UUID; a 409 for a deleted client, or an archived one unless
+            ``archived_ok`` (XPM lists 409 on update, archive, delete and every contact operation).
+    """
+    client = live_client(call, client_uuid, include_deleted=True)
+    if client["IsDeleted"] == "Yes":
+        raise ApiError(CLIENT_DELETED, CONFLICT)
+    if client["IsArchived"] == "Yes" and not archived_ok:
+        raise ApiError(CLIENT_ARCHIVED, CONFLICT)
+    return client
+
+
+def answer(call: Call, client: dict[str, Any]) -> Response:
+    """The one-client answer of get and the writes: the client with its contacts, notes and WebUrl."""
+    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
+
+
+def _clients_element(
+    call: Call, clients: list[dict[str, Any]], *, contacts: bool, detailed: bool
+) -> ET.Element:
     element = ET.Element("Clients")
-    element.extend(client_element(call.sim.store, call.sim.config, client, detailed) for client in clients)
+    element.extend(
+        client_element(call.sim.store, call.sim.config, client, contacts=contacts, detailed=detailed)
+        for client in clients
+    )
     return element
 
 
@@ -43,26 +70,30 @@ def _detailed(call: Call) -> bool:
 
 
 def list_clients(call: Call) -> Response:
-    """Every client of the tenant (archived and soft-deleted ones too), optionally modified since a time."""
+    """Every client of the tenant, archived and deleted ones too, each with its contacts.
+
+    ``detailed=true`` adds only Notes, Groups and Relationships. ``modifiedSince`` (any spelling) keeps
+    the clients changed since then.
+    """
     clients = records.tenant_records(call.sim.store, "clients", call.tenant)
-    since_text = call.param("modifiedsince")
+    since_text = call.param("modifiedSince")
     if since_text:
         since = parse_input_date(since_text)
         if since is None:
-            raise ApiError("modifiedsince must be yyyy-MM-ddTHH:mm:ss")
+            raise ApiError("modifiedSince must be yyyy-MM-ddTHH:mm:ss")
         clients = [c for c in clients if from_stamp(c["_modified"]) >= since.replace(tzinfo=UTC)]
-    return call.ok(_clients_element(call, clients, _detailed(call)))
+    return call.ok(_clients_element(call, clients, contacts=True, detailed=_detailed(call)))
 
 
 def paged_list(call: Call) -> Response:
-    """The tenant's clients that are neither archived nor deleted, one page at a time."""
+    """Base records (no contacts, notes, groups or relationships) of clients neither archived nor deleted."""
     live = [
         client
         for client in records.tenant_records(call.sim.store, "clients", call.tenant)
         if client["IsArchived"] == "No" and client["IsDeleted"] == "No"
     ]
     clients, pagination = page(call, live, "client.api/paged-list")
-    return call.ok(_clients_element(call, clients, _detailed(call)), pagination)
+    return call.ok(_clients_element(call, clients, contacts=False, detailed=False), pagination)
 
 
 def search(call: Call) -> Response:
@@ -76,15 +107,17 @@ def search(call: Call) -> Response:
         for client in records.tenant_records(call.sim.store, "clients", call.tenant)
         if client["IsDeleted"] == "No" and any(query in str(client.get(name, "")).lower() for name in fields)
     ]
-    return call.ok(_clients_element(call, found, _detailed(call)))
+    return call.ok(_clients_element(call, found, contacts=True, detailed=_detailed(call)))
 
 
 def get(call: Call) -> Response:
-    """One client in full, with its ``WebUrl``."""
-    client = live_client(call, call.path("uuid"), include_deleted=True)
-    url = ET.Element("WebUrl")
-    url.text = web_url(call.sim.config, client)
-    return call.ok(url, client_element(call.sim.store, call.sim.config, client, detailed=True))
+    """One client in full: contacts, notes, groups, relationships and its ``WebUrl``."""
+    return answer(call, live_client(call, call.path("uuid"), include_deleted=True))
+
+
+def _nested_fields(document: ET.Element) -> dict[str, str]:
+    criteria = child(document, "AutoBasOptInCriteria")
+    return records.auto_bas_fields(leaf_fields(criteria)) if criteria is not None else {}
 
 
 def add_client(call: Call) -> Response:
@@ -94,6 +127,7 @@ def add_client(call: Call) -> Response:
     check_client_fields(call.sim.store, call.sim.config, call.tenant, fields, None)
     now = call.sim.now()
     client = records.new_client(call.sim.store, call.tenant, fields, now)
+    client["_auto_bas"].update(_nested_fields(document))
     contacts = child(document, "Contacts")
     for given in children(contacts, "Contact") if contacts is not None else []:
         given_fields = leaf_fields(given)
@@ -102,33 +136,34 @@ def add_client(call: Call) -> Response:
             client, contact["UUID"], given_fields.get("Position"), given_fields.get("IsPrimary")
         )
     records.touch(call.sim.store, "clients", client, now)
-    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
+    return answer(call, client)
 
 
 def update_client(call: Call) -> Response:
-    """Change the fields given; ExportCode only when the config says update accepts it."""
+    """Change only the fields given (ExportCode too, unless the config says otherwise); never contacts."""
     document = call.document("Client")
-    client = live_client(call, text_of(document, "UUID"))
+    client = writable_client(call, text_of(document, "UUID"))
     fields = records.client_fields(leaf_fields(document))
     if not call.sim.config.update_accepts_export_code:
         fields.pop("ExportCode", None)
     check_client_fields(call.sim.store, call.sim.config, call.tenant, fields, client["UUID"])
     client.update(fields)
+    client["_auto_bas"] = {**client.get("_auto_bas", {}), **_nested_fields(document)}
     records.touch(call.sim.store, "clients", client, call.sim.now())
-    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
+    return answer(call, client)
 
 
 def archive_client(call: Call) -> Response:
-    """Archive a client; it leaves the paged list but stays in list and get."""
-    client = live_client(call, text_of(call.document("Client"), "UUID"))
+    """Archive a client; it leaves the paged list but stays in list and get. Archiving twice is a 409."""
+    client = writable_client(call, text_of(call.document("Client"), "UUID"))
     client["IsArchived"] = "Yes"
     records.touch(call.sim.store, "clients", client, call.sim.now())
-    return call.ok(client_element(call.sim.store, call.sim.config, client, detailed=True))
+    return answer(call, client)
 
 
 def delete_client(call: Call) -> Response:
-    """Delete a client: soft (``IsDeleted`` Yes) or hard, as configured; the answer is a bare OK."""
-    client = live_client(call, text_of(call.document("Client"), "UUID"))
+    """Delete a client (archived ones too): soft or hard, as configured; the answer is a bare OK."""
+    client = writable_client(call, text_of(call.document("Client"), "UUID"), archived_ok=True)
     if call.sim.config.client_delete_mode == "hard":
         call.sim.store.delete("clients", client["UUID"])
     else:

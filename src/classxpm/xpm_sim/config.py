@@ -22,7 +22,18 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "missing_tenant_status": (400, 403),
     "client_delete_mode": ("soft", "hard"),
     "date_of_birth_form": ("datetime", "date"),
+    "error_form": ("envelope", "status"),
 }
+
+DEFAULT_BUSINESS_STRUCTURES = (
+    "Individual",
+    "Sole Trader",
+    "Partnership",
+    "Trust",
+    "Company",
+    "Self Managed Superannuation Fund",
+)
+"""XPM Admin's usual structures (BGL's supported list); an SMSF is "Self Managed Superannuation Fund"."""
 
 
 class ConfigError(Fatal, ValueError):
@@ -54,6 +65,7 @@ class SimConfig:
     invalid_client_status: int = 400
     missing_tenant_status: int = 403
     unknown_uuid_status: int = 200
+    error_form: str = "envelope"
     tfn_check_digit: bool = True
     abn_check: bool = False
     update_accepts_export_code: bool = True
@@ -66,7 +78,7 @@ class SimConfig:
     api_method_attribute: bool = True
     list_detailed_by_default: bool = False
     date_of_birth_form: str = "datetime"
-    business_structures: list[str] = field(default_factory=list)
+    business_structures: list[str] = field(default_factory=lambda: list(DEFAULT_BUSINESS_STRUCTURES))
     connection_tenant_name: bool = True
     web_url_base: str = "https://practicemanager.xero.com"
 

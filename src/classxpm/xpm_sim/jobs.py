@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from classxpm.xpm_sim import records
-from classxpm.xpm_sim.api import ApiError, Call, xpm_route
+from classxpm.xpm_sim.api import NOT_FOUND, ApiError, Call, xpm_route
 from classxpm.xpm_sim.clients import live_client
 from classxpm.xpm_sim.dates import parse_input_date
 from classxpm.xpm_sim.render import job_element
@@ -19,7 +19,7 @@ FINISHED_STATES = frozenset({"completed", "cancelled"})
 
 def _jobs_element(call: Call, jobs: list[dict[str, Any]], detailed: bool) -> ET.Element:
     element = ET.Element("Jobs")
-    element.extend(job_element(call.sim.store, job, detailed) for job in jobs)
+    element.extend(job_element(call.sim.store, call.sim.config, job, detailed) for job in jobs)
     return element
 
 
@@ -48,8 +48,8 @@ def get_job(call: Call) -> Response:
     """One job by its number, with ``<Tasks>``, ``<Milestones>`` and ``<Notes>``."""
     job = records.find(call.sim.store, "jobs", call.tenant, call.path("jobNumber"))
     if job is None:
-        raise ApiError("Invalid job identifier", not_found=True)
-    return call.ok(job_element(call.sim.store, job, detailed=True))
+        raise ApiError("Invalid job identifier", NOT_FOUND)
+    return call.ok(job_element(call.sim.store, call.sim.config, job, detailed=True))
 
 
 def with_tasks(call: Call) -> Response:

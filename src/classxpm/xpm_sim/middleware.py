@@ -31,6 +31,7 @@ class RequestInfo:
     headers: dict[str, str] = field(default_factory=dict)
     transport: Any = None
     lost: bool = False
+    response_bytes: int = 0
 
 
 def request_info(scope: Scope) -> RequestInfo:
@@ -59,6 +60,8 @@ class SimMiddleware:
         async def decorated_send(message: Message) -> None:
             if info.lost:
                 return
+            if message["type"] == "http.response.body":
+                info.response_bytes += len(message.get("body", b""))
             if message["type"] == "http.response.start":
                 status.append(message["status"])
                 headers = MutableHeaders(scope=message)
@@ -80,9 +83,11 @@ class SimMiddleware:
                 "at": stamp(self.sim.now()),
                 "method": scope["method"],
                 "path": scope["path"],
+                "query": scope.get("query_string", b"").decode("latin-1"),
                 "endpoint": endpoint,
                 "tenant": info.tenant,
                 "status": status,
+                "bytes": info.response_bytes,
             }
         )
 

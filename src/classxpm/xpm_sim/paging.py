@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import urlencode
 
-from classxpm.xpm_sim.api import API_ROOT, ApiError, Call
+from classxpm.xpm_sim.api import API_ROOT, NOT_FOUND, ApiError, Call
 from classxpm.xpm_sim.xml import add
 
 
@@ -31,11 +31,14 @@ def page(call: Call, items: list[Any], template: str) -> tuple[list[Any], ET.Ele
     """The page of ``items`` the call asks for and its ``<Pagination>`` element (``Next`` while more remain).
 
     Raises:
-        ApiError: For a page size out of range or a page token this list did not issue.
+        ApiError: A 400 for a page size out of range or a page token this list did not issue; a 404 for a
+            token past the end of the list (the list shrank since the token was issued).
     """
     size = _page_size(call)
     token = call.param("pageToken")
     start = _offset(token) if token else 0
+    if start and start >= len(items):
+        raise ApiError("The page asked for does not exist", NOT_FOUND)
     url = f"{str(call.request.base_url).rstrip('/')}{API_ROOT}{template}"
     pagination = ET.Element("Pagination")
     links = ET.SubElement(pagination, "Links")

@@ -1,7 +1,8 @@
 """XPM records as the simulator keeps them: clients, contacts and their links, jobs and tasks.
 
 Field names are XPM's element names. ``_tenant``, ``_created``, ``_modified`` and ``_contacts`` (the
-client's contact links, each ``{"UUID", "Position", "IsPrimary"}``) are the simulator's bookkeeping.
+client's contact links, each ``{"UUID", "Position", "IsPrimary"}``) are the simulator's bookkeeping;
+``_notes`` (the read-only Notes list) and ``_auto_bas`` (AutoBasOptInCriteria) are a client's nested parts.
 """
 
 from __future__ import annotations
@@ -15,24 +16,33 @@ from classxpm.xpm_sim.dates import stamp
 from classxpm.xpm_sim.store import Store
 
 CLIENT_TEXT_FIELDS = (
-    "Name", "FirstName", "LastName", "OtherName", "Email", "DateOfBirth",
+    "Name", "Title", "Gender", "FirstName", "MiddleName", "LastName", "OtherName", "Email",
+    "DateOfBirth", "DateOfDeath", "PlaceOfBirthCity", "PlaceOfBirthCountryCode",
     "Address", "City", "Region", "PostCode", "Country",
     "PostalAddress", "PostalCity", "PostalRegion", "PostalPostCode", "PostalCountry",
-    "Phone", "Fax", "Website", "ReferralSource", "ExportCode", "Notes",
+    "Phone", "Fax", "Website", "ReferralSource", "ExportCode", "Industry",
     "AccountManagerUUID", "BillingClientUUID", "JobManagerUUID",
-    "TaxNumber", "CompanyNumber", "BusinessNumber", "BusinessStructure", "BalanceMonth",
+    "TaxNumber", "CompanyNumber", "BusinessNumber", "BranchNumber", "BusinessStructure", "BalanceMonth",
     "GSTPeriod", "GSTBasis", "ProvisionalTaxBasis", "ProvisionalTaxRatio",
+    "SignedTaxAuthority", "TaxAgent", "AgencyStatus", "ReturnType",
+    "BankBSB", "BankAccountName", "BankAccountNumber", "BankName", "ClientCode",
 )  # fmt: skip
+"""Every text field of a 3.1 client (reference §12). ExportCode and ClientCode are separate fields."""
 CLIENT_FLAG_FIELDS = (
     "IsProspect",
     "PrepareGST",
     "GSTRegistered",
     "PrepareActivityStatement",
     "PrepareTaxReturn",
+    "ActiveAtoClient",
 )
+AUTO_BAS_FIELDS = ("Annually", "Monthly", "Quarterly", "Opt-out")
 CONTACT_TEXT_FIELDS = ("Name", "Salutation", "Addressee", "Mobile", "Email", "Phone")
-INPUT_ALIASES = {"WebSite": "Website"}
 IDENTIFIER_FIELDS = ("TaxNumber", "BusinessNumber", "CompanyNumber")
+_CLIENT_INPUT_NAMES = {name.lower(): name for name in (*CLIENT_TEXT_FIELDS, *CLIENT_FLAG_FIELDS)}
+"""Request element names, matched case-insensitively: the description's ``GstRegistered``,
+``AccountManagerUuid`` and ``WebSite`` are the records' ``GSTRegistered``, ``AccountManagerUUID`` and
+``Website``."""
 
 
 def yes_no(value: Any) -> str:
@@ -41,16 +51,25 @@ def yes_no(value: Any) -> str:
 
 
 def client_fields(given: dict[str, Any]) -> dict[str, str]:
-    """Pick the client fields out of request or seed data, under their stored names and forms."""
+    """Pick the client fields out of request or seed data, under their stored names and forms.
+
+    Elements that are not client fields (``Notes``, a read-only list in 3.1, or anything unknown) are
+    ignored, as XPM ignores them.
+    """
     fields: dict[str, str] = {}
     for given_name, value in given.items():
-        name = INPUT_ALIASES.get(given_name, given_name)
+        name = _CLIENT_INPUT_NAMES.get(given_name.lower())
         if name in CLIENT_TEXT_FIELDS:
             text = "" if value is None else str(value).strip()
             fields[name] = normalise(text) if name in IDENTIFIER_FIELDS else text
         elif name in CLIENT_FLAG_FIELDS:
             fields[name] = yes_no(value)
     return fields
+
+
+def auto_bas_fields(given: dict[str, Any]) -> dict[str, str]:
+    """The ``AutoBasOptInCriteria`` values given in a request or seed."""
+    return {name: str(given[name] or "").strip() for name in AUTO_BAS_FIELDS if name in given}
 
 
 def contact_fields(given: dict[str, Any]) -> dict[str, str]:
@@ -65,6 +84,7 @@ def new_client(store: Store, tenant: str, fields: dict[str, str], now: datetime)
     record.update(fields)
     client_uuid = str(uuid.uuid4())
     record.update(UUID=client_uuid, IsArchived="No", IsDeleted="No", _tenant=tenant, _contacts=[])
+    record.update(_notes=[], _auto_bas=dict.fromkeys(AUTO_BAS_FIELDS, ""))
     record.update(_created=stamp(now), _modified=stamp(now))
     return store.put("clients", client_uuid, record)
 

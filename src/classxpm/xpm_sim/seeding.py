@@ -103,6 +103,10 @@ def _seed_client(store: Store, item: dict[str, Any], now: datetime) -> dict[str,
         raise SeedError("a client needs a Name")
     tenant = resolve_tenant(store, item.get("tenant"))
     client = records.new_client(store, tenant, records.client_fields(item), now)
+    client.update(IsArchived=records.yes_no(item.get("IsArchived", "No")))
+    client.update(IsDeleted=records.yes_no(item.get("IsDeleted", "No")))
+    client["_notes"] = [dict(note) for note in item.get("Notes", [])]
+    client["_auto_bas"].update(records.auto_bas_fields(item.get("AutoBasOptInCriteria", {})))
     for given in item.get("Contacts", []):
         contact = records.new_contact(store, tenant, records.contact_fields(given), now)
         records.link_contact(client, contact["UUID"], given.get("Position", ""), given.get("IsPrimary", "No"))

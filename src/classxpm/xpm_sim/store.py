@@ -116,11 +116,16 @@ class Store:
                 self._persistence.clear_calls()
 
     def call_summary(self) -> dict[str, Any]:
-        """Return the call log with its counts by endpoint, tenant and status."""
+        """Return the call log, its counts by endpoint, tenant and status, and response bytes by endpoint."""
         with self.lock:
             entries = list(self._calls)
+        bytes_by_endpoint: Counter[str] = Counter()
+        for entry in entries:
+            bytes_by_endpoint[entry["endpoint"]] += entry.get("bytes", 0)
         return {
             "total": len(entries),
+            "bytes": sum(bytes_by_endpoint.values()),
+            "bytes_by_endpoint": dict(bytes_by_endpoint),
             "by_endpoint": dict(Counter(entry["endpoint"] for entry in entries)),
             "by_tenant": dict(Counter(entry["tenant"] or "" for entry in entries)),
             "by_status": dict(Counter(str(entry["status"]) for entry in entries)),

@@ -24,6 +24,8 @@ ARGS = [
     "--no-profile",
     "--quota-funds", "20",
     "--quota-day-limit", "10",
+    "--page-rows", "250",
+    "--readpath", "20",
 ]  # fmt: skip
 
 
@@ -88,3 +90,24 @@ def test_the_machine_and_the_commands_are_recorded(results):
     assert results["machine"]["cores"] >= 1
     assert results["machine"]["cpu"]
     assert results["results"]["quota"]["command"].startswith(".venv/bin/python -m bench.run --only quota")
+
+
+def test_every_page_answered_over_its_rows(results):
+    pages = results["results"]["pages"]
+    assert pages["rows"] == 250
+    assert [page["status"] for page in pages["pages"]] == [200] * len(pages["pages"])
+    assert all(page["slowest_ms"] >= page["median_ms"] > 0 for page in pages["pages"])
+    assert {page["page"] for page in pages["pages"]} >= {"run page, last page of problems", "one fund"}
+
+
+def test_the_read_paths_are_counted_in_calls_and_bytes(results):
+    (block,) = results["results"]["readpath"]
+    rows = {row["path"]: row for row in block["rows"]}
+    listed, paged = rows["client.api/list"], rows["client.api/paged-list"]
+    assert (listed["calls"], listed["contacts_known"]) == (1, "yes"), "one call carries every contact"
+    assert paged["calls"] == 1
+    assert paged["contacts_known"] == "no"
+    gets = rows["client.api/paged-list + get per live client"]
+    assert gets["calls"] > paged["calls"]
+    assert gets["bytes"] > paged["bytes"] > 0
+    assert rows["client.api/list?detailed=true"]["bytes"] >= listed["bytes"] > 0

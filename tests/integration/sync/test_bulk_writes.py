@@ -102,10 +102,13 @@ def test_a_modified_read_larger_than_postgres_parameters_merges_into_the_cache(s
         RemoteClient(c.uuid, {**c.fields, "Name": c.fields["Name"] + " (renamed)"}) for c in clients[:-2]
     ]
 
-    cache.merge(renamed, [clients[-1].uuid], AT)
+    archived = RemoteClient(clients[-1].uuid, {**clients[-1].fields, "IsArchived": "Yes"})
+
+    cache.merge([*renamed, archived], AT)
 
     index = cache.index()
-    assert len(index.by_uuid) == MORE_THAN_POSTGRES_BINDS - 1
+    assert len(index.by_uuid) == MORE_THAN_POSTGRES_BINDS, "an archived client stays in the cache, marked"
+    assert index.retired == {archived.uuid: "archived"}
     assert index.by_uuid["uuid-000000"].name == "Fund 0 (renamed)"
     assert index.by_uuid[clients[-2].uuid].name == clients[-2].name
     with state.connect() as conn:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -134,3 +135,21 @@ def test_no_secret_or_token_in_any_log_line(xpm_sim, xpm_session, caplog):
         latest.refresh_token,
     ):
         assert secret not in logged
+
+
+def test_the_whole_practice_list_outlasts_the_configured_timeout(xpm_sim, fake_time):
+    """A large practice's list takes minutes (reference §12): it has its own, longer timeout."""
+    slow = ("GET client.api/list", "GET client.api/search")
+    xpm_sim.set_faults([{"endpoint": key, "latency_ms": 1_000} for key in slow])
+    with sim_session(xpm_sim, fake_time, timeout_seconds=0.25) as session:
+        api = session.api_for_tokens(headless_login(session).for_tenant(xpm_sim.tenant_id))
+        assert api.list_clients() == []
+        with pytest.raises(errors.Retriable):
+            api.search_clients("anyone")
+    attempts = session.config.retry.attempts
+    for _ in range(600):  # the abandoned searches finish in the simulator before the next test resets it
+        if xpm_sim.calls()["by_endpoint"].get("GET client.api/search", 0) >= attempts:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the simulator never finished the abandoned searches")

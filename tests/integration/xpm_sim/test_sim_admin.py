@@ -29,7 +29,20 @@ def test_calls_are_logged_by_endpoint_tenant_and_status(xpm_sim):
     assert calls["by_tenant"][DEFAULT_TENANT_ID] == 3
     assert calls["by_status"]["404"] == 1
     assert calls["total"] == len(calls["entries"]) == 5
-    assert set(calls["entries"][0]) == {"at", "method", "path", "endpoint", "tenant", "status"}
+    assert set(calls["entries"][0]) == {
+        "at",
+        "method",
+        "path",
+        "query",
+        "endpoint",
+        "tenant",
+        "status",
+        "bytes",
+    }
+    listed = next(e for e in calls["entries"] if e["endpoint"] == "GET client.api/list")
+    assert listed["bytes"] > 0
+    assert calls["bytes_by_endpoint"]["GET client.api/list"] == listed["bytes"]
+    assert calls["bytes"] == sum(e["bytes"] for e in calls["entries"])
     assert not any(e["path"].startswith("/_sim/") for e in calls["entries"])
     assert xpm_sim.admin.delete("/_sim/calls").status_code == 200
     assert xpm_sim.calls()["total"] == 0

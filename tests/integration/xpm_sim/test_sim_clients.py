@@ -129,12 +129,12 @@ def test_parsing_tolerates_order_declaration_empty_tags_and_unknown_elements(api
     )
 
 
-def test_get_has_weburl_and_unknown_uuid_is_error_200_or_404_by_flag(api, xpm_sim):
+def test_get_has_weburl_in_the_client_and_unknown_uuid_is_error_200_or_404_by_flag(api, xpm_sim):
     uuid = _ok(_add(api, "<Client><Name>A</Name></Client>")).findtext("Client/UUID")
     root = _ok(api.get(f"client.api/get/{uuid}"))
     assert root.get("api-method") == "Get"
-    assert [child.tag for child in root][:3] == ["Status", "WebUrl", "Client"]
-    assert root.findtext("WebUrl").endswith(f"/Client/{uuid}/Detail")
+    assert [child.tag for child in root] == ["Status", "Client"]
+    assert root.findtext("Client/WebUrl").endswith(f"/Client/{uuid}/Detail")
     assert _error(api.get("client.api/get/00000000-0000-0000-0000-000000000000")) == "Client not found"
     xpm_sim.patch_config(unknown_uuid_status=404)
     assert (
@@ -210,19 +210,20 @@ def test_paged_list_defaults_and_bounds(api, xpm_sim):
     assert "pageToken" in _error(api.get("client.api/paged-list", params={"pageToken": "garbage!"}))
 
 
-def test_list_modifiedsince_and_detailed(api, xpm_sim):
+def test_list_modifiedsince_in_either_spelling_and_detailed(api, xpm_sim):
     _ok(_add(api, "<Client><Name>Old</Name></Client>"))
     xpm_sim.advance_clock(600)
     now = xpm_sim.state()["now"][:19]
-    _ok(_add(api, "<Client><Name>New</Name></Client>"))
-    recent = _ok(api.get("client.api/list", params={"modifiedsince": now}))
-    assert [c.findtext("Name") for c in recent.findall("Clients/Client")] == ["New"]
-    summary = _ok(api.get("client.api/list")).find("Clients/Client")
-    assert summary.find("TaxNumber") is None
-    assert (
-        _ok(api.get("client.api/list", params={"detailed": "true"})).find("Clients/Client/TaxNumber")
-        is not None
-    )
+    _ok(_add(api, "<Client><Name>New</Name><TaxNumber>123456782</TaxNumber></Client>"))
+    for spelling in ("modifiedsince", "modifiedSince"):
+        recent = _ok(api.get("client.api/list", params={spelling: now}))
+        assert [c.findtext("Name") for c in recent.findall("Clients/Client")] == ["New"]
+    summary = _ok(api.get("client.api/list")).findall("Clients/Client")[1]
+    assert summary.findtext("TaxNumber") == "******782", "list carries the masked TFN without detailed"
+    assert summary.find("Contacts") is not None
+    assert summary.find("Groups") is None
+    detailed = _ok(api.get("client.api/list", params={"detailed": "true"})).find("Clients/Client")
+    assert [detailed.find(name) is not None for name in ("Notes", "Groups", "Relationships")] == [True] * 3
 
 
 def test_search_matches_name_by_default(api, xpm_sim):
@@ -267,15 +268,16 @@ def test_date_of_birth_form_is_configurable(api, xpm_sim):
 def test_list_can_be_detailed_by_default(api, xpm_sim):
     _ok(_add(api, "<Client><Name>A</Name></Client>"))
     xpm_sim.patch_config(list_detailed_by_default=True)
-    assert _ok(api.get("client.api/list")).find("Clients/Client/TaxNumber") is not None
+    assert _ok(api.get("client.api/list")).find("Clients/Client/Groups") is not None
 
 
-def test_business_structure_checked_only_against_a_configured_list(api, xpm_sim):
-    _ok(_add(api, "<Client><Name>A</Name><BusinessStructure>Anything</BusinessStructure></Client>"))
-    xpm_sim.patch_config(business_structures=["Superannuation Fund"])
+def test_business_structure_is_checked_against_the_configured_list(api, xpm_sim):
+    smsf = "Self Managed Superannuation Fund"
+    _ok(_add(api, f"<Client><Name>A</Name><BusinessStructure>{smsf}</BusinessStructure></Client>"))
     assert "business structure" in _error(
-        _add(api, "<Client><Name>B</Name><BusinessStructure>SMSF</BusinessStructure></Client>")
+        _add(api, "<Client><Name>B</Name><BusinessStructure>Superannuation Fund</BusinessStructure></Client>")
     )
-    _ok(
-        _add(api, "<Client><Name>C</Name><BusinessStructure>Superannuation Fund</BusinessStructure></Client>")
-    )
+    xpm_sim.patch_config(business_structures=["SMSF"])
+    _ok(_add(api, "<Client><Name>C</Name><BusinessStructure>SMSF</BusinessStructure></Client>"))
+    xpm_sim.patch_config(business_structures=[])
+    _ok(_add(api, "<Client><Name>D</Name><BusinessStructure>Anything</BusinessStructure></Client>"))

@@ -253,3 +253,11 @@ def test_a_tfn_typed_as_a_key_is_masked_too(tmp_path):
     assert str(error.value).splitlines() == [
         f"{tmp_path / 'client.yaml'}: fields.########: '########' is not an XPM client element"
     ]
+
+
+def test_the_business_structure_example_in_client_yaml_loads_with_xpms_smsf_name(tmp_path):
+    shipped = (PROJECT_MAPPINGS_DIR / "client.yaml").read_text(encoding="utf-8")
+    example = "  # BusinessStructure:\n  #   value: Self Managed Superannuation Fund\n"
+    assert example in shipped
+    mapping = load_mapping(write(tmp_path, shipped.replace(example, example.replace("# ", ""))))
+    assert mapping.fields["BusinessStructure"].value == "Self Managed Superannuation Fund"

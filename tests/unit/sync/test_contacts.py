@@ -81,3 +81,13 @@ def test_the_planner_tells_namesakes_apart_by_their_details():
 def test_the_planner_matches_no_namesake_when_none_carries_the_members_details():
     held = [contact("c1", SAM_A), contact("c2", SAM_B)]
     assert match_by_name(member("m3", {**SAM_A, "Email": "new@example.net"}), held, taken=set()) is None
+
+
+def test_namesakes_no_contact_tells_apart_share_as_many_contacts_of_their_name_one_each():
+    bare = {"Name": SAM_A["Name"]}
+    held = [contact("c1", bare), contact("c2", bare)]
+    assert match_by_name(member("m1", SAM_A), held, taken=set(), namesakes=2).uuid == "c1"
+    assert match_by_name(member("m2", SAM_B), held, taken={"c1"}, namesakes=1).uuid == "c2"
+    assert match_by_name(member("m1", SAM_A), held, taken=set(), namesakes=1) is None, "one member, two"
+    detailed = [contact("c1", {**bare, "Email": "x@example.com"}), contact("c2", bare)]
+    assert match_by_name(member("m1", SAM_A), detailed, taken=set(), namesakes=2) is None, "never guessed"

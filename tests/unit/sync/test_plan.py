@@ -241,3 +241,54 @@ def test_values_xpm_refused_are_not_sent_again_until_they_change_in_class():
     again = plan_fund(desired(fields={"ExportCode": "SMITH03"}, payload_hash="h3"), refused, None)
     assert again.action is Action.UPDATE
     assert "ExportCode" in again.changed_fields
+
+
+ARCHIVED = {"IsArchived": "Yes"}
+
+
+def test_a_fund_whose_client_a_person_archived_is_not_created_again():
+    plan = plan_fund(desired(), None, RemoteIndex([remote(fields=ARCHIVED)]))
+    assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+    assert "archived" in plan.reason
+
+
+def test_a_deleted_client_matching_by_name_and_abn_is_seen_too():
+    held = remote(fields={"ExportCode": "", "IsDeleted": "Yes"})
+    plan = plan_fund(desired(), None, RemoteIndex([held]))
+    assert plan.action is Action.NEEDS_REVIEW
+    assert "deleted" in plan.reason
+
+
+def test_a_live_client_with_the_code_is_linked_beside_an_archived_one():
+    index = RemoteIndex([remote("old", fields=ARCHIVED), remote("new")])
+    plan = plan_fund(desired(), None, index)
+    assert (plan.action, plan.client_uuid) == (Action.LINK, "new")
+
+
+def test_a_linked_fund_whose_client_was_archived_is_never_written():
+    changed = desired(fields={"City": "Perth"}, payload_hash="h2")
+    full = plan_fund(changed, Link("f1", "c1", "h1"), RemoteIndex([remote(fields=ARCHIVED)]))
+    incremental = plan_fund(changed, Link("f1", "c1", "h1"), None, retired={"c1": "archived"})
+    for plan in (full, incremental):
+        assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+        assert "archived" in plan.reason
+
+
+def test_name_and_abn_match_whatever_the_case_and_runs_of_spaces():
+    held = remote(fields={"ExportCode": "", "Name": "SMITH  FAMILY super fund"})
+    plan = plan_fund(desired(), None, RemoteIndex([held]))
+    assert (plan.action, plan.reason) == (Action.LINK, "matched by name and ABN")
+
+
+def test_namesake_members_take_the_clients_namesake_contacts_one_each_never_a_copy():
+    twin = DesiredContact("m2", {"Name": "Jane Smith", "Email": "jane.two@example.com"}, "ch2")
+    held = remote(
+        contacts=[RemoteContact("k1", {"Name": "Jane Smith"}), RemoteContact("k2", {"Name": "jane  smith"})]
+    )
+    plan = plan_fund(desired(contacts=[JANE, twin]), None, RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [
+        (Action.LINK, "k1"),
+        (Action.UPDATE, "k2"),  # its name is written as Class spells it
+    ]
+    alone = plan_fund(desired(contacts=[JANE]), None, RemoteIndex([held]))
+    assert [s.action for s in alone.contact_steps] == [Action.CREATE], "one member, two namesakes: no guess"

@@ -93,6 +93,30 @@ def test_5xx_is_retriable(status):
     assert error.status == status
 
 
+ARCHIVED = (
+    b"<Response><Status>ERROR</Status><ErrorDescription>The client is archived</ErrorDescription></Response>"
+)
+
+
+@pytest.mark.parametrize("status", [400, 404, 409])
+def test_an_xpm_error_body_at_400_404_or_409_is_the_records_problem(status):
+    error = classify(response(status, ARCHIVED, xml=True))
+    assert isinstance(error, errors.RecordError)
+    assert (error.description, error.status) == ("The client is archived", status)
+    assert not isinstance(error, errors.Fatal)
+
+
+def test_an_xpm_error_body_at_403_is_still_a_tenant_error_naming_the_description():
+    error = classify(response(403, ARCHIVED, xml=True))
+    assert isinstance(error, errors.TenantForbidden)
+    assert "The client is archived" in str(error)
+
+
+def test_a_4xx_without_an_xpm_error_body_is_not_a_record_error():
+    assert isinstance(classify(response(409)), errors.ConfigurationError)
+    assert isinstance(classify(response(400, {"Title": "Bad Request"})), errors.ConfigurationError)
+
+
 def test_404_is_not_found_and_other_4xx_fatal():
     assert isinstance(classify(response(404)), errors.NotFound)
     assert isinstance(classify(response(405)), errors.ConfigurationError)

@@ -64,9 +64,10 @@ def test_envelope_without_status_is_a_format_error():
         xml.parse_envelope(b"<Clients/>")
 
 
-CLIENT = b"""<Response api-method="Get"><WebUrl>https://practicemanager.xero.com/Client/1/Detail</WebUrl>
+CLIENT = b"""<Response api-method="Get">
 <Status>OK</Status>
-<Client><Name>Smith Family Super Fund</Name><Fax /><Email></Email><SignedTaxAuthority>Yes</SignedTaxAuthority>
+<Client><WebUrl>https://practicemanager.xero.com/Client/1/Detail</WebUrl>
+<Name>Smith Family Super Fund</Name><Fax /><Email></Email><SignedTaxAuthority>Yes</SignedTaxAuthority>
 <TaxNumber>******782</TaxNumber><IsArchived>No</IsArchived><ExportCode>CLASS-1</ExportCode>
 <Contacts><Contact><IsPrimary>Yes</IsPrimary><Name>Jane</Name><UUID>c-1</UUID><Position>Trustee</Position>
 </Contact></Contacts><UUID>0183f65c</UUID></Client></Response>"""
@@ -74,7 +75,7 @@ CLIENT = b"""<Response api-method="Get"><WebUrl>https://practicemanager.xero.com
 
 def test_client_parsing_tolerates_order_self_closing_and_unknown_elements():
     envelope = xml.parse_envelope(CLIENT)
-    client = xml.client_from(envelope.root.find("Client"), web_url=xml.text(envelope.root, "WebUrl"))
+    client = xml.client_from(envelope.root.find("Client"))
     assert envelope.ok
     assert client.uuid == "0183f65c"
     assert client.name == "Smith Family Super Fund"
@@ -83,7 +84,8 @@ def test_client_parsing_tolerates_order_self_closing_and_unknown_elements():
     assert client.is_archived is False
     assert client.export_code == "CLASS-1"
     assert client.tax_number_masked == "******782"
-    assert client.web_url.endswith("/Detail")
+    assert client.web_url.endswith("/Detail"), "3.1 carries WebUrl inside the client record"
+    assert client.has_contacts is True
     assert client.contacts == (xml.Contact(uuid="c-1", name="Jane", position="Trustee", is_primary=True),)
 
 
@@ -108,6 +110,7 @@ def test_paging_next_link_and_last_page():
     )
     assert [client.uuid for client in page.clients] == ["a"]
     assert page.next_url == "https://x/paged-list?pageToken=abc&pageSize=2"
+    assert page.clients[0].has_contacts is False, "a base record's empty contacts mean not read"
     last = xml.client_page_from(xml.parse(b"<Response><Status>OK</Status><Clients/></Response>"))
     assert last == xml.ClientPage((), None)
 

@@ -1,4 +1,7 @@
-"""Authorise: to Xero in a new tab and back to the callback, which stores the grant for the business.
+"""Authorise: to Xero and back to the callback, which stores the grant for the business.
+
+The login runs in the browser window itself, outside Airflow's menu frame (Xero's login refuses to be
+framed); the page it ends on leads back into Airflow.
 
 When the login connected several Practice Manager accounts, the user picks one on a page of ours; the
 token set waits for that choice in a sealed cookie.
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,6 +34,7 @@ from classxpm.ui.login import (
     seal_choice,
     seal_login,
 )
+from classxpm.ui.menu import in_airflow
 from classxpm.ui.pages import ServicesDep, airflow_root, callback_url, mount_path, render
 from classxpm.ui.services import UiServices
 from classxpm.xpm.api import XeroConnection
@@ -112,6 +117,7 @@ def _ask(
         request,
         "choose_tenant.html",
         business_id=pending.business_id,
+        settings_in_airflow=_settings_in_airflow(request, pending.business_id),
         choices=choices,
         current=current,
         linked=linked,
@@ -155,11 +161,18 @@ def _finished(
         request,
         "authorised.html",
         viewer=viewer,
+        settings_in_airflow=_settings_in_airflow(request, business_id),
         headline=AUTHORISED_MESSAGE,
         business_id=business_id,
         result=result,
         sync=sync if viewer.can_resync else "",
     )
+
+
+def _settings_in_airflow(request: Request, business_id: str) -> str:
+    """Where the login comes back to: the settings page inside Airflow's menu (it ran outside the frame)."""
+    page = f"{request.url_for('settings').path}?{urlencode({'business': business_id})}"
+    return in_airflow(airflow_root(request), page)
 
 
 def _cookie_path(request: Request) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from classxpm.state.linking import AUTHORISED_MESSAGE, unlink
 from classxpm.state.tokens import TokenStore
@@ -104,3 +104,15 @@ def resync(
     viewer.require_resync()
     notice = trigger_sync(services.airflow, airflow_root(request), viewer.token, business)
     return settings_page(request, viewer, services, business, notice)
+
+
+@router.get("/settings/unlink", include_in_schema=False)
+@router.get("/settings/resync", include_in_schema=False)
+def reloaded(request: Request, viewer: ViewerDep, business: str | None = None) -> RedirectResponse:
+    """The settings again when the page an Unlink or Re-sync answered is reloaded.
+
+    Airflow keeps the framed page's address in its own, so a reload asks for it with GET; nothing is done
+    again.
+    """
+    target = request.url_for("settings").include_query_params(**({"business": business} if business else {}))
+    return RedirectResponse(target, status_code=303)

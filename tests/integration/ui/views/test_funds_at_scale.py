@@ -1,8 +1,10 @@
-"""The fund dashboard stays under a second with 10,000 funds, on SQLite and PostgreSQL."""
+"""The fund dashboard answers every page over 10,000 funds, on SQLite and PostgreSQL.
+
+How fast is a benchmark, not a test: ``bench/pages.py`` (``make bench BENCH_ARGS="--only pages"``) times
+these pages and the run pages, and ``bench/RESULTS.md`` records the figures against the one-second target.
+"""
 
 from __future__ import annotations
-
-import time
 
 import sqlalchemy as sa
 
@@ -11,7 +13,7 @@ from classxpm.sync.tables import fund_links
 BUSINESS = "biz-1"
 
 
-def test_every_dashboard_page_answers_in_under_a_second(admin_client, ui_services):
+def test_every_dashboard_page_answers_over_10000_funds(admin_client, ui_services):
     rows = [
         {
             "business_id": BUSINESS,
@@ -28,15 +30,14 @@ def test_every_dashboard_page_answers_in_under_a_second(admin_client, ui_service
     with ui_services.state.begin() as conn:
         conn.execute(sa.insert(fund_links), rows)
 
-    for path, params in [
-        ("/classxpm/funds", {"business": BUSINESS}),
-        ("/classxpm/funds", {"business": BUSINESS, "q": "smsf099"}),
-        ("/classxpm/funds", {"business": BUSINESS, "q": "superannuation", "page": 199}),
-        ("/classxpm/funds", {"business": BUSINESS, "status": "failed", "page": 20}),
-        ("/classxpm/funds/f-09999", {"business": BUSINESS}),
-        ("/classxpm/settings", {"business": BUSINESS}),
+    for path, params, shown in [
+        ("/classxpm/funds", {"business": BUSINESS}, "SMSF00049"),
+        ("/classxpm/funds", {"business": BUSINESS, "q": "smsf099"}, "SMSF09949"),
+        ("/classxpm/funds", {"business": BUSINESS, "q": "superannuation", "page": 199}, "SMSF09900"),
+        ("/classxpm/funds", {"business": BUSINESS, "status": "failed", "page": 20}, "SMSF06650"),
+        ("/classxpm/funds/f-09999", {"business": BUSINESS}, "SMSF09999"),
+        ("/classxpm/settings", {"business": BUSINESS}, "Xero Integration not Authorised"),
     ]:
-        started = time.perf_counter()
         page = admin_client.get(path, params=params)
         assert page.status_code == 200, path
-        assert time.perf_counter() - started < 1.0, path
+        assert shown in page.text, path

@@ -200,7 +200,8 @@ def test_a_linked_fund_stored_without_its_link_shows_the_one_xpm_gave_with_the_c
 
     assert f'<a id="launch" class="button" href="{WEB_URL}?c=2"' in page.text
     assert 'id="hint"' not in page.text
-    launch = f'href="{WEB_URL}?c=2" target="_blank" rel="noopener">Launch Xero Practice Manager</a>'
+    launch = f'href="{WEB_URL}?c=2" target="_blank" rel="noopener" data-leave-frame>'
+    launch += "Launch Xero Practice Manager</a>"
     assert launch in listing.text
 
 
@@ -279,7 +280,7 @@ def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, 
             "SMSF00030",
             "51824753556",
             "no",
-            f'<a href="{WEB_URL}?c=a" target="_blank" rel="noopener">Launch</a>',
+            f'<a href="{WEB_URL}?c=a" target="_blank" rel="noopener" data-leave-frame>Launch</a>',
         ],
         ["Old name", "smsf00030", "—", "archived", "—"],
     ]

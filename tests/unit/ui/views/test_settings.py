@@ -14,13 +14,12 @@ BUSINESS = "biz-1"
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 
-def test_not_authorised_offers_authorise_in_a_new_tab(admin):
+def test_not_authorised_offers_authorise_in_the_whole_window_out_of_airflows_frame(admin):
     page = admin.get("/settings", params={"business": BUSINESS})
 
     assert page.status_code == 200
     assert "Xero Integration not Authorised" in page.text
-    assert 'id="authorise"' in page.text
-    assert 'target="_blank"' in page.text
+    assert '<a id="authorise" class="button" target="_top" data-leave-frame' in page.text
     assert 'id="unlink"' not in page.text
 
 
@@ -257,3 +256,17 @@ def test_fund_codes_that_matched_no_fund_are_named_with_the_last_sync(admin, ser
     shown = re.search(r'<dd id="unmatched-codes" class="warning">(.*?)</dd>', page.text).group(1)
     assert "fund_codes that match no fund of this business: SMTIH01, jones 02." in shown
     assert "Check the scope codes in Class" in shown
+
+
+@pytest.mark.parametrize("action", ["unlink", "resync"])
+def test_reloading_what_an_action_answered_shows_the_settings_and_does_nothing_again(
+    admin, airflow_api, grant, action
+):
+    grant()
+
+    page = admin.get(f"/settings/{action}", params={"business": BUSINESS}, follow_redirects=False)
+
+    assert page.status_code == 303
+    assert page.headers["location"].endswith("/classxpm/settings?business=biz-1")
+    assert airflow_api.posted() == []
+    assert "Xero Integration Authorised" in admin.get(page.headers["location"]).text
