@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.source.schema import funds as class_funds
-from classxpm.sync.remote import RemoteState
+from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.run import RunRef, SyncEnv
 from classxpm.sync.staging import iter_staged_chunks
 from classxpm.sync.tables import contact_links, fund_links
@@ -194,7 +194,7 @@ def archive_gone(env: SyncEnv, ref: RunRef, held_by_plans: set[str]) -> dict[str
             done[fund_id] = "kept: a fund of this run links to its client"
             continue
         try:
-            api.archive_client(client_uuid)
+            archived = api.archive_client(client_uuid)
         except RecordError as error:
             done[fund_id] = f"not archived: XPM refused it ({error.description})"
             continue
@@ -209,7 +209,7 @@ def archive_gone(env: SyncEnv, ref: RunRef, held_by_plans: set[str]) -> dict[str
                 .where(fund_links.c.business_id == ref.business_id, fund_links.c.fund_id == fund_id)
                 .values(last_status=ARCHIVED)
             )
-        cache.merge([], [client_uuid], env.clock())
+        cache.store(remote_from(archived), env.clock())
         done[fund_id] = "archived"
     return done
 
