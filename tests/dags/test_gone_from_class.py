@@ -8,19 +8,10 @@ import pathlib
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 
 pytestmark = pytest.mark.postgres
 
 OTHER_BUSINESS = "0b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-
-
-def _class_rows(world, statement: str, **params) -> list:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(statement), params).all()
-    engine.dispose()
-    return rows
 
 
 def _funds(world) -> list[tuple[str, str]]:
@@ -29,7 +20,7 @@ def _funds(world) -> list[tuple[str, str]]:
         "SELECT fund_id, scope_code FROM funds JOIN members USING (fund_id) "
         "GROUP BY fund_id, scope_code ORDER BY scope_code"
     )
-    return [(row.fund_id, row.scope_code) for row in _class_rows(world, statement)]
+    return [(row.fund_id, row.scope_code) for row in world.query(statement)]
 
 
 def _delete_fund(world, fund_id: str) -> None:
@@ -56,9 +47,8 @@ def test_full_runs_report_funds_and_members_gone_from_class_and_change_nothing_i
     sync_world.run()
     (deleted, deleted_code), (moved, moved_code), (shrunk, shrunk_code) = _funds(sync_world)[:3]
     before = {c["ExportCode"]: c for c in sync_world.clients()}
-    (rolled_out,) = _class_rows(
-        sync_world, "SELECT member_id FROM members WHERE fund_id = :f ORDER BY member_id LIMIT 1", f=shrunk
-    )[0]
+    first_member = "SELECT member_id FROM members WHERE fund_id = :f ORDER BY member_id LIMIT 1"
+    (rolled_out,) = sync_world.query(first_member, f=shrunk)[0]
     _delete_fund(sync_world, deleted)
     other = "INSERT INTO businesses (business_id, name) VALUES (:b, 'Other Practice')"
     sync_world.source(other, b=OTHER_BUSINESS)

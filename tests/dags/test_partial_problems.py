@@ -12,14 +12,6 @@ import sqlalchemy as sa
 pytestmark = pytest.mark.postgres
 
 
-def _class_rows(world, statement: str, **params) -> list:
-    engine = sa.create_engine(world.class_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(statement), params).all()
-    engine.dispose()
-    return rows
-
-
 def _by_code(world) -> dict[str, dict]:
     return {c["ExportCode"]: c for c in world.clients()}
 
@@ -30,7 +22,7 @@ def _assert_no_duplicates(world) -> None:
     codes = Counter(c["ExportCode"] for c in clients)
     assert [code for code, n in codes.items() if n > 1] == [], "no client exists twice"
     per_fund = "SELECT fund_id, count(*) FROM members GROUP BY fund_id"
-    members = dict(_class_rows(world, per_fund))
+    members = dict(world.query(per_fund))
     engine = sa.create_engine(world.state_url)
     with engine.connect() as conn:
         fund_of = dict(conn.execute(sa.text("SELECT client_uuid, fund_id FROM fund_links")).all())
@@ -44,8 +36,7 @@ def _funds_with_members(world, least: int) -> list[tuple[str, str]]:
     """(fund_id, scope_code) of funds with at least ``least`` members, in scope-code order."""
     return [
         (row.fund_id, row.scope_code)
-        for row in _class_rows(
-            world,
+        for row in world.query(
             "SELECT fund_id, scope_code FROM funds JOIN members USING (fund_id) "
             "GROUP BY fund_id, scope_code HAVING count(*) >= :n ORDER BY scope_code",
             n=least,
@@ -57,8 +48,7 @@ def test_a_member_with_no_name_holds_back_that_member_only_every_run_until_fixed
     sync_world.run()
     (linked_fund, linked_code), (other_fund, other_code) = _funds_with_members(sync_world, 2)[:2]
     contacts_before = len(_by_code(sync_world)[linked_code]["_contacts"])
-    (blanked,) = _class_rows(
-        sync_world,
+    (blanked,) = sync_world.query(
         "SELECT member_id FROM members WHERE fund_id = :f ORDER BY member_id LIMIT 1",
         f=linked_fund,
     )[0]

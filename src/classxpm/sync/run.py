@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from classxpm.identifiers import code_key
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
-from classxpm.sync.lease import LeaseSettings
+from classxpm.sync.lease import LeaseSettings, positive_setting
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow
@@ -141,16 +141,8 @@ def dead_run_age(environ: Mapping[str, str] = os.environ) -> timedelta:
     Raises:
         ConfigurationError: The value is not a number of hours above 0.
     """
-    raw = environ.get(DEAD_RUN_VARIABLE, "").strip()
-    if not raw:
-        return DEFAULT_DEAD_RUN_AGE
-    try:
-        hours = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{DEAD_RUN_VARIABLE} must be a number of hours, not {raw!r}") from None
-    if hours <= 0:
-        raise ConfigurationError(f"{DEAD_RUN_VARIABLE} must be more than 0 hours, not {raw!r}")
-    return timedelta(hours=hours)
+    hours = positive_setting(environ, DEAD_RUN_VARIABLE, "hours")
+    return DEFAULT_DEAD_RUN_AGE if hours is None else timedelta(hours=hours)
 
 
 @dataclass
