@@ -128,7 +128,14 @@ def sync_env() -> Iterator[SyncEnv]:
     try:
         with engine(CLASS_DB_CONN_ID) as source, engine(STATE_CONN_ID) as state:
             yield SyncEnv(
-                source, state, cipher, load_default_mappings(), open_api, reports_root(), calls=counter
+                source,
+                state,
+                cipher,
+                load_default_mappings(),
+                open_api,
+                reports_root(),
+                calls=counter,
+                gone_from_class=config.gone_from_class,
             )
     finally:
         session.close()

@@ -78,6 +78,20 @@ def sync_params(mode: str) -> dict[str, Param]:
             title="Writes allowed",
             description="Which writes the run may make to XPM",
         ),
+        "gone_from_class": Param(
+            None,
+            type=["string", "null"],
+            enum=[None, "report", "archive"],
+            values_display={
+                "report": "Report them only",
+                "archive": "Archive their XPM clients",
+            },
+            title="Funds gone from Class",
+            description=(
+                "What a full run does with the XPM client of a fund no longer in Class; empty means the "
+                "xpm_default connection's gone_from_class extra, else report only"
+            ),
+        ),
         "batch_size": Param(
             500,
             type=["integer", "null"],

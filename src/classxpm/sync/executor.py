@@ -103,6 +103,16 @@ def refusal(error: RecordError) -> str:
     return f"XPM refused it{status}: {mask_digit_runs(error.description)}"
 
 
+def not_taken(sent: dict[str, object], client: xml.Client | None) -> str:
+    """Why XPM's answer to an update shows it did not take the ExportCode sent, or "" when it did."""
+    if "ExportCode" not in sent or client is None:
+        return ""
+    wanted = str(sent["ExportCode"] or "")
+    if code_key(client.export_code) == code_key(wanted):
+        return ""
+    return f"XPM did not take the new ExportCode {wanted!r}: the client still has {client.export_code!r}"
+
+
 class Executor:
     """Writes funds to one XPM tenant and records each result with its link."""
 
@@ -135,7 +145,7 @@ class Executor:
                 return self._create(plan, desired)
             return self._update(plan, desired)
         except RecordError as error:
-            return self._refused(plan, error)
+            return self._refused_by_xpm(plan, error)
         except ResponseFormatError as error:
             return self._failed(plan, f"XPM's answer could not be read: {error}")
         except Retriable as error:
@@ -191,7 +201,13 @@ class Executor:
         client_uuid = plan.client_uuid or ""
         # Exactly the fields the plan names: what a dry run showed is what is sent (update is partial).
         fields = {name: desired.fields[name] for name in plan.changed_fields}
-        client = self.api.update_client(client_uuid, fields) if fields else None
+        try:
+            client = self.api.update_client(client_uuid, fields) if fields else None
+        except RecordError as error:
+            if "ExportCode" not in fields:
+                raise  # the fund fails and is tried again next run (an archived client, say)
+            return self._refused(plan, desired, refusal(error))  # a new scope code refused: reported once
+        refused = not_taken(fields, client)
         by_member = {c.member_id: c for c in desired.contacts}
         held = self._held(plan)
         members = Members()
@@ -209,7 +225,7 @@ class Executor:
             members.linked[step.member_id] = held[step.member_id]
             self._link_contact(plan.fund_id, step.member_id, held[step.member_id], contact)
         note = plan.reason if plan.action is Action.LINK else ""
-        return self._synced(plan, desired, client, note, members)
+        return self._synced(plan, desired, client, note, members, refused=refused)
 
     def _contact(self, client_uuid: str, step: ContactStep, contact: DesiredContact, taken: set[str]) -> str:
         if step.action is Action.UPDATE:
@@ -255,21 +271,30 @@ class Executor:
         client: xml.Client | None,
         note: str,
         members: Members,
+        *,
+        refused: str = "",
     ) -> Outcome:
-        """Record the fund's link and outcome; a fund with members left unlinked is recorded as failed."""
+        """Record the fund's link and outcome; a fund with members left unlinked is recorded as failed.
+
+        A value XPM did not take (``refused``) fails the fund once: its payload hash is kept on the link,
+        so later runs do not send the same values again until the fund changes in Class.
+        """
         unlinked = members.unlinked
         now = self.clock()
         client_uuid = (client.uuid if client else None) or plan.client_uuid
         web_url = (client.web_url if client else None) or self.cache.web_url(client_uuid or "")
         by_member = {c.member_id: c for c in desired.contacts}
         status, detail = STATUS[plan.action], note
+        problems = [refused] if refused else []
+        # Members only a person can tell apart from namesake contacts are for review, not a failure.
+        review = bool(unlinked) and not refused and all(reason == NAMESAKES for reason in unlinked.values())
         if unlinked:
-            # Members only a person can tell apart from namesake contacts are for review, not a failure.
-            review = all(reason == NAMESAKES for reason in unlinked.values())
-            status = "needs_review" if review else "failed"
-            detail = unlinked_detail(desired, unlinked, again=not review)
+            problems.append(unlinked_detail(desired, unlinked, again=not review))
+        if problems:
+            status, detail = "needs_review" if review else "failed", "; ".join(problems)
             log.warning("fund %s: %s", plan.scope_code, detail)
         outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, detail)
+        last_status = "refused" if refused else status if unlinked else "synced"
         with self.state.begin() as conn:
             self.recorder.fund(
                 conn,
@@ -277,9 +302,10 @@ class Executor:
                 client_uuid=client_uuid,
                 payload_hash=desired.payload_hash,
                 last_synced_at=now,
-                last_status=status if unlinked else "synced",
-                last_error=detail if unlinked else None,
+                last_status=last_status,
+                last_error=detail if problems else None,
                 create_started_at=None,
+                refused_hash=desired.payload_hash if refused else None,
                 **({"web_url": web_url} if web_url else {}),
             )
             for member_id, contact_uuid in members.linked.items():
@@ -309,7 +335,7 @@ class Executor:
             return "deleted"
         return "deleted" if client.is_deleted else ""
 
-    def _refused(self, plan: FundPlan, error: RecordError) -> Outcome:
+    def _refused_by_xpm(self, plan: FundPlan, error: RecordError) -> Outcome:
         """A refused fund: for review, once, when a person deleted its client in XPM; else failed."""
         gone = self._gone(plan) if plan.action is not Action.CREATE else ""
         if not gone:
@@ -323,6 +349,17 @@ class Executor:
         with self.state.begin() as conn:
             self.recorder.fund(conn, plan, last_status="needs_review", last_error=detail)
             self.recorder.outcomes(conn, [outcome], now)
+        return outcome
+
+    def _refused(self, plan: FundPlan, desired: DesiredFund, detail: str) -> Outcome:
+        """XPM refused the client's values: reported once, not sent again until the fund changes in Class."""
+        log.warning("fund %s: %s refused: %s", plan.scope_code, plan.action.value, detail)
+        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, "failed", detail)
+        with self.state.begin() as conn:
+            self.recorder.fund(
+                conn, plan, last_status="refused", last_error=detail, refused_hash=desired.payload_hash
+            )
+            self.recorder.outcomes(conn, [outcome], self.clock())
         return outcome
 
     def _failed(self, plan: FundPlan, detail: str) -> Outcome:

@@ -35,16 +35,21 @@ class TenantBusy(Retriable):
     """Another run holds the tenant's lease."""
 
 
-def _seconds(environ: Mapping[str, str], name: str) -> float | None:
+def positive_setting(environ: Mapping[str, str], name: str, unit: str = "seconds") -> float | None:
+    """The positive number environment variable ``name`` holds (in ``unit``), or None when it is unset.
+
+    Raises:
+        ConfigurationError: The value is not a number above 0.
+    """
     raw = environ.get(name, "").strip()
     if not raw:
         return None
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+        raise ConfigurationError(f"{name} must be a number of {unit}, not {raw!r}") from None
     if value <= 0:
-        raise ConfigurationError(f"{name} must be more than 0 seconds, not {raw!r}")
+        raise ConfigurationError(f"{name} must be more than 0 {unit}, not {raw!r}")
     return value
 
 
@@ -62,8 +67,8 @@ class LeaseSettings:
         Raises:
             ConfigurationError: A value is not a positive number, or the heartbeat is not below the TTL.
         """
-        ttl = _seconds(environ, TTL_VARIABLE) or cls.ttl.total_seconds()
-        heartbeat = _seconds(environ, HEARTBEAT_VARIABLE) or ttl / HEARTBEATS_PER_TTL
+        ttl = positive_setting(environ, TTL_VARIABLE) or cls.ttl.total_seconds()
+        heartbeat = positive_setting(environ, HEARTBEAT_VARIABLE) or ttl / HEARTBEATS_PER_TTL
         if heartbeat >= ttl:
             raise ConfigurationError(
                 f"{HEARTBEAT_VARIABLE} ({heartbeat:g}) must be shorter than {TTL_VARIABLE} ({ttl:g})"

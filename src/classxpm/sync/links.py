@@ -46,9 +46,12 @@ def load_links(state: Engine, business_id: str) -> dict[str, Link]:
     """Return every fund of the business that is linked to an XPM client, with its linked contacts."""
     with state.connect() as conn:
         funds = conn.execute(
-            sa.select(fund_links.c.fund_id, fund_links.c.client_uuid, fund_links.c.payload_hash).where(
-                fund_links.c.business_id == business_id, fund_links.c.client_uuid.is_not(None)
-            )
+            sa.select(
+                fund_links.c.fund_id,
+                fund_links.c.client_uuid,
+                fund_links.c.payload_hash,
+                fund_links.c.refused_hash,
+            ).where(fund_links.c.business_id == business_id, fund_links.c.client_uuid.is_not(None))
         ).all()
         contacts = conn.execute(
             sa.select(contact_links).where(contact_links.c.business_id == business_id)
@@ -59,7 +62,9 @@ def load_links(state: Engine, business_id: str) -> dict[str, Link]:
                 row["contact_uuid"], row["payload_hash"]
             )
     return {
-        row.fund_id: Link(row.fund_id, row.client_uuid, row.payload_hash, by_fund.get(row.fund_id, {}))
+        row.fund_id: Link(
+            row.fund_id, row.client_uuid, row.payload_hash, by_fund.get(row.fund_id, {}), row.refused_hash
+        )
         for row in funds
     }
 
@@ -76,14 +81,51 @@ def in_review(state: Engine, business_id: str) -> dict[str, str]:
 
 
 def funds_to_retry(state: Engine, business_id: str) -> tuple[str, ...]:
-    """Funds whose last sync failed, was deferred or was cut short: the next run takes them again."""
+    """Funds the next run takes again: failed, deferred, cut short, or with members held back.
+
+    A fund with members held back is taken again so the report names them every run until Class gives
+    them a name.
+    """
     with state.connect() as conn:
         rows = conn.execute(
             sa.select(fund_links.c.fund_id).where(
-                fund_links.c.business_id == business_id, fund_links.c.last_status.in_(RETRY_STATUSES)
+                fund_links.c.business_id == business_id,
+                sa.or_(fund_links.c.last_status.in_(RETRY_STATUSES), fund_links.c.members_held_back > 0),
             )
         ).scalars()
         return tuple(sorted(rows))
+
+
+def deferred_fund_ids(state: Engine, business_id: str) -> set[str]:
+    """Funds a run deferred for the daily quota: the next run sends them before anything else."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id).where(
+                fund_links.c.business_id == business_id, fund_links.c.last_status == "deferred"
+            )
+        )
+        return set(rows.scalars())
+
+
+def note_held_back(
+    conn: Connection, business_id: str, fund_ids: Iterable[str], held: Mapping[str, int]
+) -> None:
+    """Record how many members of each of a run's funds ``fund_ids`` were held back (``held``; else none)."""
+    ids = set(fund_ids)
+    before = set(
+        conn.execute(
+            sa.select(fund_links.c.fund_id).where(
+                fund_links.c.business_id == business_id, fund_links.c.members_held_back > 0
+            )
+        ).scalars()
+    )
+    counts = dict.fromkeys(before & ids, 0) | {fund: n for fund, n in held.items() if fund in ids}
+    for fund_id, count in counts.items():
+        conn.execute(
+            sa.update(fund_links)
+            .where(fund_links.c.business_id == business_id, fund_links.c.fund_id == fund_id)
+            .values(members_held_back=count)
+        )
 
 
 def announced_creates(state: Engine, business_id: str) -> dict[str, datetime]:

@@ -6,7 +6,7 @@ name and member id, never by anything else they hold (the TFN is the fund's, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +34,11 @@ def _reason(outcome: Any | None) -> str:
 
 
 def members_not_in_xpm(
-    state: Engine, cipher: TokenCipher, ref: RunRef, outcomes: Iterable[Any]
+    state: Engine,
+    cipher: TokenCipher,
+    ref: RunRef,
+    outcomes: Iterable[Any],
+    held_back: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
     """Every staged member of the run with no link to an XPM contact, with its fund and the reason.
 
@@ -43,7 +47,9 @@ def members_not_in_xpm(
         cipher: The pipeline's cipher, to read the staging.
         ref: The run.
         outcomes: The run's outcome rows (``fund_id``, ``scope_code``, ``status``, ``detail``).
+        held_back: Members the run did not send, to the reason (they have no name in Class).
     """
+    held_back = held_back or {}
     by_fund = {row.fund_id: row for row in outcomes}
     with state.connect() as conn:
         linked = set(
@@ -62,7 +68,7 @@ def members_not_in_xpm(
                             "scope_code": fund["scope_code"],
                             "member": member_label(member),
                             "member_id": member["member_id"],
-                            "reason": _reason(outcome),
+                            "reason": held_back.get(member["member_id"]) or _reason(outcome),
                         }
                     )
     return missing

@@ -96,6 +96,8 @@ class Link:
     client_uuid: str
     payload_hash: str | None
     contacts: dict[str, LinkedContact] = field(default_factory=dict)
+    refused_hash: str | None = None
+    """The payload hash of values XPM refused for this client: not sent again until Class changes them."""
 
 
 @dataclass(frozen=True)

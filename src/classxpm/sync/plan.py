@@ -34,6 +34,10 @@ from classxpm.sync.model import (
     Value,
 )
 
+REFUSED_BEFORE = (
+    "XPM refused these values in an earlier run; they are sent again once the fund changes in Class"
+)
+
 
 @dataclass(frozen=True)
 class ContactStep:
@@ -290,9 +294,13 @@ def _plan_linked(
             fields = tuple(f for f in desired.fields if f in unseen or f in fields)
     else:
         fields = tuple(desired.fields) if desired.payload_hash != link.payload_hash else ()
+    reason = ""
+    if fields and link.refused_hash == desired.payload_hash:
+        # XPM refused exactly these values before (the report said so once): not sent until Class changes.
+        fields, reason = (), REFUSED_BEFORE
     steps = plan_contacts(desired, link, held)
     if not fields and all(s.action is Action.UNCHANGED for s in steps):
-        return FundPlan(**base, action=Action.UNCHANGED, contact_steps=steps)
+        return FundPlan(**base, action=Action.UNCHANGED, contact_steps=steps, reason=reason)
     if sync_mode is SyncMode.CREATE_ONLY:
         return FundPlan(
             **base, action=Action.SKIPPED, reason="create_only leaves existing clients as they are"

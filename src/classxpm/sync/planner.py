@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from classxpm.sync import run_store
 from classxpm.sync.choices import to_create
 from classxpm.sync.desired import MappedFund, map_fund
-from classxpm.sync.links import in_review, load_links
+from classxpm.sync.gone import ARCHIVED, GONE, gone_links
+from classxpm.sync.links import deferred_fund_ids, in_review, load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
 from classxpm.sync.plan import FundPlan, RemoteIndex, contested, plan_fund
 from classxpm.sync.remote import RemoteState, remote_from
@@ -36,23 +38,35 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     """Plan every staged fund against the links and XPM's state, and store the plan; returns counts."""
     api = env.open_api(ref.business_id)
     quarantine = run_store.quarantined(env.state, ref.run_id)
-    links = load_links(env.state, ref.business_id)
+    gone = gone_links(env.state, ref.business_id, (GONE, ARCHIVED))
+    # A fund gone from Class holds its client no more: a new fund with its scope code may link to it. A
+    # client this pipeline archived for such a fund is no candidate at all (one a person archived is).
+    links = {fund: link for fund, link in load_links(env.state, ref.business_id).items() if fund not in gone}
     index = _remote_index(env, ref, api)
+    ours = set(gone_links(env.state, ref.business_id, (ARCHIVED,)).values())
+    if ours & set(index.by_uuid):
+        index = RemoteIndex([c for uuid, c in index.by_uuid.items() if uuid not in ours])
     planner = Planner(ref, api, links, index, quarantine)
     planner.to_create = to_create(env.state, ref.business_id, ref.tenant_id)
     planner.in_review = in_review(env.state, ref.business_id)
     claiming = _unlinked(env, ref, links, set(quarantine) | planner.to_create)
     planner.contested = contested(claiming, index, planner.taken)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
-    rows, counts = [], Counter()
+    leftover = deferred_fund_ids(env.state, ref.business_id)
+    rows, counts, held_back = [], Counter(), []
     for mapped in mapped_funds(env, ref):
+        held_back += [
+            {"fund_id": mapped.fund_id, "scope_code": mapped.scope_code, "member_id": member, "member": label}
+            for member, label in mapped.held_back.items()
+        ]
         fund_plan, diff = planner.plan(mapped)
         counts[fund_plan.action.value] += 1
-        rows.append(run_store.planned_row(ref.run_id, fund_plan, diff))
+        rows.append(run_store.planned_row(ref.run_id, fund_plan, diff, leftover=mapped.fund_id in leftover))
         if fund_plan.action in WRITING and mapped.desired is not None:
             payloads.add(mapped.desired)
     payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
+    run_store.note_summary(env.state, ref.run_id, held_back=held_back)
     return dict(counts)
 
 
@@ -104,6 +118,8 @@ class Planner:
             )
             return quarantined, []
         desired, link = mapped.desired, self.links.get(mapped.fund_id)
+        if link is not None and link.refused_hash and self.ref.fund_codes:
+            link = replace(link, refused_hash=None)  # asked for by code: values XPM refused are sent again
         compare = self.index if (self.ref.mode is RunMode.FULL or link is None) else None
         options = {
             "sync_mode": self.ref.sync_mode,

@@ -52,6 +52,10 @@ class SyncReport:
     """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
     members_not_in_xpm: list[dict[str, str]] = field(default_factory=list)
     """Members of the run's funds that are no contact in XPM at the end: scope code, name, id and reason."""
+    gone_from_class: dict[str, list[dict]] = field(default_factory=dict)
+    """Full runs: linked funds no longer in Class (or moved business) and linked members rolled out."""
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """Members held back (not sent) while the rest of their fund went through: scope code, member, detail."""
 
     @property
     def failed(self) -> int:
@@ -64,6 +68,14 @@ class SyncReport:
         prefix = "DRY RUN (nothing written): " if self.dry_run else ""
         missing = len(self.members_not_in_xpm)
         members = f"; {missing} members not in XPM" if missing else ""
+        gone = self.gone_from_class or {}
+        if gone.get("funds") or gone.get("members"):
+            members += (
+                f"; {len(gone.get('funds', []))} linked funds gone from Class, "
+                f"{len(gone.get('members', []))} linked members rolled out"
+            )
+        if self.warnings:
+            members += f"; {len(self.warnings)} members held back (no name in Class)"
         unmatched = ", ".join(self.unmatched_fund_codes)
         codes = f"; fund_codes matching no fund: {unmatched}" if unmatched else ""
         notices = "".join(f" {notice}" for notice in self.notices)
@@ -93,6 +105,9 @@ def _rows(headings: tuple[str, ...], rows: list[dict[str, str]], keys: tuple[str
 def to_html(report: SyncReport) -> str:
     """The report as a small HTML page: the summary, the funds with problems, the members not in XPM."""
     problems = _rows(("Fund", "Status", "Detail"), report.problems, ("scope_code", "status", "detail"))
+    gone_funds = (report.gone_from_class or {}).get("funds", [])
+    gone_members = (report.gone_from_class or {}).get("members", [])
+    warnings = _rows(("Fund", "Member", "Detail"), report.warnings, ("scope_code", "member", "detail"))
     members = _rows(
         ("Fund", "Member", "Member id", "Reason"),
         report.members_not_in_xpm,
@@ -102,6 +117,11 @@ def to_html(report: SyncReport) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>Sync {html.escape(report.run_id)}</title>"
         f"</head><body><h1>Sync {html.escape(report.run_id)}</h1><p>{html.escape(report.summary_line())}</p>"
         f"<h2>Funds with problems ({len(report.problems)})</h2>{problems}"
+        f"<h2>Members held back ({len(report.warnings)})</h2>{warnings}"
+        f"<h2>Funds gone from Class ({len(gone_funds)})</h2>"
+        f"{_rows(('Fund', 'Name', 'What', 'Done'), gone_funds, ('scope_code', 'fund_name', 'what', 'done'))}"
+        f"<h2>Members rolled out ({len(gone_members)})</h2>"
+        f"{_rows(('Fund', 'Member id', 'What'), gone_members, ('scope_code', 'member_id', 'what'))}"
         f"<h2>Members not in XPM ({len(report.members_not_in_xpm)})</h2>{members}</body></html>"
     )
 

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from classxpm.identifiers import code_key
 from classxpm.mapping import DefaultMappings
 from classxpm.state.crypto import TokenCipher
-from classxpm.sync.lease import LeaseSettings
+from classxpm.sync.lease import LeaseSettings, positive_setting
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow
@@ -61,6 +62,7 @@ class RunRequest:
     fund_codes: tuple[str, ...] = ()
     business_id: str | None = None
     batch_size: int = 500
+    gone_from_class: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:
@@ -79,6 +81,7 @@ class RunRequest:
             fund_codes=_codes(params.get("fund_codes")),
             business_id=(params.get("business_id") or None),
             batch_size=_batch_size(500 if params.get("batch_size") is None else params["batch_size"]),
+            gone_from_class=params.get("gone_from_class") or None,
         )
 
 
@@ -93,6 +96,7 @@ class RunRef:
     sync_mode: SyncMode
     dry_run: bool
     fund_codes: tuple[str, ...] = ()
+    gone_policy: str = "report"
 
     def to_xcom(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom."""
@@ -109,6 +113,7 @@ class RunRef:
             sync_mode=SyncMode(data["sync_mode"]),
             dry_run=bool(data["dry_run"]),
             fund_codes=tuple(data.get("fund_codes") or ()),
+            gone_policy=str(data.get("gone_policy") or "report"),
         )
 
 
@@ -121,6 +126,23 @@ class CallCounter:
     def __call__(self, _request: object) -> None:
         """Count one request (an httpx request event hook)."""
         self.count += 1
+
+
+DEAD_RUN_VARIABLE = "CLASSXPM_DEAD_RUN_HOURS"
+DEFAULT_DEAD_RUN_AGE = timedelta(hours=24)
+
+
+def dead_run_age(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """``CLASSXPM_DEAD_RUN_HOURS`` (default 24): when a run still ``running`` counts as dead.
+
+    A run that old is ended as failed by the next run to start, and the staged data of any run that old
+    and ended is removed. Keep it above the longest real run (a first backfill within the daily quota).
+
+    Raises:
+        ConfigurationError: The value is not a number of hours above 0.
+    """
+    hours = positive_setting(environ, DEAD_RUN_VARIABLE, "hours")
+    return DEFAULT_DEAD_RUN_AGE if hours is None else timedelta(hours=hours)
 
 
 @dataclass
@@ -142,6 +164,9 @@ class SyncEnv:
     reserve_fraction: float = DEFAULT_RESERVE_SHARE
     calls_per_minute: int = DEFAULT_MINUTE_LIMIT
     lease: LeaseSettings = field(default_factory=LeaseSettings.from_env)
+    dead_run_age: timedelta = field(default_factory=dead_run_age)
+    gone_from_class: Any = None
+    """The ``xpm_default`` connection's ``gone_from_class`` extra (a policy, or policies by business id)."""
 
     @property
     def reserve(self) -> int:

@@ -16,7 +16,8 @@ staging is. Upsert reads both and sends what plan decided.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from classxpm.sync.tables import (
     planned_funds,
     planned_payloads,
     quarantined_funds,
+    staged_chunks,
     sync_outcomes,
     sync_run_calls,
     sync_runs,
@@ -61,13 +63,15 @@ def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> N
 
 def note_unmatched_codes(state: Engine, run_id: str, codes: list[str]) -> None:
     """Remember the run's ``fund_codes`` that match no fund, for its report."""
+    note_summary(state, run_id, unmatched_fund_codes=list(codes))
+
+
+def note_summary(state: Engine, run_id: str, **entries: Any) -> None:
+    """Remember ``entries`` in the run's summary (TFN-free), replacing what a retried step noted before."""
     with state.begin() as conn:
         summary = conn.execute(sa.select(sync_runs.c.summary).where(sync_runs.c.run_id == run_id)).scalar()
-        conn.execute(
-            sa.update(sync_runs)
-            .where(sync_runs.c.run_id == run_id)
-            .values(summary={**(summary or {}), "unmatched_fund_codes": list(codes)})
-        )
+        values = {"summary": {**(summary or {}), **entries}}
+        conn.execute(sa.update(sync_runs).where(sync_runs.c.run_id == run_id).values(**values))
 
 
 def watermark(state: Engine, business_id: str) -> datetime | None:
@@ -187,9 +191,12 @@ def load_payloads(
     return found
 
 
-def planned_row(run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``planned_funds`` row of one fund's plan."""
+def planned_row(
+    run_id: str, fund_plan: FundPlan, diff: list[dict[str, Any]], *, leftover: bool = False
+) -> dict[str, Any]:
+    """The ``planned_funds`` row of one fund's plan; ``leftover`` when an earlier run deferred it."""
     return {
+        "leftover": leftover,
         "run_id": run_id,
         "fund_id": fund_plan.fund_id,
         "scope_code": fund_plan.scope_code,
@@ -224,10 +231,15 @@ def _plan_from(row: Any) -> FundPlan:
 
 
 def load_plans(state: Engine, run_id: str) -> list[FundPlan]:
-    """The run's stored plan, one per fund, in fund-id order."""
+    """The run's stored plan, one per fund: funds an earlier run deferred first, then by fund id.
+
+    The order is fixed when the plan is stored, so every upsert batch splits the same list.
+    """
     with state.connect() as conn:
         rows = conn.execute(
-            sa.select(planned_funds).where(planned_funds.c.run_id == run_id).order_by(planned_funds.c.fund_id)
+            sa.select(planned_funds)
+            .where(planned_funds.c.run_id == run_id)
+            .order_by(planned_funds.c.leftover.desc(), planned_funds.c.fund_id)
         ).all()
     return [_plan_from(row) for row in rows]
 
@@ -342,3 +354,55 @@ def _end(conn: Connection, row: Any, status: str, reason: str, now: datetime) ->
         .where(sync_runs.c.run_id == row.run_id, sync_runs.c.status == RUNNING)
         .values(status=status, finished_at=now, summary=summary)
     )
+
+
+RUN_SCOPED = (staged_chunks, planned_payloads, planned_funds, quarantined_funds)
+"""Tables whose rows belong to one run and mean nothing once it ended (staging and plan are encrypted)."""
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    """A run found still ``running`` long after it started: its worker died before the report."""
+
+    run_id: str
+    business_id: str
+    started_at: datetime
+
+    def notice(self) -> str:
+        """The line the closing run's report carries."""
+        return (
+            f"Run {self.run_id}, started {self.started_at:%Y-%m-%d %H:%M} UTC, died before its report; this "
+            "run ended it as failed and removed its staged data. Funds it had not finished are sent again."
+        )
+
+
+def dead_reason(closing_run: str) -> str:
+    """The reason a dead run's row is ended with."""
+    return f"the run died before its report; ended as failed by the next run ({closing_run})"
+
+
+def close_dead_runs(state: Engine, now: datetime, age: timedelta, closing_run: str) -> list[DeadRun]:
+    """End runs still ``running`` that started more than ``age`` ago, as failed with the reason.
+
+    The run-scoped rows (encrypted staging, plan, payloads, quarantine) of every ended run that started
+    more than ``age`` ago go too, and dead runs give up their tenant leases.
+
+    Returns:
+        The runs ended here, for the closing run's report.
+    """
+    cutoff = now - age
+    with state.begin() as conn:
+        dead = _running(conn, sa.select(sync_runs).where(sync_runs.c.started_at < cutoff))
+        for row in dead:
+            _end(conn, row, "failed", dead_reason(closing_run), now)
+        ended = (
+            sa.select(sync_runs.c.run_id)
+            .where(sync_runs.c.started_at < cutoff, sync_runs.c.status != RUNNING)
+            .scalar_subquery()
+        )
+        for table in RUN_SCOPED:
+            conn.execute(sa.delete(table).where(table.c.run_id.in_(ended)))
+    for row in dead:
+        if row.tenant_id:
+            force_release(state, row.tenant_id, row.run_id)
+    return [DeadRun(row.run_id, row.business_id, row.started_at) for row in dead]

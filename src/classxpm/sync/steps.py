@@ -17,8 +17,10 @@ from classxpm.source.extract import FundFilter, check_source_contract, unmatched
 from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
 from classxpm.sync import run_store
+from classxpm.sync.desired import HELD_BACK
+from classxpm.sync.gone import archive_gone, drop_superseded, find_gone, mark_gone, policy_for, report_entries
 from classxpm.sync.lease import TenantLease
-from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry
+from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry, note_held_back
 from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import RunMode
 from classxpm.sync.planner import plan_run
@@ -48,8 +50,12 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
         Reauthorise: The business asked for, or every business, has a refused grant (no retries).
     """
     store = TokenStore(env.state, env.cipher)
+    dead = run_store.close_dead_runs(env.state, env.clock(), env.dead_run_age, f"{dag_id}/{airflow_run_id}")
+    for run in dead:
+        log.warning("business %s: %s", run.business_id, run.notice())
     if request.business_id:
-        return [_open(env, dag_id, airflow_run_id, request, store.require(request.business_id))]
+        grant = store.require(request.business_id)
+        return [_open(env, dag_id, airflow_run_id, request, grant, dead=dead)]
     grants = [store.require_any(business) for business in store.business_ids()]
     if not grants:
         raise NotAuthorised()
@@ -59,10 +65,18 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
             log.error("business %s: %s", grant.business_id, Reauthorise(grant.invalid_reason))
     if not usable:
         raise Reauthorise(grants[0].invalid_reason or "")
-    return [_open(env, dag_id, airflow_run_id, request, grant) for grant in usable]
+    return [_open(env, dag_id, airflow_run_id, request, grant, dead=dead) for grant in usable]
 
 
-def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, grant: Grant) -> RunRef:
+def _open(
+    env: SyncEnv,
+    dag_id: str,
+    airflow_run_id: str,
+    request: RunRequest,
+    grant: Grant,
+    *,
+    dead: list[run_store.DeadRun],
+) -> RunRef:
     ref = RunRef(
         f"{dag_id}/{airflow_run_id}/{grant.business_id}",
         grant.business_id,
@@ -71,12 +85,15 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
         request.sync_mode,
         request.dry_run,
         request.fund_codes,
+        policy_for(grant.business_id, request.gone_from_class, env.gone_from_class),
     )
     with env.state.begin() as conn:
         change = forget_other_tenants(conn, grant.business_id, grant.tenant_id, ref.run_id)
         notice = change.notice(grant.tenant_name or grant.tenant_id) if change is not None else None
         if notice:
             log.warning("business %s: %s", grant.business_id, notice)
+        notices = [notice] if notice else []
+        notices += [run.notice() for run in dead if run.business_id == grant.business_id]
         run_store.open_run(
             conn,
             {
@@ -89,7 +106,7 @@ def _open(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest, g
                 "dry_run": ref.dry_run,
                 "started_at": env.clock(),
                 "status": "running",
-                "summary": {"notices": [notice]} if notice else {},
+                "summary": {"notices": notices} if notices else {},
             },
         )
     return ref
@@ -105,7 +122,24 @@ def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         log.warning("fund_codes that match no fund of this business: %s", ", ".join(unmatched))
         run_store.note_unmatched_codes(env.state, ref.run_id, unmatched)
     log.info("extracted %d funds and %d members from class_db", result.funds, result.members)
+    if ref.mode is RunMode.FULL and not ref.fund_codes:
+        _compare_links(env, ref)
     return {"funds": result.funds, "members": result.members}
+
+
+def _compare_links(env: SyncEnv, ref: RunRef) -> None:
+    """A full, unfiltered extract holds all the business has: report what the links hold beyond it."""
+    gone = find_gone(env, ref)
+    run_store.note_summary(env.state, ref.run_id, gone=gone.to_summary())
+    if gone.funds or gone.members:
+        log.warning(
+            "%d linked funds are gone from Class and %d linked members rolled out of their fund",
+            len(gone.funds),
+            len(gone.members),
+        )
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            mark_gone(conn, ref.business_id, gone)
 
 
 def _filter(env: SyncEnv, ref: RunRef) -> FundFilter:
@@ -200,6 +234,9 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
         record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
     lease = TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock)
     with lease.hold(env.lease.heartbeat) as heartbeat:
+        if batch == 0 and ref.gone_policy == "archive" and ref.mode is RunMode.FULL and not ref.fund_codes:
+            archived = archive_gone(env, ref, {p.client_uuid for p in plans if p.client_uuid})
+            run_store.note_summary(env.state, ref.run_id, gone_archived=archived)
         statuses = write_plans(env, ref, recorder, writes[batch * size : (batch + 1) * size], heartbeat)
     _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
@@ -225,9 +262,19 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         statuses = [r.status for r in rows]
         problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
         diff = []
-    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows)
+    held_back = list((run.summary or {}).get("held_back") or [])
+    held = {entry["member_id"]: HELD_BACK for entry in held_back}
+    missing = [] if ref.dry_run else members_not_in_xpm(env.state, env.cipher, ref, rows, held)
+    warnings = [
+        {"scope_code": e["scope_code"], "member": e["member"], "detail": f"member {e['member']} {HELD_BACK}"}
+        for e in held_back
+    ]
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
+    reused: list[str] = []
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            reused = drop_superseded(conn, ref.business_id)
     now = env.clock()
     report = SyncReport(
         run_id=ref.run_id,
@@ -245,8 +292,14 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         notices=list((run.summary or {}).get("notices", [])),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
         members_not_in_xpm=missing,
+        warnings=warnings,
+        gone_from_class=report_entries(run.summary or {}, reused),
     )
     write_report(report)
+    if not ref.dry_run:
+        with env.state.begin() as conn:
+            counts = Counter(entry["fund_id"] for entry in held_back)
+            note_held_back(conn, ref.business_id, [r.fund_id for r in rows], counts)
     _close(env, ref, run, report, now)
     log.info("sync %s: %s (report %s)", ref.run_id, report.summary_line(), report.report_path)
     return report

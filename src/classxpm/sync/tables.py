@@ -73,6 +73,8 @@ fund_links = sa.Table(
     sa.Column("last_status", sa.String(20)),
     sa.Column("last_error", sa.Text),
     sa.Column("create_started_at", UtcDateTime()),
+    sa.Column("members_held_back", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refused_hash", sa.String(64)),
     sa.Index("ix_fund_links_client", "tenant_id", "client_uuid"),
 )
 
@@ -157,6 +159,7 @@ planned_funds = sa.Table(
     sa.Column("contact_steps", sa.JSON, nullable=False),
     sa.Column("write_calls", sa.Integer, nullable=False),
     sa.Column("diff", sa.JSON),
+    sa.Column("leftover", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 planned_payloads = _sealed_chunk("planned_payloads", "funds")

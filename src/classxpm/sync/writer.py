@@ -1,7 +1,8 @@
 """The upsert step's write loop: carry out planned writes one fund at a time, within the daily quota.
 
 A fund whose writes would eat into the calls kept for people using XPM is deferred, with every fund after
-it, to the next run; so is everything left when XPM says the tenant's daily limit is spent.
+it, to the next run; so is everything left when XPM says the tenant's daily limit is spent. The next run's
+plan puts the deferred funds first (``run_store.load_plans``), so a backlog is never overtaken by new work.
 """
 
 from __future__ import annotations

@@ -169,10 +169,10 @@ RULES: tuple[Rule, ...] = (
     Rule("scope_code_unique", "scope code {scope_code} is used by another fund", BLOCKING, FUNDS,
          "ExpectColumnValuesToBeUnique", "scope_code_key",
          fix="give each fund its own Fund Scope Code in Class (XPM ignores case and spaces around it)"),
-    Rule("member_named", "member {member} has no name", BLOCKING, MEMBERS,
-         "ExpectColumnValuesToNotBeNull", "member_name",
-         fix="enter the member's first or last name in Class"),
     # Warnings: reported; the fund is still sent.
+    Rule("member_named", "member {member} has no name", WARNING, MEMBERS,
+         "ExpectColumnValuesToNotBeNull", "member_name",
+         fix="enter the member's first or last name in Class; until then the member alone is not sent"),
     Rule("physical_state_code", "physical address state {physical_state} is not a state code", WARNING,
          FUNDS, "ExpectColumnValuesToBeInSet", "physical_state", {"value_set": STATE_CODES},
          fix=f"set the fund's physical address state in Class to one of {_STATES}"),

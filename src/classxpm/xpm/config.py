@@ -70,6 +70,9 @@ class XpmConfig:
     day_limit: int = DEFAULT_DAY_LIMIT
     """The tenant's daily call quota: 5,000 on Xero's standard tiers, 1,000 on Starter."""
     reserve_share: float = DEFAULT_RESERVE_SHARE
+    gone_from_class: str | Mapping[str, str] | None = field(default=None, hash=False)
+    """What full runs do with the XPM client of a fund gone from Class: ``report`` (default) or ``archive``,
+    for every business or by business id (``"*"`` for the rest)."""
     """The share of ``day_limit`` the pipeline never spends: it is left for people using XPM."""
     refresh_margin_seconds: float = 300.0
     """Refresh the access token this long before it expires (Xero's tokens last 30 minutes)."""
@@ -99,7 +102,7 @@ class XpmConfig:
         Raises:
             ConfigurationError: A value is missing or invalid, or an extra is unknown.
         """
-        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", *TUNING}
+        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", "gone_from_class", *TUNING}
         unknown = sorted(set(extras) - known)
         if unknown:
             raise ConfigurationError(f"unknown XPM connection extras: {', '.join(unknown)}")
@@ -111,6 +114,8 @@ class XpmConfig:
         for name, kind in TUNING.items():
             if extras.get(name):
                 values[name] = kind(extras[name])
+        if extras.get("gone_from_class"):
+            values["gone_from_class"] = extras["gone_from_class"]
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
 
     @property

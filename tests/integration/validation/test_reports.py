@@ -89,7 +89,9 @@ def test_validation_json_matches_the_result(demo_run):
     ]
     assert funds.loc[2, "fund_id"] not in by_id
     assert {entry["tfn"] for entry in document["quarantined"]} <= {"absent", "valid", "invalid"}
-    nameless = by_id[funds.loc[4, "fund_id"]]
+    warned = {entry["fund_id"]: entry for entry in document["warnings"]}
+    assert funds.loc[4, "fund_id"] not in by_id, "a nameless member holds back no fund"
+    nameless = warned[funds.loc[4, "fund_id"]]
     assert nameless["tfn"] == "absent"
     assert nameless["rules"]
     named = f" has no name: {FIX['member_named']}"

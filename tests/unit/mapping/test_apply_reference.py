@@ -30,6 +30,7 @@ from classxpm.mapping.records import FieldValues, MappedRecord, RecordProblem
 from classxpm.mapping.transforms import TRANSFORMS, TransformProblem
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.model import DesiredContact, DesiredFund
+from classxpm.validation.rules import member_label
 
 MAPPINGS = load_default_mappings()
 SECRET = b"0123456789abcdef-test-only-key"
@@ -186,11 +187,17 @@ def _ref_describe(table, record):
 
 def _ref_map_fund(fund, members, mappings, secret) -> MappedFund:
     client = _ref_map_row(mappings.client, fund)
-    contacts = [_ref_map_row(mappings.contact, member) for member in members]
+    contacts, held_back = [], {}
+    for member in members:
+        contact = _ref_map_row(mappings.contact, member)
+        if (contact.values.get("Name") or "").strip():
+            contacts.append(contact)
+        else:  # issue 16: a member with no name is held back alone, whatever else is wrong with it
+            held_back[contact.key] = member_label(member)
     problems = _ref_describe("funds", client) + [p for c in contacts for p in _ref_describe("members", c)]
     scope_code, name = str(fund.get("scope_code") or ""), str(fund.get("scope_description") or "")[:255]
     if problems:
-        return MappedFund(str(fund.get("fund_id")), scope_code, name, None, tuple(problems))
+        return MappedFund(str(fund.get("fund_id")), scope_code, name, None, tuple(problems), held_back)
     desired = DesiredFund(
         fund_id=client.key,
         scope_code=scope_code,
@@ -198,7 +205,7 @@ def _ref_map_fund(fund, members, mappings, secret) -> MappedFund:
         payload_hash=_ref_payload_hash(client, secret),
         contacts=tuple(DesiredContact(c.key, _ref_fields(c), _ref_payload_hash(c, secret)) for c in contacts),
     )
-    return MappedFund(client.key, scope_code, name, desired)
+    return MappedFund(client.key, scope_code, name, desired, held_back=held_back)
 
 
 # --- frozen reference copy: end ---------------------------------------------------------------------

@@ -231,6 +231,18 @@ def test_a_tfn_xpm_masks_the_same_way_is_sent_only_when_class_changed_the_fund()
     )
 
 
+def test_values_xpm_refused_are_not_sent_again_until_they_change_in_class():
+    refused = Link("f1", "c1", "h1", refused_hash="h2")
+    renamed = desired(fields={"ExportCode": "SMITH02"}, payload_hash="h2")
+    full = plan_fund(renamed, refused, RemoteIndex([remote()]))
+    assert (full.action, full.changed_fields) == (Action.UNCHANGED, ())
+    assert "refused" in full.reason
+    assert plan_fund(renamed, refused, None).action is Action.UNCHANGED
+    again = plan_fund(desired(fields={"ExportCode": "SMITH03"}, payload_hash="h3"), refused, None)
+    assert again.action is Action.UPDATE
+    assert "ExportCode" in again.changed_fields
+
+
 ARCHIVED = {"IsArchived": "Yes"}
 
 

@@ -82,7 +82,7 @@ def test_missing_scope_code_and_fund_name():
     assert result.labels["f-1"].scope_code is None
 
 
-def test_a_member_without_a_name_quarantines_its_fund_only():
+def test_a_member_without_a_name_is_a_warning_on_its_fund_only():
     rows = [fund_row(1), fund_row(2)]
     people = [
         member_row("f-1", 0, first_name=None, last_name=" "),
@@ -90,7 +90,8 @@ def test_a_member_without_a_name_quarantines_its_fund_only():
         member_row("f-2", 0, first_name=None),  # a last name is a name
     ]
     result = check(*frames(rows, people))
-    assert result.quarantined == {
+    assert result.quarantined == {}, "the member is held back at the sync, not its fund"
+    assert result.warnings == {
         "f-1": (f"member with email olivia.nguyen@example.com.au has no name: {FIX['member_named']}",)
     }
     assert "m-f-1-0" not in str(result.to_dict()), "members are named, never shown by id"
