@@ -204,8 +204,8 @@ class Executor:
         try:
             client = self.api.update_client(client_uuid, fields) if fields else None
         except RecordError as error:
-            if "ExportCode" not in fields:
-                raise  # the fund fails and is tried again next run (an archived client, say)
+            if "ExportCode" not in fields or self._gone(plan):
+                raise  # the fund fails and is tried again next run (an archived client, say), or is gone
             return self._refused(plan, desired, refusal(error))  # a new scope code refused: reported once
         refused = not_taken(fields, client)
         by_member = {c.member_id: c for c in desired.contacts}

@@ -309,9 +309,13 @@ def _plan_linked(
 
 
 def _stranger(desired: DesiredFund, held: RemoteClient) -> bool:
-    """True when a client sharing the fund's ExportCode has another name and another ABN: not the fund's."""
+    """True when a client sharing the fund's ExportCode has another name and another ABN: not the fund's.
+
+    A fund or client without an ABN has no ABN against the other: the ExportCode decides.
+    """
     other_name = _name_key(held.name) != _name_key(desired.name)
-    other_abn = bool(held.business_number) and held.business_number != desired.business_number
+    both = bool(held.business_number and desired.business_number)
+    other_abn = both and held.business_number != desired.business_number
     return other_name and other_abn
 
 
