@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "db": "classxpm.cli.db:db",
     "demo-data": "classxpm.cli.demo_data:demo_data",
     "lease": "classxpm.cli.lease:lease",
+    "link": "classxpm.cli.link:link",
     "report": "classxpm.cli.report:report",
     "xpm-sim": "classxpm.cli.xpm_sim:xpm_sim",
 }

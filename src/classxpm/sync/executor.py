@@ -31,12 +31,12 @@ from classxpm.sync.links import (
     fund_contacts,
     linked_fund_ids,
 )
-from classxpm.sync.model import Action, DesiredContact, DesiredFund
-from classxpm.sync.plan import ContactStep, FundPlan
+from classxpm.sync.model import Action, DesiredContact, DesiredFund, RemoteClient
+from classxpm.sync.plan import ContactStep, FundPlan, retired_reason
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.xpm import xml
 from classxpm.xpm.api import XpmApi
-from classxpm.xpm.errors import RecordError, ResponseFormatError, Retriable
+from classxpm.xpm.errors import NotFound, RecordError, ResponseFormatError, Retriable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ EARLIER_ATTEMPT = "done by an earlier attempt of this run"
 LINKED_MEANWHILE = "another run created and linked it after this run planned it; nothing sent"
 NOT_SHOWN = "XPM's answer shows no contact with the details sent"
 NOT_TOLD = "XPM shows more contacts with the details sent than members that want them"
+NAMESAKES = (
+    "the client has several contacts with the member's name and nothing tells which is the member's: "
+    "none is added; remove the extra contacts in XPM or give the member's its e-mail"
+)
 LOST_NOT_TOLD = (
     "the answer to adding the contact was lost and more than one contact of the client carries the "
     "details sent"
@@ -78,11 +82,15 @@ def member_name(contact: DesiredContact) -> str:
     return (contact.fields.get("Name") or "").strip() or f"member {contact.member_id}"
 
 
-def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str]) -> str:
-    """The outcome detail of a fund whose members ``unlinked`` (member id to reason) are not contacts."""
+def unlinked_detail(desired: DesiredFund, unlinked: dict[str, str], *, again: bool = True) -> str:
+    """The outcome detail of a fund whose members ``unlinked`` (member id to reason) are not contacts.
+
+    ``again`` says the next run adds them again by itself; members waiting for a person are not.
+    """
     names = {c.member_id: member_name(c) for c in desired.contacts}
     listed = "; ".join(f"{names[member]} ({reason})" for member, reason in unlinked.items())
-    return f"not a contact in XPM yet: {listed}; the next run adds them again"
+    then = "the next run adds them again" if again else "they are left for a person to sort out"
+    return f"not a contact in XPM yet: {listed}; {then}"
 
 
 def refusal(error: RecordError) -> str:
@@ -137,7 +145,7 @@ class Executor:
                 return self._create(plan, desired)
             return self._update(plan, desired)
         except RecordError as error:
-            return self._failed(plan, refusal(error))
+            return self._refused_by_xpm(plan, error)
         except ResponseFormatError as error:
             return self._failed(plan, f"XPM's answer could not be read: {error}")
         except Retriable as error:
@@ -196,14 +204,17 @@ class Executor:
         try:
             client = self.api.update_client(client_uuid, fields) if fields else None
         except RecordError as error:
-            if "ExportCode" not in fields:
-                raise  # the fund fails and is tried again next run (an archived client, say)
+            if "ExportCode" not in fields or self._gone(plan):
+                raise  # the fund fails and is tried again next run (an archived client, say), or is gone
             return self._refused(plan, desired, refusal(error))  # a new scope code refused: reported once
         refused = not_taken(fields, client)
         by_member = {c.member_id: c for c in desired.contacts}
         held = self._held(plan)
         members = Members()
         for step in plan.contact_steps:
+            if step.action is Action.NEEDS_REVIEW:
+                members.unlinked[step.member_id] = NAMESAKES
+                continue
             contact = by_member[step.member_id]
             taken = {uuid for member, uuid in held.items() if member != step.member_id}
             try:
@@ -275,13 +286,15 @@ class Executor:
         by_member = {c.member_id: c for c in desired.contacts}
         status, detail = STATUS[plan.action], note
         problems = [refused] if refused else []
+        # Members only a person can tell apart from namesake contacts are for review, not a failure.
+        review = bool(unlinked) and not refused and all(reason == NAMESAKES for reason in unlinked.values())
         if unlinked:
-            problems.append(unlinked_detail(desired, unlinked))
+            problems.append(unlinked_detail(desired, unlinked, again=not review))
         if problems:
-            status, detail = "failed", "; ".join(problems)
+            status, detail = "needs_review" if review else "failed", "; ".join(problems)
             log.warning("fund %s: %s", plan.scope_code, detail)
         outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, status, detail)
-        last_status = "refused" if refused else "failed" if unlinked else "synced"
+        last_status = "refused" if refused else status if unlinked else "synced"
         with self.state.begin() as conn:
             self.recorder.fund(
                 conn,
@@ -307,6 +320,35 @@ class Executor:
             self.recorder.outcomes(conn, [outcome], now)
         if client is not None:
             self.cache.store(remote_from(client), now)
+        return outcome
+
+    def _gone(self, plan: FundPlan) -> str:
+        """``"deleted"`` when a write to the fund's client was refused because a person deleted it, else "".
+
+        An incremental run writes on the strength of stored hashes; XPM refusing the write is how it
+        notices. One read tells a deleted client from any other refusal. (An archived client stays a
+        failure here, retried: a person may restore it; full runs read it and send it to review.)
+        """
+        try:
+            client = self.api.get_client(plan.client_uuid or "")
+        except (RecordError, NotFound):
+            return "deleted"
+        return "deleted" if client.is_deleted else ""
+
+    def _refused_by_xpm(self, plan: FundPlan, error: RecordError) -> Outcome:
+        """A refused fund: for review, once, when a person deleted its client in XPM; else failed."""
+        gone = self._gone(plan) if plan.action is not Action.CREATE else ""
+        if not gone:
+            return self._failed(plan, refusal(error))
+        detail = retired_reason(gone)
+        log.warning("fund %s: %s", plan.scope_code, detail)
+        now = self.clock()
+        # The cache remembers it, so later incremental runs plan the fund for review without writing.
+        self.cache.store(RemoteClient(plan.client_uuid or "", {"IsDeleted": "Yes"}), now)
+        outcome = Outcome(plan.fund_id, plan.scope_code, plan.action.value, "needs_review", detail)
+        with self.state.begin() as conn:
+            self.recorder.fund(conn, plan, last_status="needs_review", last_error=detail)
+            self.recorder.outcomes(conn, [outcome], now)
         return outcome
 
     def _refused(self, plan: FundPlan, desired: DesiredFund, detail: str) -> Outcome:

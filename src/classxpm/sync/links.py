@@ -20,9 +20,17 @@ from sqlalchemy.engine import Connection, Engine
 from classxpm.db import bulk_insert
 from classxpm.sync.model import Link, LinkedContact
 from classxpm.sync.plan import FundPlan
-from classxpm.sync.tables import contact_links, fund_links, sync_outcomes, sync_runs, watermarks
+from classxpm.sync.tables import (
+    contact_links,
+    fund_choices,
+    fund_links,
+    sync_outcomes,
+    sync_runs,
+    watermarks,
+)
 
-RETRY_STATUSES = ("failed", "deferred", "creating")
+RETRY_STATUSES = ("failed", "deferred", "creating", "chosen")
+"""Statuses the next run takes again; ``chosen``: a person answered its review (``sync/choices.py``)."""
 
 
 def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
@@ -59,6 +67,17 @@ def load_links(state: Engine, business_id: str) -> dict[str, Link]:
         )
         for row in funds
     }
+
+
+def in_review(state: Engine, business_id: str) -> dict[str, str]:
+    """Fund id → the reason, for the business's funds whose last outcome was "needs review"."""
+    with state.connect() as conn:
+        rows = conn.execute(
+            sa.select(fund_links.c.fund_id, fund_links.c.last_error).where(
+                fund_links.c.business_id == business_id, fund_links.c.last_status == "needs_review"
+            )
+        ).all()
+    return {row.fund_id: row.last_error or "" for row in rows}
 
 
 def funds_to_retry(state: Engine, business_id: str) -> tuple[str, ...]:
@@ -213,6 +232,11 @@ def forget_other_tenants(
         )
     ).rowcount
     conn.execute(sa.delete(watermarks).where(watermarks.c.business_id == business_id))
+    conn.execute(
+        sa.delete(fund_choices).where(
+            fund_choices.c.business_id == business_id, fund_choices.c.tenant_id != tenant_id
+        )
+    )
     return TenantChange(tuple(sorted(previous)), funds, contacts)
 
 

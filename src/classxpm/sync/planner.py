@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 from classxpm.sync import run_store
+from classxpm.sync.choices import to_create
 from classxpm.sync.desired import MappedFund, map_fund
 from classxpm.sync.gone import ARCHIVED, GONE, gone_links
-from classxpm.sync.links import deferred_fund_ids, load_links
+from classxpm.sync.links import deferred_fund_ids, in_review, load_links
 from classxpm.sync.model import Action, DesiredFund, Link, RemoteClient, RunMode, Value
-from classxpm.sync.plan import FundPlan, RemoteIndex, plan_fund
+from classxpm.sync.plan import FundPlan, RemoteIndex, contested, plan_fund
 from classxpm.sync.remote import RemoteState, remote_from
 from classxpm.sync.run import RunRef, SyncEnv
 from classxpm.sync.staging import iter_staged
@@ -46,6 +47,10 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     if ours & set(index.by_uuid):
         index = RemoteIndex([c for uuid, c in index.by_uuid.items() if uuid not in ours])
     planner = Planner(ref, api, links, index, quarantine)
+    planner.to_create = to_create(env.state, ref.business_id, ref.tenant_id)
+    planner.in_review = in_review(env.state, ref.business_id)
+    claiming = _unlinked(env, ref, links, set(quarantine) | planner.to_create)
+    planner.contested = contested(claiming, index, planner.taken)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     leftover = deferred_fund_ids(env.state, ref.business_id)
     rows, counts, held_back = [], Counter(), []
@@ -63,6 +68,13 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     run_store.store_plans(env.state, ref.run_id, rows)
     run_store.note_summary(env.state, ref.run_id, held_back=held_back)
     return dict(counts)
+
+
+def _unlinked(env: SyncEnv, ref: RunRef, links: dict[str, Link], apart: set[str]) -> Iterator[DesiredFund]:
+    """The run's funds that may link to an XPM client: unlinked, mapped and not ``apart`` (held back)."""
+    for mapped in mapped_funds(env, ref):
+        if mapped.desired and mapped.fund_id not in links and mapped.fund_id not in apart:
+            yield mapped.desired
 
 
 def _remote_index(env: SyncEnv, ref: RunRef, api: XpmApi) -> RemoteIndex:
@@ -90,6 +102,12 @@ class Planner:
     ) -> None:
         self.ref, self.api, self.links, self.index, self.quarantine = ref, api, links, index, quarantine
         self.taken = {link.client_uuid for link in links.values()}
+        self.contested: set[str] = set()
+        self.to_create: set[str] = set()
+        self.in_review: dict[str, str] = {}
+        """Funds whose last outcome was needs review, with the reason: incremental runs report it once."""
+        """Funds a person chose a new client for (``classxpm link --create``)."""
+        """XPM clients two or more unlinked funds of the run match: see :func:`plan.contested`."""
 
     def plan(self, mapped: MappedFund) -> tuple[FundPlan, list[dict[str, Any]]]:
         """Plan one mapped fund; returns the plan and its field-level diff."""
@@ -108,6 +126,8 @@ class Planner:
             "taken": self.taken,
             "quarantine_reason": self.quarantine.get(desired.fund_id),
             "retired": self.index.retired,
+            "contested": self.contested,
+            "create_anyway": mapped.fund_id in self.to_create,
         }
         fund_plan = plan_fund(desired, link, compare, **options)
         held = self.index.by_uuid.get(fund_plan.client_uuid or "")
@@ -115,10 +135,25 @@ class Planner:
             if not (held and held.contacts_read):
                 held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
+        if self._reported(fund_plan):
+            still = f"still needs review, reported before: {fund_plan.reason}"
+            fund_plan = FundPlan(
+                desired.fund_id, desired.scope_code, Action.UNCHANGED, fund_plan.client_uuid, still
+            )
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
         # The field-level diff is what a dry run reports; a real run's report does not show it.
         return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
+
+    def _reported(self, fund_plan: FundPlan) -> bool:
+        """True when an incremental run would report a review already reported for the same reason.
+
+        Incremental runs every few minutes re-read the last changed funds (the watermark's overlap);
+        a fund waiting for a person is reported by the run that found it, and by full runs.
+        """
+        incremental = self.ref.mode is RunMode.INCREMENTAL
+        same = self.in_review.get(fund_plan.fund_id) == fund_plan.reason
+        return incremental and fund_plan.action is Action.NEEDS_REVIEW and same
 
 
 def _needs_contacts(fund_plan: FundPlan, held: RemoteClient | None, *, compared: bool) -> bool:

@@ -174,3 +174,15 @@ quarantined_funds = sa.Table(
     sa.Column("scope_code", sa.String(32), nullable=False),
     sa.Column("rules", sa.JSON, nullable=False),
 )
+
+fund_choices = sa.Table(
+    "fund_choices",
+    metadata,
+    sa.Column("business_id", sa.String(36), primary_key=True),
+    sa.Column("fund_id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(36), nullable=False),
+    sa.Column("choice", sa.String(10), nullable=False),
+    sa.Column("client_uuid", sa.String(36)),
+    sa.Column("chosen_at", UtcDateTime(), nullable=False),
+)
+"""A person's answer to a fund that needed review: ``link`` to ``client_uuid``, or ``create`` a client."""

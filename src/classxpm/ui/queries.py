@@ -213,3 +213,13 @@ def review_candidates(state: Engine, link: Mapping[str, Any]) -> list[XpmClient]
     )
     with state.connect() as conn:
         return [_xpm_client(row) for row in conn.execute(query).mappings()]
+
+
+def xpm_client(state: Engine, tenant_id: str, client_uuid: str) -> XpmClient | None:
+    """One client of ``tenant_id`` as the sync last read XPM, or None when it read no such client."""
+    query = sa.select(remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.read_at).where(
+        remote_clients.c.tenant_id == tenant_id, remote_clients.c.client_uuid == client_uuid
+    )
+    with state.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return _xpm_client(row) if row else None

@@ -13,7 +13,7 @@ from classxpm.sync.model import (
     RemoteContact,
     SyncMode,
 )
-from classxpm.sync.plan import RemoteIndex, changed_fields, plan_fund
+from classxpm.sync.plan import RemoteIndex, changed_fields, contested, plan_fund
 
 FIELDS = {
     "Name": "Smith Family Super Fund",
@@ -291,4 +291,73 @@ def test_namesake_members_take_the_clients_namesake_contacts_one_each_never_a_co
         (Action.UPDATE, "k2"),  # its name is written as Class spells it
     ]
     alone = plan_fund(desired(contacts=[JANE]), None, RemoteIndex([held]))
-    assert [s.action for s in alone.contact_steps] == [Action.CREATE], "one member, two namesakes: no guess"
+    assert [s.action for s in alone.contact_steps] == [Action.NEEDS_REVIEW], "one member, two namesakes"
+    assert alone.write_calls == 0, "no guess, and no third Jane Smith either"
+
+
+def test_one_exact_name_match_links_when_no_identifier_says_otherwise():
+    bare = remote(fields={"ExportCode": "", "BusinessNumber": ""})
+    plan = plan_fund(desired(), None, RemoteIndex([bare]))
+    assert (plan.action, plan.client_uuid, plan.reason) == (Action.LINK, "c1", "matched by name")
+    assert plan.changed_fields == ("ExportCode", "BusinessNumber"), "the fund's identifiers are written"
+
+
+@pytest.mark.parametrize(
+    "other", [{"ExportCode": "JONES01", "BusinessNumber": ""}, {"ExportCode": "", "BusinessNumber": "1" * 11}]
+)
+def test_a_name_twin_with_another_export_code_or_abn_is_another_entity(other):
+    plan = plan_fund(desired(), None, RemoteIndex([remote(fields=other)]))
+    assert (plan.action, plan.client_uuid) == (Action.CREATE, None)
+
+
+def test_two_exact_name_matches_need_review_never_a_third_client():
+    twins = [remote(u, {"ExportCode": "", "BusinessNumber": ""}) for u in ("c1", "c2")]
+    plan = plan_fund(desired(), None, RemoteIndex(twins))
+    assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+    assert "2 XPM clients match by name" in plan.reason
+
+
+def test_an_export_code_match_with_another_name_and_abn_is_not_taken_over():
+    stranger = remote(fields={"Name": "Jones Pty Ltd", "BusinessNumber": "53004085616"})
+    plan = plan_fund(desired(), None, RemoteIndex([stranger]))
+    assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+    for side in ("'Jones Pty Ltd'", "53004085616", "'Smith Family Super Fund'", "51824753556"):
+        assert side in plan.reason, "both sides are shown"
+    renamed = remote(fields={"Name": "Smith Super (renamed)"})
+    assert plan_fund(desired(), None, RemoteIndex([renamed])).action is Action.LINK, "the ABN agrees"
+
+
+def test_two_funds_wanting_one_client_both_need_review_whatever_their_order():
+    held = RemoteIndex([remote(fields={"ExportCode": ""})])
+    first = desired()
+    second = DesiredFund("f2", "SMITH02", {**FIELDS, "ExportCode": "SMITH02"}, "h2")
+    both = contested([first, second], held, set())
+    assert both == {"c1"}
+    for fund in (first, second, first):
+        plan = plan_fund(fund, None, held, contested=both)
+        assert (plan.action, plan.write_calls) == (Action.NEEDS_REVIEW, 0)
+        assert "another fund" in plan.reason
+    assert contested([first], held, set()) == set(), "one fund alone links"
+
+
+def test_a_new_member_of_a_linked_fund_with_two_namesake_contacts_needs_review():
+    held = remote(
+        contacts=[
+            RemoteContact("k1", {"Name": "John Smith", "Email": "j1@example.com"}),
+            RemoteContact("k2", {"Name": "John Smith", "Email": "j2@example.com"}),
+        ]
+    )
+    john = DesiredContact("m9", {"Name": "John Smith", "Email": "john@example.com"}, "ch9")
+    plan = plan_fund(desired(contacts=[john]), Link("f1", "c1", "h1"), RemoteIndex([held]))
+    assert [(s.action, s.contact_uuid) for s in plan.contact_steps] == [(Action.NEEDS_REVIEW, None)]
+    assert plan.write_calls == 0
+
+
+def test_a_linked_contact_a_person_removed_in_xpm_is_added_back_by_a_full_run():
+    link = Link("f1", "c1", "h1", {"m1": LinkedContact("k1", "ch1")})
+    removed = plan_fund(desired(contacts=[JANE]), link, RemoteIndex([remote()]))
+    assert [(s.action, s.contact_uuid) for s in removed.contact_steps] == [(Action.CREATE, None)]
+    assert removed.action is Action.UPDATE
+    unread = RemoteClient("c1", remote().fields, (), contacts_read=False)
+    kept = plan_fund(desired(contacts=[JANE]), link, RemoteIndex([unread]))
+    assert kept.action is Action.UNCHANGED, "contacts not read: nothing is known to be missing"
