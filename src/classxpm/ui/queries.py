@@ -156,18 +156,10 @@ def _xpm_client(row: RowMapping) -> XpmClient:
         name=client.name,
         export_code=client.export_code,
         business_number=client.business_number,
-        retired=retired(client.fields),
-        web_url=client.fields.get("WebUrl") or None,
+        retired=client.retired,
+        web_url=client.web_url,
         read_at=row["read_at"],
     )
-
-
-def retired(fields: Mapping[str, Any]) -> str:
-    """``"deleted"`` or ``"archived"`` when a person retired the client in XPM, else ``""``."""
-    for flag, state in (("IsDeleted", "deleted"), ("IsArchived", "archived")):
-        if str(fields.get(flag) or "").strip().lower() in ("yes", "true"):
-            return state
-    return ""
 
 
 def launch_urls(state: Engine, links: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -190,8 +182,9 @@ def launch_urls(state: Engine, links: Iterable[Mapping[str, Any]]) -> dict[str, 
     with state.connect() as conn:
         for tenant_id, client_uuid, fields in conn.execute(query):
             fund_id = wanted.get((tenant_id, client_uuid))
-            if fund_id and (fields or {}).get("WebUrl"):
-                urls[fund_id] = fields["WebUrl"]
+            url = RemoteClient(client_uuid, fields or {}).web_url
+            if fund_id and url:
+                urls[fund_id] = url
     return urls
 
 
