@@ -56,3 +56,15 @@ def admin_client(ui_services) -> TestClient:
         username="ann", role="admin"
     )
     return TestClient(app, base_url="http://127.0.0.1:8080", root_path="/classxpm", cookies={"_token": "jwt"})
+
+
+@pytest.fixture
+def viewer_client(ui_services) -> TestClient:
+    """The pages signed in as an Airflow Viewer: they may read, not act."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    app = create_app()
+    app.dependency_overrides[pages.services] = lambda: ui_services
+    app.dependency_overrides[access.auth_manager] = _simple_auth_manager
+    app.dependency_overrides[access.airflow_user] = lambda: SimpleAuthManagerUser(username="vic", role="viewer")
+    return TestClient(app, base_url="http://127.0.0.1:8080", root_path="/classxpm", cookies={"_token": "jwt"})

@@ -271,7 +271,7 @@ def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, 
     seen_by_viewer = viewer.get("/funds/f-00030", params={"business": BUSINESS})
 
     assert "A person must choose its XPM client first: 2 XPM clients match by export code" in hint(page)
-    table = re.search(r'<table id="candidates">.*?</table>', page.text, re.S).group(0)
+    table = re.search(r'<table id="candidates">.*?</table>', seen_by_viewer.text, re.S).group(0)
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
     cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
     assert cells == [
@@ -284,10 +284,16 @@ def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, 
         ],
         ["Old name", "smsf00030", "—", "archived", "—"],
     ]
+    admin_table = re.search(r'<table id="candidates">.*?</table>', page.text, re.S).group(0)
+    assert admin_table.count("Link to this client") == 1, "one button, for the live candidate"
+    assert "Restore it in XPM to link it" in admin_table, "an archived candidate cannot be chosen"
+    assert 'id="create-client"' in page.text
     assert 'id="review-action"' in page.text
     assert "give the right client the ExportCode <strong>SMSF00030</strong>" in page.text
     assert 'id="candidates"' in seen_by_viewer.text
     assert 'id="review-action"' not in seen_by_viewer.text, "the action is for those who may manage XPM"
+    assert "Link to this client" not in seen_by_viewer.text
+    assert 'id="create-client"' not in seen_by_viewer.text
 
 
 def test_needs_review_with_no_client_in_the_last_read_says_so(viewer, funds):
