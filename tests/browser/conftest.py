@@ -32,6 +32,7 @@ from classxpm.sync.tables import fund_links
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, client_urls
 from classxpm.xpm_sim.testing import SimulatorHandle, running_simulator
+from fixtures.screenshots import SCREENSHOTS, Screenshots
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -254,8 +255,15 @@ def _fund(fund_id: str, code: str, name: str, client_uuid: str | None) -> dict:
     }
 
 
-def shot(page, tmp_path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Screenshots:
+    """``shot(page, name)``: a screenshot kept under test-artifacts/screenshots, checked for TFNs."""
+    return Screenshots(request.module.__name__.rpartition(".")[2], request.node.name)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SCREENSHOTS.exists():
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
 
 
 def open_from_menu(page, stack: Stack, entry: str):

@@ -66,5 +66,7 @@ def viewer_client(ui_services) -> TestClient:
     app = create_app()
     app.dependency_overrides[pages.services] = lambda: ui_services
     app.dependency_overrides[access.auth_manager] = _simple_auth_manager
-    app.dependency_overrides[access.airflow_user] = lambda: SimpleAuthManagerUser(username="vic", role="viewer")
+    app.dependency_overrides[access.airflow_user] = lambda: SimpleAuthManagerUser(
+        username="vic", role="viewer"
+    )
     return TestClient(app, base_url="http://127.0.0.1:8080", root_path="/classxpm", cookies={"_token": "jwt"})

@@ -111,7 +111,7 @@ def fund_page(
     fund_id: str,
     **shown: Any,
 ) -> HTMLResponse:
-    """Render one fund's page; ``shown`` adds what an action answered (``notice``, ``problem``, ``confirm``)."""
+    """Render one fund's page; ``shown`` adds what an answer gave (``notice``, ``problem``, ``confirm``)."""
     link = fund_link(services, business_id, fund_id)
     linked = link["client_uuid"] is not None
     launch = queries.launch_urls(services.state, [link]).get(fund_id)

@@ -29,6 +29,7 @@ def answer(
     request: Request,
     viewer: ViewerDep,
     services: ServicesDep,
+    *,
     fund_id: str,
     business: BusinessForm,
     choice: Annotated[str, Form(pattern="^(link|create|unlink)$")],
@@ -44,12 +45,13 @@ def answer(
     try:
         done = choices.answer(services.state, fund, choice, services.clock(), client)
     except choices.ChoiceError as exc:
-        return fund_page(request, viewer, services, business, fund_id, problem=f"Nothing was changed: {exc}.")
+        problem = f"Nothing was changed: {exc}."
+        return fund_page(request, viewer, services, business, fund_id, problem=problem)
     return fund_page(request, viewer, services, business, fund_id, notice=done)
 
 
 @router.get("/funds/{fund_id}/answer", include_in_schema=False)
 def reloaded(request: Request, viewer: ViewerDep, fund_id: str, business: str) -> RedirectResponse:
-    """The fund page again when the page an answer produced is reloaded (Airflow keeps the frame's address)."""
+    """The fund page again when an answer's page is reloaded (Airflow keeps the frame's address)."""
     target = request.url_for("fund", fund_id=fund_id).include_query_params(business=business)
     return RedirectResponse(target, status_code=303)

@@ -32,7 +32,10 @@ def review(ui_services):
                 last_error="2 XPM clients hold the fund's name",
             )
         )
-        for uuid, name, archived in [("c-live", "Twin Peaks Super Fund", "No"), ("c-old", "Twin Peaks", "Yes")]:
+        for uuid, name, archived in [
+            ("c-live", "Twin Peaks Super Fund", "No"),
+            ("c-old", "Twin Peaks", "Yes"),
+        ]:
             fields = {"Name": name, "ExportCode": "TWIN01", "IsArchived": archived}
             conn.execute(
                 sa.insert(remote_clients).values(
@@ -54,7 +57,9 @@ def review(ui_services):
 
 
 def _answer(client, choice: str, confirmed: bool, uuid: str = ""):
-    form = {"business": BUSINESS, "choice": choice, "client": uuid} | ({"confirmed": "yes"} if confirmed else {})
+    form = {"business": BUSINESS, "choice": choice, "client": uuid} | (
+        {"confirmed": "yes"} if confirmed else {}
+    )
     return client.post(f"/funds/{FUND}/answer", params={"business": BUSINESS}, data=form)
 
 
@@ -86,7 +91,9 @@ def test_linking_to_a_candidate_asks_what_it_does_then_links_and_keeps_the_choic
     assert _link(review) == (("c-live", choices.CHOSEN), [("link", "c-live")], 0)
 
 
-def test_create_is_kept_for_the_next_run_a_later_link_replaces_it_and_unlink_forgets_all(admin_client, review):
+def test_create_is_kept_for_the_next_run_a_later_link_replaces_it_and_unlink_forgets_all(
+    admin_client, review
+):
     asked = _answer(admin_client, "create", confirmed=False)
     assert "Create a new XPM client for fund <strong>Twin Peaks Super Fund (TWIN01)</strong>?" in asked.text
 
