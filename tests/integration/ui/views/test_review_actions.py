@@ -3,18 +3,16 @@ PostgreSQL: each asks first, then does what ``classxpm link`` does and keeps the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import sqlalchemy as sa
 
 from classxpm.sync import choices
-from classxpm.sync.tables import contact_links, fund_choices, fund_links, remote_clients
+from classxpm.sync.tables import contact_links, fund_choices, fund_links
+from fixtures.remote_clients import add_xpm_client
 
 BUSINESS = "biz-1"
 TENANT = "tenant-1"
 FUND = "f-twin"
-READ_AT = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -32,27 +30,13 @@ def review(ui_services):
                 last_error="2 XPM clients hold the fund's name",
             )
         )
-        for uuid, name, archived in [
-            ("c-live", "Twin Peaks Super Fund", "No"),
-            ("c-old", "Twin Peaks", "Yes"),
-        ]:
-            fields = {"Name": name, "ExportCode": "TWIN01", "IsArchived": archived}
-            conn.execute(
-                sa.insert(remote_clients).values(
-                    tenant_id=TENANT,
-                    client_uuid=uuid,
-                    export_code="TWIN01",
-                    name=name,
-                    fields=fields,
-                    contacts=[],
-                    read_at=READ_AT,
-                )
-            )
         conn.execute(
             sa.insert(contact_links).values(
                 business_id=BUSINESS, fund_id=FUND, member_id="m-1", contact_uuid="k-1"
             )
         )
+    for uuid, name, archived in [("c-live", "Twin Peaks Super Fund", "No"), ("c-old", "Twin Peaks", "Yes")]:
+        add_xpm_client(ui_services.state, uuid, TENANT, Name=name, ExportCode="TWIN01", IsArchived=archived)
     return ui_services.state
 
 

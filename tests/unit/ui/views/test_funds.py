@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
-from classxpm.sync.tables import fund_links, remote_clients, sync_outcomes
+from classxpm.sync.tables import fund_links, sync_outcomes
+from fixtures.remote_clients import add_xpm_client
 
 BUSINESS = "biz-1"
 SYNCED = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -169,22 +170,6 @@ def test_pages_load_in_under_a_second_with_10000_funds(admin, state):
 def set_fund(state, fund_id: str, **values) -> None:
     with state.begin() as conn:
         conn.execute(sa.update(fund_links).where(fund_links.c.fund_id == fund_id).values(**values))
-
-
-def add_xpm_client(state, uuid: str, **fields) -> None:
-    with state.begin() as conn:
-        conn.execute(
-            sa.insert(remote_clients).values(
-                tenant_id="tenant-1",
-                client_uuid=uuid,
-                export_code=fields.get("ExportCode"),
-                name=fields.get("Name", ""),
-                business_number=fields.get("BusinessNumber"),
-                fields={"UUID": uuid, **fields},
-                contacts=[],
-                read_at=SYNCED,
-            )
-        )
 
 
 def hint(page) -> str:
