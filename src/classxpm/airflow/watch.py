@@ -95,13 +95,17 @@ class ClassChangeTrigger(BaseEventTrigger):
                 try:
                     changed = debounce.observe(await asyncio.to_thread(_read, engine), polled)
                 except OperationalError as exc:
-                    self.log.warning("Class database not readable (%s): polling again", type(exc.orig).__name__)
+                    self.log.warning(
+                        "Class database not readable (%s): polling again", type(exc.orig).__name__
+                    )
                     changed = []
                 if debounce.baseline is not stored:
                     stored = debounce.baseline
                     await self._store(stored)
                 if changed:
-                    self.log.info("Class changed for %d business(es): starting the incremental sync", len(changed))
+                    self.log.info(
+                        "Class changed for %d business(es): starting the incremental sync", len(changed)
+                    )
                     yield TriggerEvent({"businesses": changed})
                 await wake.wait(self.poll_seconds if debounce.pending or wake.polls else self.idle_seconds)
                 await asyncio.sleep(max(0.0, self.poll_seconds - (time.monotonic() - polled)))
@@ -111,23 +115,16 @@ class ClassChangeTrigger(BaseEventTrigger):
 
     async def _open(self) -> tuple[Engine, _Wake]:
         from airflow.sdk.bases.hook import BaseHook
-        from sqlalchemy.pool import NullPool
 
-        from classxpm.airflow.connections import database_url_from
-        from classxpm.db import make_engine, parse_url
-        from classxpm.source import notify
+        from classxpm.source.notify import CHANNEL
 
-        url = parse_url(database_url_from(await BaseHook.aget_connection(self.conn_id)))
-        if url.get_backend_name() == "sqlite":
-            # No connection is held between polls: the file stays free for Class's writers.
-            engine = make_engine(url, poolclass=NullPool, hide_parameters=True)
-        else:
-            engine = make_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True)
-        if not await asyncio.to_thread(_installed, engine, notify.installed):
+        connection = await BaseHook.aget_connection(self.conn_id)
+        # Building the engine imports and connects: off the triggerer's event loop, which others share.
+        engine, conninfo = await asyncio.to_thread(_open_engine, connection)
+        if conninfo is None:
             return engine, _Wake()
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.log.info("Class change notification installed: listening on %s", notify.CHANNEL)
-        return engine, await _Listen.open(conninfo, notify.CHANNEL)
+        self.log.info("Class change notification installed: listening on %s", CHANNEL)
+        return engine, await _Listen.open(conninfo, CHANNEL)
 
     async def _stored(self) -> Fingerprint | None:
         from classxpm.source.changes import from_json
@@ -143,16 +140,31 @@ class ClassChangeTrigger(BaseEventTrigger):
             await self.asset_state_store.aset(_STATE_KEY, to_json(fingerprint))
 
 
+def _open_engine(connection: Any) -> tuple[Engine, str | None]:
+    """The Class engine, and the libpq URL to listen on when the change notification is installed."""
+    from sqlalchemy.pool import NullPool
+
+    from classxpm.airflow.connections import database_url_from
+    from classxpm.db import make_engine, parse_url
+    from classxpm.source import notify
+
+    url = parse_url(database_url_from(connection))
+    if url.get_backend_name() == "sqlite":
+        # No connection is held between polls: the file stays free for Class's writers.
+        return make_engine(url, poolclass=NullPool, hide_parameters=True), None
+    engine = make_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True)
+    with engine.connect() as conn:
+        listening = notify.installed(conn)
+    return engine, url.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    ) if listening else None
+
+
 def _read(engine: Engine) -> Fingerprint:
     from classxpm.source.changes import read_fingerprint
 
     with engine.connect() as conn:
         return read_fingerprint(conn)
-
-
-def _installed(engine: Engine, check: Any) -> bool:
-    with engine.connect() as conn:
-        return bool(check(conn))
 
 
 class _Wake:
@@ -204,7 +216,7 @@ def instant_sync_enabled() -> bool:
 
 
 def incremental_schedule() -> Any:
-    """The incremental DAG's schedule: Class changes (the watched asset) or hourly; 15-minute cron when off."""
+    """The incremental DAG's schedule: Class changes (the watched asset) or hourly; every 15 min when off."""
     if not instant_sync_enabled():
         return INCREMENTAL_CRON
     from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable

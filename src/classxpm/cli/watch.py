@@ -16,7 +16,10 @@ from sqlalchemy.engine import Connection
 from classxpm.airflow.connections import CLASS_DB_CONN_ID
 
 class_db_option = click.option(
-    "--class-db", "url", default=None, help=f"Class database URL (default: the {CLASS_DB_CONN_ID} connection)."
+    "--class-db",
+    "url",
+    default=None,
+    help=f"Class database URL (default: the {CLASS_DB_CONN_ID} connection).",
 )
 
 

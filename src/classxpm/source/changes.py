@@ -27,7 +27,7 @@ Fingerprint = dict[str, Mark]
 
 
 def fingerprint_statement() -> sa.CompoundSelect:
-    """The one statement a poll costs: counts and newest ``updated_at`` of funds and of members, by business."""
+    """The one statement a poll costs: counts and newest ``updated_at`` of funds and members, by business."""
     fund_marks = sa.select(
         sa.literal("funds").label("kind"),
         funds.c.business_id,
@@ -101,7 +101,7 @@ class Debounce:
         return self._first_change is not None
 
     def observe(self, fingerprint: Fingerprint, now: float) -> list[str]:
-        """Feed one poll's fingerprint at monotonic time ``now``; the changed businesses when it is time to fire.
+        """Feed one poll's fingerprint at monotonic time ``now``; the changed businesses when it is time.
 
         The first fingerprint with no baseline only sets the baseline. A burst that ends where it started
         (a fund added and removed again) fires nothing.

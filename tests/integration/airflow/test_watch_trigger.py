@@ -116,7 +116,8 @@ def test_an_edited_fund_fires_one_event_naming_its_business_and_only_aggregates_
             await watcher.polls(5)
             assert watcher.events.empty(), "a settled change fires once"
             reads = [s for s in watcher.statements if "pg_trigger" not in s]
-            assert reads and all("count(" in s and "GROUP BY" in s for s in reads), "aggregates, never rows"
+            assert reads
+            assert all("count(" in s and "GROUP BY" in s for s in reads), "aggregates, never rows"
 
     asyncio.run(scenario())
 
