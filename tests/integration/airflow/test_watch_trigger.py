@@ -136,14 +136,14 @@ def test_a_new_fund_and_a_removed_member_each_fire(class_db):
 
 def test_a_bulk_import_of_500_funds_fires_one_event_or_a_few(class_db):
     async def scenario() -> None:
-        async with watching(quiet_seconds=1.0, max_wait_seconds=120.0) as watcher:
+        async with watching(quiet_seconds=2.0, max_wait_seconds=120.0) as watcher:
             await watcher.polls(2)
             await asyncio.to_thread(_insert_funds, class_db, 500)
             events = [await watcher.next_event()]
-            await watcher.polls(15)
+            await watcher.polls(40)
             while not watcher.events.empty():
                 events.append(watcher.events.get_nowait())
-            assert 1 <= len(events) <= 3, len(events)
+            assert 1 <= len(events) <= 5, f"{len(events)} events for a burst of 500 inserts"
 
     asyncio.run(scenario())
 
