@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.world import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 INCREMENTAL = "class_xpm_incremental"
 PROCESSES = ("scheduler", "dag-processor", "triggerer")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -96,7 +91,7 @@ def airflow_env(home: Path, metadata_url: str, extra: dict[str, str]) -> dict[st
     link = dags / f"{INCREMENTAL}.py"
     if not link.exists():
         link.symlink_to(ROOT / "dags" / f"{INCREMENTAL}.py")
-    port = _free_port()
+    port = free_port()
     return {
         **os.environ,
         **extra,
