@@ -257,6 +257,7 @@ def _instant(r: dict[str, Any]) -> list[str]:
         "",
         f"Each edit's latency (s): {', '.join(str(v) for v in r['latencies'])}. All runs: {runs}.",
         "",
+        *([r["note"], ""] if r.get("note") else []),
         f"Watcher cost on the Class database, idle (no change, no run): {r['idle_queries_per_minute']} "
         "transactions a minute (PostgreSQL's own count, `pg_stat_database`, over 60 s), each one grouped "
         "statement of counts and maxima. By design at most 60/poll_seconds = 12 a minute while polling; "

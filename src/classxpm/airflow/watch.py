@@ -196,8 +196,17 @@ class _Listen(_Wake):
         return cls(conn)
 
     async def wait(self, seconds: float) -> None:
-        async for _ in self._conn.notifies(timeout=seconds, stop_after=1):
-            pass
+        import psycopg
+
+        if self.polls:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            async for _ in self._conn.notifies(timeout=seconds, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            # The listening connection dropped (a Class restart): poll until the triggerer restarts us.
+            self.polls = True
 
     async def close(self) -> None:
         await self._conn.close()

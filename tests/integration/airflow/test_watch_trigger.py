@@ -192,3 +192,26 @@ def test_with_the_notification_installed_a_change_wakes_the_watcher_without_poll
             assert await watcher.next_event() == {"businesses": [DEMO_BUSINESS_ID]}
 
     asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_a_dropped_listening_connection_falls_back_to_polling(pg_url, monkeypatch):
+    write_demo_data(pg_url, 5, 3)
+    monkeypatch.setenv("AIRFLOW_CONN_CLASS_DB", database_connection(pg_url))
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        notify.install(conn)
+    engine.dispose()
+
+    async def scenario() -> None:
+        async with watching(idle_seconds=600.0) as watcher:
+            await watcher.polls(1)
+            _execute(
+                pg_url,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            )
+            _insert_funds(pg_url, 1)
+            assert await watcher.next_event() == {"businesses": [DEMO_BUSINESS_ID]}
+
+    asyncio.run(scenario())
