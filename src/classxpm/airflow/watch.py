@@ -152,7 +152,7 @@ def _open_engine(connection: Any) -> tuple[Engine, str | None]:
     if url.get_backend_name() == "sqlite":
         # No connection is held between polls: the file stays free for Class's writers.
         return make_engine(url, poolclass=NullPool, hide_parameters=True), None
-    engine = make_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True)
+    engine = make_engine(url, pool_size=1, max_overflow=0, hide_parameters=True)
     with engine.connect() as conn:
         listening = notify.installed(conn)
     return engine, url.set(drivername="postgresql").render_as_string(
