@@ -173,8 +173,9 @@ def test_on_sqlite_no_connection_is_left_open_between_polls(sqlite_url, monkeypa
         sa.event.remove(sa.pool.Pool, "close", closed)
 
 
-@pytest.mark.postgres
-def test_with_the_notification_installed_a_change_wakes_the_watcher_without_polling(pg_url, monkeypatch):
+@pytest.fixture
+def notifying_pg(pg_url, monkeypatch) -> str:
+    """A PostgreSQL Class database with the change notification installed."""
     write_demo_data(pg_url, 5, 3)
     monkeypatch.setenv("AIRFLOW_CONN_CLASS_DB", database_connection(pg_url))
     engine = sa.create_engine(pg_url)
@@ -183,6 +184,12 @@ def test_with_the_notification_installed_a_change_wakes_the_watcher_without_poll
     with engine.connect() as conn:
         assert notify.installed(conn)
     engine.dispose()
+    return pg_url
+
+
+@pytest.mark.postgres
+def test_with_the_notification_installed_a_change_wakes_the_watcher_without_polling(notifying_pg):
+    pg_url = notifying_pg
 
     async def scenario() -> None:
         # Idle polls 10 minutes apart: only the notification can bring the event within the bound.
@@ -195,13 +202,8 @@ def test_with_the_notification_installed_a_change_wakes_the_watcher_without_poll
 
 
 @pytest.mark.postgres
-def test_a_dropped_listening_connection_falls_back_to_polling(pg_url, monkeypatch):
-    write_demo_data(pg_url, 5, 3)
-    monkeypatch.setenv("AIRFLOW_CONN_CLASS_DB", database_connection(pg_url))
-    engine = sa.create_engine(pg_url)
-    with engine.begin() as conn:
-        notify.install(conn)
-    engine.dispose()
+def test_a_dropped_listening_connection_falls_back_to_polling(notifying_pg):
+    pg_url = notifying_pg
 
     async def scenario() -> None:
         async with watching(idle_seconds=600.0) as watcher:
