@@ -32,14 +32,18 @@ from classxpm.sync.tables import fund_links
 from classxpm.validation.report import run_folder, write_stopped
 from classxpm.xpm_sim.config import DEFAULT_TENANT_ID, client_urls
 from classxpm.xpm_sim.testing import SimulatorHandle, running_simulator
+from fixtures.screenshots import SCREENSHOTS, Screenshots
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PASSWORDS = {"admin": "admin-password", "viewer": "viewer-password"}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-START_TIMEOUT = 60.0
+START_TIMEOUT = 240.0  # a deadline for start-up on a loaded machine, not a speed check
 BUSINESS = "biz-1"
 LAUNCH = "Launch Xero Practice Manager"
+BROWSER_WAIT_MS = 120_000
+"""How long a condition may take to hold (a page loading, an element showing) before the test fails: a
+deadline for a machine shared and loaded, never a speed check."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ def signed_in(stack: Stack, chromium):
 
     def open_as(username: str):
         context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(BROWSER_WAIT_MS)
         context.add_cookies([{"name": "_token", "value": stack.token(username), "url": stack.url}])
         contexts.append(context)
         return context
@@ -254,8 +259,15 @@ def _fund(fund_id: str, code: str, name: str, client_uuid: str | None) -> dict:
     }
 
 
-def shot(page, tmp_path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Screenshots:
+    """``shot(page, name)``: a screenshot kept under test-artifacts/screenshots, checked for TFNs."""
+    return Screenshots(request.module.__name__.rpartition(".")[2], request.node.name)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SCREENSHOTS.exists():
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
 
 
 def open_from_menu(page, stack: Stack, entry: str):

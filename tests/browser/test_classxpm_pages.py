@@ -8,15 +8,15 @@ from classxpm.jobs.snapshot import snapshot_all
 from classxpm.xpm.session import XpmSession
 from fixtures.xpm_auth import sim_config
 
-from .conftest import BUSINESS, LAUNCH, shot
+from .conftest import BUSINESS, LAUNCH
 
 
-def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, signed_in, tmp_path):
+def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, signed_in, shot):
     page = signed_in("admin").new_page()
     settings = f"{stack.url}/classxpm/settings?business={BUSINESS}"
     page.goto(settings)
     assert page.locator("#headline").inner_text() == "Xero Integration not Authorised"
-    shot(page, tmp_path, "1-settings-not-authorised")
+    shot(page, "1-settings-not-authorised")
 
     page.click("#authorise")  # opened directly, the login takes the window: no tab to lose
     page.wait_for_url(f"{stack.sim.base_url}/**")
@@ -24,13 +24,13 @@ def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, s
     assert "Connect to Xero Practice Manager" in xero.content()
     xero.get_by_label("Second Practice").check()
     xero.get_by_label("Demo Practice").check()
-    shot(xero, tmp_path, "2-xero-consent")
+    shot(xero, "2-xero-consent")
     xero.get_by_role("button", name="Allow access").click()
     xero.wait_for_selector("#headline")
     assert xero.locator("#headline").inner_text() == "Xero Integration Authorised"
     assert xero.locator("#tenant").inner_text() == "Demo Practice"
     assert "Sync started" in xero.locator("#sync").inner_text()
-    shot(xero, tmp_path, "3-authorised")
+    shot(xero, "3-authorised")
 
     page.goto(settings)
     assert page.locator("#headline").inner_text() == "Xero Integration Authorised"
@@ -49,17 +49,17 @@ def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, s
     assert "Lodge SMSF return\tOpen\t2026-10-31" in page.locator("table.tasks").inner_text()
     launch = page.get_by_role("link", name=LAUNCH)
     assert re.match(r"https?://", launch.get_attribute("href"))
-    shot(page, tmp_path, "4-fund-linked")
+    shot(page, "4-fund-linked")
 
     page.goto(f"{stack.url}/classxpm/funds/f-jones?business={BUSINESS}")
     assert page.get_by_role("link", name=LAUNCH).count() == 0
     assert "either a valid TFN or no TFN and re-sync" in page.locator("#hint").inner_text()
     assert page.locator("#reason").inner_text() == "TFN fails its check digit"
-    shot(page, tmp_path, "5-fund-not-linked")
+    shot(page, "5-fund-not-linked")
 
     page.goto(f"{stack.url}/classxpm/reports")
     assert "class_xpm_sync/manual_1" in page.content()
-    shot(page, tmp_path, "6-reports")
+    shot(page, "6-reports")
     page.click("text=Data Docs")
     page.wait_for_url("**/data_docs/index.html")
     assert "******782" in page.content()
@@ -72,21 +72,21 @@ def test_an_admin_authorises_sees_jobs_and_tasks_then_unlinks(stack, practice, s
     page.click("#confirm-unlink")
     assert page.locator("#headline").inner_text() == "Xero Integration not Authorised"
     assert "Unlinked Demo Practice" in page.locator(".notice").inner_text()
-    shot(page, tmp_path, "7-unlinked")
+    shot(page, "7-unlinked")
 
 
-def test_a_viewer_reads_the_status_and_is_refused_actions(stack, practice, signed_in, tmp_path):
+def test_a_viewer_reads_the_status_and_is_refused_actions(stack, practice, signed_in, shot):
     page = signed_in("viewer").new_page()
     page.goto(f"{stack.url}/classxpm/settings?business={BUSINESS}")
     assert page.locator("#headline").inner_text() == "Xero Integration not Authorised"
     assert page.locator("#authorise").count() == 0
     assert page.locator("#read-only").is_visible()
-    shot(page, tmp_path, "settings-read-only")
+    shot(page, "settings-read-only")
 
     answer = page.goto(f"{stack.url}/classxpm/authorise/start?business={BUSINESS}")
     assert answer.status == 403
     assert "does not allow you to authorise" in page.locator("#message").inner_text()
-    shot(page, tmp_path, "refused")
+    shot(page, "refused")
 
 
 def test_the_pages_are_refused_without_an_airflow_sign_in(stack, chromium):

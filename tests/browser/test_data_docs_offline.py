@@ -19,10 +19,6 @@ BUSINESS = "biz-docs"
 RUN = "class_xpm_sync/manual_docs"
 
 
-def shot(page, tmp_path: Path, name: str) -> None:
-    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-
-
 def _validated(reports: Path) -> Path:
     rows = [fund_row(1), fund_row(2, abn="51 824 753 557"), fund_row(3)]
     funds, members = frames(rows, [member_row("f-1", 0), member_row("f-2", 0, email="not-an-email")])
@@ -102,7 +98,7 @@ def docs_on_disk(tmp_path_factory) -> Path:
     return _validated(tmp_path_factory.mktemp("reports"))
 
 
-def test_data_docs_open_from_disk_with_no_internet(chromium, docs_on_disk, tmp_path):
+def test_data_docs_open_from_disk_with_no_internet(chromium, docs_on_disk, shot):
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     try:
         offline = Offline(context, "file://")
@@ -110,9 +106,9 @@ def test_data_docs_open_from_disk_with_no_internet(chromium, docs_on_disk, tmp_p
         page.goto(docs_on_disk.joinpath("index.html").as_uri())
         loaded(page)
         assert_index_lists_the_run(page)
-        shot(page, tmp_path, "data-docs-index-offline")
+        shot(page, "data-docs-index-offline")
         open_validation(page, "class-funds")
-        shot(page, tmp_path, "data-docs-validation-offline")
+        shot(page, "data-docs-validation-offline")
         page.goto(docs_on_disk.joinpath("expectations", "class_members.html").as_uri())
         loaded(page)
         assert_styled(page)
@@ -121,7 +117,7 @@ def test_data_docs_open_from_disk_with_no_internet(chromium, docs_on_disk, tmp_p
         context.close()
 
 
-def test_data_docs_open_from_the_reports_page_with_no_internet(stack, signed_in, tmp_path):
+def test_data_docs_open_from_the_reports_page_with_no_internet(stack, signed_in, shot):
     folder = _validated(stack.reports)
     assert folder == stack.reports / safe_name(BUSINESS) / safe_name(RUN) / DATA_DOCS
     context = signed_in("viewer")
@@ -134,7 +130,7 @@ def test_data_docs_open_from_the_reports_page_with_no_internet(stack, signed_in,
     loaded(docs)
     assert docs.url.startswith(f"{stack.url}/classxpm/reports/{BUSINESS}/")
     assert_index_lists_the_run(docs)
-    shot(docs, tmp_path, "data-docs-index-through-the-plugin")
+    shot(docs, "data-docs-index-through-the-plugin")
     open_validation(docs, "class-members")
-    shot(docs, tmp_path, "data-docs-validation-through-the-plugin")
+    shot(docs, "data-docs-validation-through-the-plugin")
     offline.assert_all_local()

@@ -21,31 +21,29 @@ from classxpm.xpm.session import XpmSession
 from fixtures.sync_runs import DAG, run_row
 from fixtures.xpm_auth import sim_config
 
-from .conftest import BUSINESS, LAUNCH, open_from_menu, shot
+from .conftest import BUSINESS, LAUNCH, open_from_menu
 
 
-def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
-    stack, practice, signed_in, tmp_path
-):
+def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(stack, practice, signed_in, shot):
     page = signed_in("admin").new_page()
     frame = open_from_menu(page, stack, "Integration settings")
     assert frame.locator("#headline").inner_text() == "Xero Integration not Authorised"
-    shot(page, tmp_path, "1-menu-settings")
+    shot(page, "1-menu-settings")
 
     frame.locator("#authorise").click()
     page.wait_for_url(f"{stack.sim.base_url}/**")
     assert "Connect to Xero Practice Manager" in page.content(), "Xero's login took the whole window"
     page.get_by_label("Demo Practice").check()
-    shot(page, tmp_path, "2-xero-consent-top-level")
+    shot(page, "2-xero-consent-top-level")
     page.get_by_role("button", name="Allow access").click()
     assert page.locator("#headline").inner_text() == "Xero Integration Authorised"
-    shot(page, tmp_path, "3-authorised")
+    shot(page, "3-authorised")
 
     page.locator("#back-to-airflow").click()
     page.wait_for_url(f"{stack.url}/plugin/classxpm-settings/classxpm/settings?business={BUSINESS}")
     frame = page.frame_locator("iframe[title='Integration settings']")
     assert frame.locator("#headline").inner_text() == "Xero Integration Authorised"
-    shot(page, tmp_path, "4-back-in-airflow")
+    shot(page, "4-back-in-airflow")
 
     with XpmSession(sim_config(stack.sim)) as session:
         snapshot_all(session, practice)
@@ -63,7 +61,7 @@ def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
     xpm.wait_for_load_state()
     assert xpm.url == web_url, "XPM opened in a tab of its own"
     page.wait_for_url(f"{stack.url}/plugin/classxpm-settings/classxpm/funds/f-smith?*")  # Airflow follows
-    shot(page, tmp_path, "5-fund-in-airflow")
+    shot(page, "5-fund-in-airflow")
 
     frame.get_by_role("link", name="Validation reports").click()
     frame.locator("#reports tr", has_text="class_xpm_sync/manual_1").get_by_role(
@@ -72,7 +70,7 @@ def test_an_admin_authorises_launches_xpm_and_reads_data_docs_from_the_menu(
     page.wait_for_url("**/data_docs/index.html")  # Airflow's address follows its frame
     assert "******782" in frame.locator("body").inner_text(), "Data Docs open in place, TFNs masked"
     assert "123 456 782" not in frame.locator("body").inner_text()
-    shot(page, tmp_path, "6-data-docs-in-airflow")
+    shot(page, "6-data-docs-in-airflow")
 
 
 def _xpm_stand_in(route) -> None:
@@ -128,7 +126,7 @@ def _sync_runs(stack, engine, airflow_run: str) -> str:
     return this
 
 
-def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, practice, signed_in, tmp_path):
+def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, practice, signed_in, shot):
     airflow_run = _dag_run(stack)
     this = _sync_runs(stack, practice, airflow_run)
     page = signed_in("viewer").new_page()
@@ -147,19 +145,19 @@ def test_a_run_page_from_the_dag_runs_tab_and_from_the_settings_page(stack, prac
     problems = frame.locator("#problems").inner_text()
     assert "CLARK01\tfailed\tcreate\tXPM refused the record: Invalid tax number" in problems
     assert "Fix the fund in Class" in problems
-    shot(page, tmp_path, "1-run-tab-on-the-dag-run")
+    shot(page, "1-run-tab-on-the-dag-run")
 
     frame = open_from_menu(page, stack, "Integration settings")
     frame.locator("#last-sync-run").click()
     frame.locator(".chart[data-drawn=yes]").nth(1).wait_for()
     assert frame.locator("#run-id").inner_text() == this
-    shot(page, tmp_path, "2-run-page-from-settings")
+    shot(page, "2-run-page-from-settings")
 
     frame = open_from_menu(page, stack, "Validation reports")
     frame.get_by_role("link", name=this).click()
     frame.locator(".chart[data-drawn=yes]").nth(1).wait_for()
     assert frame.locator("#run-id").inner_text() == this
-    shot(page, tmp_path, "3-run-page-from-the-reports")
+    shot(page, "3-run-page-from-the-reports")
 
     frame.locator("#airflow-run").click()
     page.wait_for_url(f"{stack.url}/dags/{DAG}/runs/{quote(airflow_run, safe='')}**")
@@ -185,11 +183,11 @@ def test_a_stored_launch_link_that_is_not_a_web_address_is_never_opened(stack, p
     assert frame.locator("title").inner_text() != "opened"
 
 
-def test_a_viewer_reads_the_settings_from_the_menu_without_actions(stack, practice, signed_in, tmp_path):
+def test_a_viewer_reads_the_settings_from_the_menu_without_actions(stack, practice, signed_in, shot):
     page = signed_in("viewer").new_page()
     frame = open_from_menu(page, stack, "Integration settings")
 
     assert frame.locator("#headline").inner_text() == "Xero Integration not Authorised"
     assert frame.locator("#read-only").is_visible()
     assert frame.locator("#authorise").count() == 0
-    shot(page, tmp_path, "viewer-settings-in-airflow")
+    shot(page, "viewer-settings-in-airflow")

@@ -3,6 +3,7 @@ pipeline's side holds a source TFN, with or without spaces: task logs, XCom and 
 DB, reports and Data Docs, OpenLineage events, the state DB outside its encrypted columns.
 
 The runs are ``airflow dags test`` in child processes, as in production; the simulator (XPM) is not scanned.
+The screenshots the browser tests keep as artifacts are scanned too, through the text each one shows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from fixtures.screenshots import SCREENSHOTS
+from fixtures.screenshots import tfn_forms as shown_tfn_forms
 
 pytestmark = pytest.mark.postgres
 
@@ -138,3 +142,17 @@ def world_query(url: str, statement: str, **params) -> list:
         rows = conn.execute(sa.text(statement), params).all()
     engine.dispose()
     return rows
+
+
+def test_no_screenshot_kept_by_the_browser_tests_shows_a_tfn():
+    pictures = sorted(SCREENSHOTS.rglob("*.png"))
+    if not pictures:
+        pytest.skip(f"no browser test has kept a screenshot in {SCREENSHOTS} in this checkout")
+    texts = [picture.with_suffix(".txt") for picture in pictures]
+    missing = [str(text) for text in texts if not text.exists()]
+    found = [
+        hit for text in texts if text.exists() for hit in hits(text.read_text(), shown_tfn_forms(), str(text))
+    ]
+    print(f"TFN scan of screenshots: {len(pictures)} pictures in {SCREENSHOTS}: {len(found)} hits")
+    assert missing == [], "every screenshot keeps the text it shows"
+    assert found == []

@@ -3,7 +3,13 @@
 Class tables are ``class://<business_id>/funds`` and ``.../members``; XPM records are
 ``xpm://<tenant_id>/clients`` and ``.../contacts``. The ids are only known at run time, so tasks report
 them through Airflow's hook-lineage collector (inputs and outputs of the OpenLineage events) and through
-asset aliases (asset events, so other DAGs can schedule on them). The provider entry point registers
+asset aliases (asset events, so other DAGs can schedule on them).
+
+So that Airflow's asset graph shows where the sync reads as well as where it writes, the Class source
+tables are also declared statically, as inlets of the tasks that read them: ``class://class_db/funds`` and
+``class://class_db/members``, named after the ``class_db`` connection id, never read from the connection
+(nothing is looked up at parse time). Airflow records them as the tasks' inlet references when it parses
+the DAG; they carry no events. The provider entry point registers
 ``to_openlineage`` for both schemes; it adds the column-lineage facet derived from the mapping YAML
 (XPM field ← Class column) to XPM datasets. Masked as they are, TFN values never enter lineage: only
 column and field names do.
@@ -13,9 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from classxpm.airflow.connections import CLASS_DB_CONN_ID
 from classxpm.source.schema import column_names, funds, members
 
 CLASS_SCHEME, XPM_SCHEME = "class", "xpm"
+CLASS_TABLES = ("funds", "members")
+CLASS_GROUP = "class"
 CLIENTS_ALIAS, CONTACTS_ALIAS = "classxpm-xpm-clients", "classxpm-xpm-contacts"
 SOURCE_TABLE = {"clients": "funds", "contacts": "members"}
 MAPPING_TARGET = {"clients": "client", "contacts": "contact"}
@@ -29,6 +38,21 @@ def class_uri(business_id: str, table: str) -> str:
 def xpm_uri(tenant_id: str, records: str) -> str:
     """The asset URI of an XPM record kind (clients, contacts) of one tenant."""
     return f"{XPM_SCHEME}://{tenant_id}/{records}"
+
+
+def class_sources() -> list[Any]:
+    """The Class source tables as Airflow Assets, for the ``inlets`` of the tasks that read them."""
+    from airflow.sdk import Asset
+
+    return [
+        Asset(
+            name=f"{CLASS_DB_CONN_ID}.{table}",
+            uri=class_uri(CLASS_DB_CONN_ID, table),
+            group=CLASS_GROUP,
+            extra={"description": f"Class Super {table} read by the sync"},
+        )
+        for table in CLASS_TABLES
+    ]
 
 
 def _split(uri: str) -> tuple[str, str, str]:
@@ -81,7 +105,7 @@ def report_inputs(business_id: str) -> None:
     from airflow.sdk.lineage import get_hook_lineage_collector
 
     collector = get_hook_lineage_collector()
-    for table in ("funds", "members"):
+    for table in CLASS_TABLES:
         collector.add_input_asset(context=_CONTEXT, uri=class_uri(business_id, table))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, dag, get_current_context, task, teardown
 
-from classxpm.airflow.lineage import CLIENTS_ALIAS, CONTACTS_ALIAS
+from classxpm.airflow.lineage import CLIENTS_ALIAS, CONTACTS_ALIAS, class_sources
 
 XPM_POOL = "xpm_api"
 DEFAULT_ARGS = {
@@ -125,7 +125,7 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
             context = get_current_context()
             return sync_tasks.start(dag_id, context["run_id"], dict(context["params"]))
 
-        @task
+        @task(inlets=class_sources())
         def extract(ref: dict[str, Any]) -> dict[str, Any]:
             from classxpm.airflow import sync_tasks
 

@@ -46,16 +46,9 @@ def _act(engine, fund, client_uuid: str, *, create: bool, unlink: bool) -> None:
     from classxpm.sync import choices
     from classxpm.xpm.auth import utcnow
 
-    if client_uuid:
-        _check_client(engine, fund, client_uuid)
-        choices.link_by_hand(engine, fund, client_uuid, utcnow())
-        click.echo(f"Fund {fund.scope_code} is linked to client {client_uuid}; the next run updates it.")
-    elif create:
-        choices.create_on_purpose(engine, fund, utcnow())
-        click.echo(f"The next run creates a new XPM client for fund {fund.scope_code}.")
-    elif unlink:
-        choices.unlink(engine, fund)
-        click.echo(f"Fund {fund.scope_code} is unlinked; the next run matches it afresh.")
+    choice = choices.LINK if client_uuid else choices.CREATE if create else choices.UNLINK if unlink else ""
+    if choice:
+        click.echo(choices.answer(engine, fund, choice, utcnow(), client_uuid))
     else:
         _list(fund, _candidates(engine, fund))
 
@@ -66,21 +59,6 @@ def _candidates(engine, fund):
     return review_candidates(
         engine, {"scope_code": fund.scope_code, "fund_name": fund.fund_name, "tenant_id": fund.tenant_id}
     )
-
-
-def _check_client(engine, fund, client_uuid: str) -> None:
-    """Refuse a client the sync never read in the fund's account, or one a person retired in XPM."""
-    from classxpm.sync.choices import ChoiceError
-    from classxpm.ui.queries import xpm_client
-
-    found = xpm_client(engine, fund.tenant_id, client_uuid)
-    if found is None:
-        raise ChoiceError(
-            f"the sync has read no client {client_uuid} in the fund's XPM account: check the UUID "
-            "(`classxpm link --fund CODE` lists the candidates), or run a full sync first"
-        )
-    if found.retired:
-        raise ChoiceError(f"client {client_uuid} is {found.retired} in XPM: restore it there first")
 
 
 def _list(fund, candidates) -> None:

@@ -4,22 +4,28 @@
 payload hash, so the next run compares and puts right every mapped field and matches the members to the
 client's contacts, like any linked fund). ``create`` makes the next run create a new client for the fund
 even though XPM holds candidates. ``unlink`` forgets the link, the members' contact links and the choice:
-the next run matches the fund afresh.
+the next run matches the fund afresh. ``answer`` carries out any of the three as ``classxpm link`` and the
+fund page's buttons ask for it, and says what it did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.errors import Fatal
-from classxpm.sync.tables import contact_links, fund_choices, fund_links
+from classxpm.sync.model import RemoteClient
+from classxpm.sync.tables import contact_links, fund_choices, fund_links, remote_clients
 
 LINK = "link"
 CREATE = "create"
+UNLINK = "unlink"
+ANSWERS = (LINK, CREATE, UNLINK)
 CHOSEN = "chosen"
 """The fund's link status until its next run: in ``links.RETRY_STATUSES``, so an incremental run takes it."""
 
@@ -58,16 +64,68 @@ def find_fund(state: Engine, business_id: str, scope_code: str) -> FundRef:
         ).first()
     if row is None:
         raise ChoiceError(f"no fund {scope_code!r} of business {business_id} has been synced yet: run a sync")
+    return fund_ref(row._mapping)
+
+
+def fund_ref(row: Mapping[str, Any]) -> FundRef:
+    """The ``FundRef`` of a ``fund_links`` row."""
     return FundRef(
-        row.business_id,
-        row.fund_id,
-        row.tenant_id,
-        row.scope_code,
-        row.fund_name or "",
-        row.client_uuid,
-        row.last_status,
-        row.last_error,
+        row["business_id"],
+        row["fund_id"],
+        row["tenant_id"],
+        row["scope_code"],
+        row["fund_name"] or "",
+        row["client_uuid"],
+        row["last_status"],
+        row["last_error"],
     )
+
+
+def answer(state: Engine, fund: FundRef, choice: str, now: datetime, client_uuid: str = "") -> str:
+    """Carry out a person's answer for ``fund`` and say what it did, in the words both CLI and pages show.
+
+    Args:
+        state: The state database.
+        fund: The fund, as ``find_fund`` returned it.
+        choice: ``link`` (to ``client_uuid``), ``create`` or ``unlink``.
+        now: When the choice is made.
+        client_uuid: The XPM client to link the fund to (``link`` only).
+
+    Raises:
+        ChoiceError: The answer cannot be carried out; the message says why and what to do.
+    """
+    if choice == LINK:
+        check_client(state, fund, client_uuid)
+        link_by_hand(state, fund, client_uuid, now)
+        return f"Fund {fund.scope_code} is linked to client {client_uuid}; the next run updates it."
+    if choice == CREATE:
+        create_on_purpose(state, fund, now)
+        return f"The next run creates a new XPM client for fund {fund.scope_code}."
+    if choice == UNLINK:
+        unlink(state, fund)
+        return f"Fund {fund.scope_code} is unlinked; the next run matches it afresh."
+    raise ChoiceError(f"{choice!r} is not an answer: choose one of {', '.join(ANSWERS)}")
+
+
+def check_client(state: Engine, fund: FundRef, client_uuid: str) -> None:
+    """Refuse a client the sync never read in the fund's account, or one a person retired in XPM.
+
+    Raises:
+        ChoiceError: The client cannot be chosen; the message says what to do.
+    """
+    query = sa.select(remote_clients.c.fields).where(
+        remote_clients.c.tenant_id == fund.tenant_id, remote_clients.c.client_uuid == client_uuid
+    )
+    with state.connect() as conn:
+        fields = conn.execute(query).scalar()
+    if fields is None:
+        raise ChoiceError(
+            f"the sync has read no client {client_uuid} in the fund's XPM account: check the UUID "
+            "(`classxpm link --fund CODE` lists the candidates), or run a full sync first"
+        )
+    retired = RemoteClient(client_uuid, fields).retired
+    if retired:
+        raise ChoiceError(f"client {client_uuid} is {retired} in XPM: restore it there first")
 
 
 def link_by_hand(state: Engine, fund: FundRef, client_uuid: str, now: datetime) -> None:

@@ -17,7 +17,7 @@ from classxpm.errors import ClassXpmError, NotAuthorised, Reauthorise, Retriable
 from classxpm.ui.access import Refused
 from classxpm.ui.airflow_api import TriggerFailed
 from classxpm.ui.pages import render
-from classxpm.ui.views import authorise, funds, reports, runs, settings
+from classxpm.ui.views import authorise, funds, reports, review, runs, settings
 from classxpm.validation import data_docs
 from classxpm.xpm.errors import XpmError
 
@@ -31,7 +31,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Class XPM", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.mount("/vendor", StaticFiles(directory=VENDOR), name="vendor")
-    for module in (settings, authorise, funds, reports, runs):
+    for module in (settings, authorise, funds, review, reports, runs):
         app.include_router(module.router)
     app.add_exception_handler(ClassXpmError, _project_error)
     app.add_exception_handler(HTTPException, _http_error)

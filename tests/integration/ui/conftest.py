@@ -45,14 +45,24 @@ def ui_services(db_url, fernet_key, xpm_sim, tmp_path: Path) -> UiServices:
     engine.dispose()
 
 
-@pytest.fixture
-def admin_client(ui_services) -> TestClient:
+def _client_as(services: UiServices, username: str, role: str) -> TestClient:
+    """The pages signed in as an Airflow user with ``role``, Airflow's SimpleAuthManager deciding."""
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     app = create_app()
-    app.dependency_overrides[pages.services] = lambda: ui_services
+    app.dependency_overrides[pages.services] = lambda: services
     app.dependency_overrides[access.auth_manager] = _simple_auth_manager
-    app.dependency_overrides[access.airflow_user] = lambda: SimpleAuthManagerUser(
-        username="ann", role="admin"
-    )
+    user = SimpleAuthManagerUser(username=username, role=role)
+    app.dependency_overrides[access.airflow_user] = lambda: user
     return TestClient(app, base_url="http://127.0.0.1:8080", root_path="/classxpm", cookies={"_token": "jwt"})
+
+
+@pytest.fixture
+def admin_client(ui_services) -> TestClient:
+    return _client_as(ui_services, "ann", "admin")
+
+
+@pytest.fixture
+def viewer_client(ui_services) -> TestClient:
+    """The pages signed in as an Airflow Viewer: they may read, not act."""
+    return _client_as(ui_services, "vic", "viewer")

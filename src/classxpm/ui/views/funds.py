@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.engine import RowMapping
 
 from classxpm.ui import queries
-from classxpm.ui.access import ViewerDep
+from classxpm.ui.access import Viewer, ViewerDep
 from classxpm.ui.pages import ServicesDep, render
+from classxpm.ui.services import UiServices
 from classxpm.ui.views.settings import chosen_business
 from classxpm.validation.rules import RULES
 
@@ -90,23 +92,42 @@ def fund_detail(
     request: Request, viewer: ViewerDep, services: ServicesDep, fund_id: str, business: str
 ) -> HTMLResponse:
     """One fund: link status, last sync, reason, jobs and tasks, the launch link, or why it is missing."""
-    link = queries.fund(services.state, business, fund_id)
+    return fund_page(request, viewer, services, business, fund_id)
+
+
+def fund_link(services: UiServices, business_id: str, fund_id: str) -> RowMapping:
+    """The fund's link row; a 404 when no sync has seen such a fund."""
+    link = queries.fund(services.state, business_id, fund_id)
     if link is None:
-        raise HTTPException(status_code=404, detail=f"No fund {fund_id} in business {business}.")
+        raise HTTPException(status_code=404, detail=f"No fund {fund_id} in business {business_id}.")
+    return link
+
+
+def fund_page(
+    request: Request,
+    viewer: Viewer,
+    services: UiServices,
+    business_id: str,
+    fund_id: str,
+    **shown: Any,
+) -> HTMLResponse:
+    """Render one fund's page; ``shown`` adds what an answer gave (``notice``, ``problem``, ``confirm``)."""
+    link = fund_link(services, business_id, fund_id)
     linked = link["client_uuid"] is not None
     launch = queries.launch_urls(services.state, [link]).get(fund_id)
-    outcome = None if launch else queries.last_outcome(services.state, business, fund_id)
+    outcome = None if launch else queries.last_outcome(services.state, business_id, fund_id)
     review = link["last_status"] == "needs_review"
     return render(
         request,
         "fund.html",
         viewer=viewer,
-        business_id=business,
+        business_id=business_id,
         link=link,
         linked=linked,
         launch=launch,
-        jobs=queries.client_jobs(services.state, business, link["client_uuid"]) if linked else [],
+        jobs=queries.client_jobs(services.state, business_id, link["client_uuid"]) if linked else [],
         hint="" if launch else launch_hint(link, outcome),
         candidates=queries.review_candidates(services.state, link) if review else [],
-        snapshot=queries.snapshot(services.state, business),
+        snapshot=queries.snapshot(services.state, business_id),
+        **shown,
     )

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from classxpm.jobs.tables import job_snapshots, snapshot_jobs, snapshot_tasks
-from classxpm.sync.tables import fund_links, remote_clients, sync_outcomes
+from classxpm.sync.tables import fund_links, sync_outcomes
+from fixtures.remote_clients import add_xpm_client
 
 BUSINESS = "biz-1"
 SYNCED = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
@@ -171,22 +172,6 @@ def set_fund(state, fund_id: str, **values) -> None:
         conn.execute(sa.update(fund_links).where(fund_links.c.fund_id == fund_id).values(**values))
 
 
-def add_xpm_client(state, uuid: str, **fields) -> None:
-    with state.begin() as conn:
-        conn.execute(
-            sa.insert(remote_clients).values(
-                tenant_id="tenant-1",
-                client_uuid=uuid,
-                export_code=fields.get("ExportCode"),
-                name=fields.get("Name", ""),
-                business_number=fields.get("BusinessNumber"),
-                fields={"UUID": uuid, **fields},
-                contacts=[],
-                read_at=SYNCED,
-            )
-        )
-
-
 def hint(page) -> str:
     return re.search(r'<p id="hint" class="warning">(.*?)</p>', page.text, re.S).group(1)
 
@@ -271,7 +256,7 @@ def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, 
     seen_by_viewer = viewer.get("/funds/f-00030", params={"business": BUSINESS})
 
     assert "A person must choose its XPM client first: 2 XPM clients match by export code" in hint(page)
-    table = re.search(r'<table id="candidates">.*?</table>', page.text, re.S).group(0)
+    table = re.search(r'<table id="candidates">.*?</table>', seen_by_viewer.text, re.S).group(0)
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
     cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in rows]
     assert cells == [
@@ -284,10 +269,16 @@ def test_needs_review_lists_the_candidates_and_tells_an_admin_what_to_do(admin, 
         ],
         ["Old name", "smsf00030", "—", "archived", "—"],
     ]
+    admin_table = re.search(r'<table id="candidates">.*?</table>', page.text, re.S).group(0)
+    assert admin_table.count("Link to this client") == 1, "one button, for the live candidate"
+    assert "Restore it in XPM to link it" in admin_table, "an archived candidate cannot be chosen"
+    assert 'id="create-client"' in page.text
     assert 'id="review-action"' in page.text
     assert "give the right client the ExportCode <strong>SMSF00030</strong>" in page.text
     assert 'id="candidates"' in seen_by_viewer.text
     assert 'id="review-action"' not in seen_by_viewer.text, "the action is for those who may manage XPM"
+    assert "Link to this client" not in seen_by_viewer.text
+    assert 'id="create-client"' not in seen_by_viewer.text
 
 
 def test_needs_review_with_no_client_in_the_last_read_says_so(viewer, funds):
