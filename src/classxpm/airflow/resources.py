@@ -141,7 +141,9 @@ def sync_env() -> Iterator[SyncEnv]:
     ):
 
         def open_api(business_id: str) -> Any:
-            tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
+            tokens = StoredTokenSource(
+                TokenStore(state, cipher), business_id, session.identity, session.clock
+            )
             return session.api(tokens)
 
         yield SyncEnv(

@@ -6,7 +6,8 @@ governor's (``classxpm.xpm.governor.Budget``); only where the numbers live diffe
 
 Every change happens in one short transaction that first touches the tenant's ``xpm_rate_budgets`` row:
 that write takes the row's lock on PostgreSQL and the database's write lock on SQLite, so concurrent
-processes take turns. A call in flight is a row of ``xpm_rate_leases`` that lapses at ``expires_at`` (the
+processes take turns. A call costs two transactions: one takes its slot, one gives it back with what XPM's
+answer said. A call in flight is a row of ``xpm_rate_leases`` that lapses at ``expires_at`` (the
 call's timeout plus a margin): a process killed mid-call cannot keep its slot past that.
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,6 +29,8 @@ from sqlalchemy.engine import Connection, Engine
 from classxpm.state.tables import xpm_rate_budgets, xpm_rate_leases
 from classxpm.xpm.errors import Deferred
 from classxpm.xpm.governor import MAX_IN_FLIGHT, MINUTE_LIMIT, WINDOW_SECONDS, Budget
+
+T = TypeVar("T")
 
 LEASE_MARGIN_SECONDS = 10.0
 """A lease outlives its call's timeout by this much, so a slow answer never frees its slot early."""
@@ -46,6 +51,13 @@ class BudgetView:
     day_remaining: int | None
     deferred_until: float | None
     in_flight: int
+
+
+@dataclass(frozen=True)
+class _Lease:
+    id: str
+    seq: int
+    """The call's place in the order the tenant's calls were taken (``xpm_rate_budgets.taken``)."""
 
 
 class SharedGovernor:
@@ -77,11 +89,15 @@ class SharedGovernor:
         self._clock = clock
         self._sleep = sleep
         self._lease_margin = lease_margin
+        self._local = threading.local()
         self._holder = f"{socket.gethostname()}:{os.getpid()}"[:250]
 
     @contextmanager
     def slot(self, hold: float | None = None) -> Iterator[None]:
         """Hold one of the tenant's in-flight slots and one unit of its minute's budget for a call.
+
+        The answer's headers (``observe`` inside the slot) are applied when the slot is given back, in the
+        same transaction: two transactions a call.
 
         Args:
             hold: How long the call may take; its lease lapses that long (plus a margin) after it starts.
@@ -90,19 +106,20 @@ class SharedGovernor:
             Deferred: The daily quota is known to be spent.
         """
         lease = self._acquire(self._lease_margin + (DEFAULT_HOLD_SECONDS if hold is None else hold))
+        self._local.headers = None
+        self._local.lease = lease
         try:
             yield
         finally:
-            with self._engine.begin() as conn:
-                conn.execute(sa.delete(xpm_rate_leases).where(xpm_rate_leases.c.lease_id == lease))
+            headers, self._local.headers, self._local.lease = self._local.headers, None, None
+            self._transaction(lambda conn, now: self._release(conn, now, lease, headers))
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct the shared budget from a response's X-MinLimit-Remaining and X-DayLimit-Remaining."""
-        with self._engine.begin() as conn:
-            now = self._clock()
-            budget = self._locked(conn, now)
-            budget.observe(headers, _in_flight(conn, self._tenant, now), now)
-            self._save(conn, budget, now if _tells_the_day(headers) else None)
+        if getattr(self._local, "lease", None) is not None:
+            self._local.headers = headers
+            return
+        self._transaction(lambda conn, now: self._correct(conn, now, headers))
 
     def remaining_daily(self) -> int | None:
         """Calls left today as XPM last told any process (lately); None when not known."""
@@ -118,76 +135,136 @@ class SharedGovernor:
         now = self._clock()
         with self._engine.connect() as conn:
             row = conn.execute(_row_of(self._tenant)).first()
-            in_flight = _in_flight(conn, self._tenant, now)
+            in_flight = self._live(conn, now)[0]
         if row is None:
             return BudgetView(self._tenant, self._minute_limit, now, None, None, in_flight)
         return BudgetView(
-            self._tenant, row.minute_budget, row.window_start, row.day_remaining, row.deferred_until, in_flight
+            self._tenant,
+            row.minute_budget,
+            row.window_start,
+            row.day_remaining,
+            row.deferred_until,
+            in_flight,
         )
 
-    def _acquire(self, lease_seconds: float) -> str:
+    def _acquire(self, lease_seconds: float) -> _Lease:
         while True:
-            taken = self._try_take(lease_seconds)
-            if isinstance(taken, str):
+            taken = self._transaction(lambda conn, now: self._take(conn, now, lease_seconds))
+            if isinstance(taken, _Lease):
                 return taken
             self._sleep(taken)
 
-    def _try_take(self, lease_seconds: float) -> str | float:
-        """A new lease's id, or how long to wait before trying again."""
+    def _transaction(self, work: Callable[[Connection, float], T]) -> T:
+        """Run ``work`` in one transaction; again if another process created the tenant's row meanwhile."""
+        try:
+            with self._engine.begin() as conn:
+                return work(conn, self._clock())
+        except sa.exc.IntegrityError:
+            pass  # the row exists now, so the second try locks it instead of creating it
         with self._engine.begin() as conn:
-            now = self._clock()
-            budget = self._locked(conn, now)
-            deferred = budget.deferral(now)
-            if deferred is not None:
-                raise Deferred(deferred)
-            conn.execute(
-                sa.delete(xpm_rate_leases).where(
-                    xpm_rate_leases.c.tenant_id == self._tenant, xpm_rate_leases.c.expires_at <= now
-                )
-            )
-            if (next_free := self._next_free(conn, now)) is not None:
-                return next_free
-            wait = budget.take_or_wait(now)
+            return work(conn, self._clock())
+
+    def _take(self, conn: Connection, now: float, lease_seconds: float) -> _Lease | float:
+        """A new lease, or how long to wait before trying again."""
+        budget, taken = self._locked(conn, now)
+        deferred = budget.deferral(now)
+        if deferred is not None:
+            raise Deferred(deferred)
+        in_flight, first_lapse = self._live(conn, now)
+        if in_flight >= self._max_in_flight:
+            return max(0.0, min(POLL_SECONDS, first_lapse - now))
+        wait = budget.take_or_wait(now)
+        if wait > 0:
             self._save(conn, budget)
-            if wait > 0:
-                return wait
-            lease = uuid.uuid4().hex
-            conn.execute(
-                sa.insert(xpm_rate_leases).values(
-                    lease_id=lease, tenant_id=self._tenant, holder=self._holder, expires_at=now + lease_seconds
-                )
+            return wait
+        lease = _Lease(uuid.uuid4().hex, taken + 1)
+        self._save(conn, budget, taken=lease.seq)
+        conn.execute(
+            sa.insert(xpm_rate_leases).values(
+                lease_id=lease.id,
+                tenant_id=self._tenant,
+                holder=self._holder,
+                seq=lease.seq,
+                expires_at=now + lease_seconds,
             )
-            return lease
+        )
+        return lease
 
-    def _next_free(self, conn: Connection, now: float) -> float | None:
-        """None when a slot is free; else how long to wait (a poll, or until the first lease lapses)."""
-        live = conn.execute(
-            sa.select(sa.func.count(), sa.func.min(xpm_rate_leases.c.expires_at)).where(
-                xpm_rate_leases.c.tenant_id == self._tenant
+    def _release(
+        self, conn: Connection, now: float, lease: _Lease, headers: Mapping[str, str] | None
+    ) -> None:
+        if headers is not None:
+            self._correct(conn, now, headers, lease.seq)
+        leases = xpm_rate_leases.c
+        conn.execute(
+            sa.delete(xpm_rate_leases).where(
+                (leases.lease_id == lease.id)
+                | ((leases.tenant_id == self._tenant) & (leases.expires_at <= now))
             )
-        ).one()
-        if live[0] < self._max_in_flight:
-            return None
-        return max(0.0, min(POLL_SECONDS, live[1] - now))
+        )
 
-    def _locked(self, conn: Connection, now: float) -> Budget:
-        """The tenant's budget, its row locked (created on first use) until the transaction ends."""
-        touched = conn.execute(
+    def _correct(
+        self, conn: Connection, now: float, headers: Mapping[str, str], seq: int | None = None
+    ) -> None:
+        """Apply an answer's headers; ``seq`` is its call's place in the order calls were taken."""
+        budget, taken = self._locked(conn, now)
+        if seq is None:
+            unseen = self._live(conn, now)[0]
+        else:
+            # Calls taken after this one may have reached XPM after it (answers come back in any order across
+            # processes), and so may calls taken before it that are still in flight.
+            unseen = taken - seq + self._live(conn, now, before=seq)[0]
+        budget.observe(headers, unseen, now)
+        self._save(conn, budget, day_seen_at=now if _tells_the_day(headers) else None)
+
+    def _live(self, conn: Connection, now: float, before: int | None = None) -> tuple[int, float]:
+        """The tenant's calls in flight (leases not lapsed; taken before ``before``) and the first lapse."""
+        leases = xpm_rate_leases.c
+        query = sa.select(sa.func.count(), sa.func.min(leases.expires_at)).where(
+            leases.tenant_id == self._tenant, leases.expires_at > now
+        )
+        if before is not None:
+            query = query.where(leases.seq < before)
+        count, first = conn.execute(query).one()
+        return int(count), now if first is None else float(first)
+
+    def _locked(self, conn: Connection, now: float) -> tuple[Budget, int]:
+        """The tenant's budget and calls taken so far, its row locked (created on first use) until the end.
+
+        The first statement writes the row (to itself): that takes the row's lock on PostgreSQL and the
+        write lock on SQLite before anything is read, so no two processes work from the same numbers.
+        """
+        budgets = xpm_rate_budgets.c
+        row = conn.execute(
             sa.update(xpm_rate_budgets)
-            .where(xpm_rate_budgets.c.tenant_id == self._tenant)
-            .values(tenant_id=xpm_rate_budgets.c.tenant_id)
-        ).rowcount
-        fresh = Budget.fresh(self._minute_limit, self._window_seconds, now)
-        if not touched:
-            conn.execute(sa.insert(xpm_rate_budgets).values(tenant_id=self._tenant, **_columns(fresh)))
-            return fresh
-        row = conn.execute(_row_of(self._tenant)).one()
-        fresh.window_start, fresh.minute_budget = row.window_start, row.minute_budget
-        fresh.day_remaining, fresh.deferred_until = row.day_remaining, row.deferred_until
-        return fresh
+            .where(budgets.tenant_id == self._tenant)
+            .values(tenant_id=budgets.tenant_id)
+            .returning(
+                budgets.window_start,
+                budgets.minute_budget,
+                budgets.day_remaining,
+                budgets.deferred_until,
+                budgets.taken,
+            )
+        ).first()
+        budget = Budget.fresh(self._minute_limit, self._window_seconds, now)
+        if row is None:
+            conn.execute(
+                sa.insert(xpm_rate_budgets).values(tenant_id=self._tenant, taken=0, **_columns(budget))
+            )
+            return budget, 0
+        budget.window_start, budget.minute_budget = row.window_start, row.minute_budget
+        budget.day_remaining, budget.deferred_until = row.day_remaining, row.deferred_until
+        return budget, row.taken
 
-    def _save(self, conn: Connection, budget: Budget, day_seen_at: float | None = None) -> None:
-        values = _columns(budget) | ({"day_seen_at": day_seen_at} if day_seen_at is not None else {})
+    def _save(
+        self, conn: Connection, budget: Budget, *, taken: int | None = None, day_seen_at: float | None = None
+    ) -> None:
+        values = _columns(budget)
+        if taken is not None:
+            values["taken"] = taken
+        if day_seen_at is not None:
+            values["day_seen_at"] = day_seen_at
         conn.execute(
             sa.update(xpm_rate_budgets).where(xpm_rate_budgets.c.tenant_id == self._tenant).values(**values)
         )
@@ -216,19 +293,16 @@ class SharedGovernors:
         window_seconds: float = WINDOW_SECONDS,
     ) -> SharedGovernor:
         """Return the governor of ``tenant_id`` with the given limits (its state is the database's)."""
-        limits = {"minute_limit": minute_limit, "max_in_flight": max_in_flight, "window_seconds": window_seconds}
+        limits = {
+            "minute_limit": minute_limit,
+            "max_in_flight": max_in_flight,
+            "window_seconds": window_seconds,
+        }
         return SharedGovernor(self._engine, tenant_id, limits, self._clock, self._sleep, self._lease_margin)
 
 
 def _row_of(tenant_id: str) -> sa.Select:
     return sa.select(xpm_rate_budgets).where(xpm_rate_budgets.c.tenant_id == tenant_id)
-
-
-def _in_flight(conn: Connection, tenant_id: str, now: float) -> int:
-    count = sa.select(sa.func.count()).where(
-        xpm_rate_leases.c.tenant_id == tenant_id, xpm_rate_leases.c.expires_at > now
-    )
-    return int(conn.execute(count).scalar_one())
 
 
 def _columns(budget: Budget) -> dict[str, float | int | None]:

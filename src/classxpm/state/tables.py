@@ -71,6 +71,7 @@ xpm_rate_budgets = sa.Table(
     sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("window_start", sa.Float, nullable=False),
     sa.Column("minute_budget", sa.Integer, nullable=False),
+    sa.Column("taken", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("day_remaining", sa.Integer),
     sa.Column("day_seen_at", sa.Float),
     sa.Column("deferred_until", sa.Float),
@@ -83,5 +84,6 @@ xpm_rate_leases = sa.Table(
     sa.Column("lease_id", sa.String(32), primary_key=True),
     sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
     sa.Column("holder", sa.String(250), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )

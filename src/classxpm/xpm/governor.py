@@ -91,23 +91,32 @@ class Budget:
             return 0.0
         return self.window - elapsed
 
-    def observe(self, headers: Mapping[str, str], in_flight: int, now: float) -> None:
-        """Correct the budget from one answer's headers; ``in_flight`` counts the answered call too."""
+    def observe(self, headers: Mapping[str, str], unseen: int, now: float) -> None:
+        """Correct the budget from one answer's headers.
+
+        Args:
+            headers: The answer's headers.
+            unseen: Our other calls XPM may have counted after it counted this one (so its figure misses them).
+            now: When the answer is read.
+        """
         minute, day = _count(headers, "X-MinLimit-Remaining"), _count(headers, "X-DayLimit-Remaining")
         if minute is not None:
-            self._follow_minute_window(minute, in_flight - 1, now)
+            self._follow_minute_window(minute, unseen, now)
         if day is not None:
             self.day_remaining = day
         self._note_limit_problem(headers, now)
 
     def _follow_minute_window(self, remaining: int, others: int, now: float) -> None:
-        # ``others`` were sent before this answer, perhaps not yet counted by XPM.
         if remaining > self.minute_budget + others:
             # XPM counts fixed windows of its own: more left than we thought means its window turned over.
             self.window_start = now
             self.minute_budget = max(0, min(remaining, self.minute_limit) - others)
         else:
             self.minute_budget = min(self.minute_budget, remaining)
+        if remaining == self.minute_limit - 1:
+            # XPM opened its window on this call's arrival, which may be well after we sent it when a machine
+            # is busy: ours starts no earlier than the answer, so it never ends before XPM's does.
+            self.window_start = max(self.window_start, now)
 
     def _note_limit_problem(self, headers: Mapping[str, str], now: float) -> None:
         problem = headers.get("X-Rate-Limit-Problem", "").lower()
@@ -166,7 +175,8 @@ class TenantGovernor:
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct the budgets from a response's X-MinLimit-Remaining and X-DayLimit-Remaining."""
         with self._lock:
-            self._budget.observe(headers, self._in_flight, self._clock())
+            # the other calls in flight were sent before this answer, perhaps not yet counted by XPM
+            self._budget.observe(headers, self._in_flight - 1, self._clock())
 
     def remaining_daily(self) -> int | None:
         """Calls left today for this tenant as XPM last reported it; None before the first response."""

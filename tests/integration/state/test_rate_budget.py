@@ -16,7 +16,7 @@ TENANT = "tenant-shared"
 
 class FakeTime:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = 0.0
         self.sleeps: list[float] = []
 
     def clock(self) -> float:
@@ -36,7 +36,9 @@ def time():
 def workers(state, db_url, time):
     """Two processes' governor registries on the same state database (each with its own engine)."""
     engines = [state, make_engine(db_url)]
-    yield [SharedGovernors(engine, clock=time.clock, sleep=time.sleep, lease_margin=5.0) for engine in engines]
+    yield [
+        SharedGovernors(engine, clock=time.clock, sleep=time.sleep, lease_margin=5.0) for engine in engines
+    ]
     engines[1].dispose()
 
 

@@ -41,7 +41,9 @@ def make_calls(spec: dict[str, Any], governors: Any) -> int:
         rate_window_seconds=spec["window_seconds"],
         refresh_margin_seconds=1.0,
     )
-    tokens = TokenSet(**{**spec["tokens"], "expires_at": datetime.fromisoformat(spec["tokens"]["expires_at"])})
+    tokens = TokenSet(
+        **{**spec["tokens"], "expires_at": datetime.fromisoformat(spec["tokens"]["expires_at"])}
+    )
     with XpmSession(config, governors=governors) as session:
         api = session.api_for_tokens(tokens)
         for _ in range(spec["calls"]):

@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(64), primary_key=True),
         sa.Column("window_start", sa.Float, nullable=False),
         sa.Column("minute_budget", sa.Integer, nullable=False),
+        sa.Column("taken", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("day_remaining", sa.Integer),
         sa.Column("day_seen_at", sa.Float),
         sa.Column("deferred_until", sa.Float),
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("lease_id", sa.String(32), primary_key=True),
         sa.Column("tenant_id", sa.String(64), nullable=False),
         sa.Column("holder", sa.String(250), nullable=False),
+        sa.Column("seq", sa.BigInteger, nullable=False),
         sa.Column("expires_at", sa.Float, nullable=False),
     )
     op.create_index("ix_xpm_rate_leases_tenant_id", "xpm_rate_leases", ["tenant_id"])
