@@ -4,7 +4,8 @@
 
 The spec names the world (database URLs, the simulator, the Fernet key, the reports folder, optionally its
 time scale and minute limit), the run and the step (``upsert`` with ``batch`` and ``of`` runs one mapped
-batch; ``shared_budget`` spends the tenant's budget on the state database, as Airflow tasks do). Each step runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
+batch; ``shared_budget`` spends the tenant's budget on the state database, as Airflow tasks do). Each step
+runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Database engines, the token cipher and store, the XPM config and session, the Class businesses and the
 sync's resources are built here and nowhere else. Tasks spend each XPM tenant's call budget on the state
-database (``rate_governors``), so every task on every worker shares it. Every function runs inside a task, a request or a command,
-never at DAG parse time; connections are read through the Task SDK, which also reads ``AIRFLOW_CONN_*``
-environment variables, so the CLI works without a running Airflow.
+database (``rate_governors``), so every task on every worker shares it. Every function runs inside a task,
+a request or a command, never at DAG parse time; connections are read through the Task SDK, which also
+reads ``AIRFLOW_CONN_*`` environment variables, so the CLI works without a running Airflow.
 """
 
 from __future__ import annotations

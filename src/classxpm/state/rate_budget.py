@@ -77,6 +77,7 @@ class SharedGovernor:
         engine: Engine,
         tenant_id: str,
         limits: Mapping[str, float],
+        *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         lease_margin: float = LEASE_MARGIN_SECONDS,
@@ -298,7 +299,14 @@ class SharedGovernors:
             "max_in_flight": max_in_flight,
             "window_seconds": window_seconds,
         }
-        return SharedGovernor(self._engine, tenant_id, limits, self._clock, self._sleep, self._lease_margin)
+        return SharedGovernor(
+            self._engine,
+            tenant_id,
+            limits,
+            clock=self._clock,
+            sleep=self._sleep,
+            lease_margin=self._lease_margin,
+        )
 
 
 def _row_of(tenant_id: str) -> sa.Select:

@@ -96,7 +96,7 @@ class Budget:
 
         Args:
             headers: The answer's headers.
-            unseen: Our other calls XPM may have counted after it counted this one (so its figure misses them).
+            unseen: Our other calls XPM may have counted after this one (its figure misses them).
             now: When the answer is read.
         """
         minute, day = _count(headers, "X-MinLimit-Remaining"), _count(headers, "X-DayLimit-Remaining")
