@@ -134,7 +134,8 @@ def _parallel(r: dict[str, Any]) -> list[str]:
         f"of its own, write to one tenant at production limits (60 a minute, 5 at once) at "
         f"`--time-scale {r['time_scale']:g}`, every process spending the tenant's budget in the state "
         "database (PostgreSQL). Times in simulated minutes; the floor is the calls XPM counted during the "
-        'upsert ÷ 60; "Upsert" runs from starting the processes to the last one\'s end (start-up included).',
+        'upsert ÷ 60; "Upsert" runs from telling the set-up processes to go (warm workers) to the last '
+        "one's end.",
         "",
         "| Funds | Processes | Calls counted | Writes | 429s | Floor (min) | Upsert (min) | API span (min) "
         "| Upsert ÷ floor | Real seconds | Outcomes | Target | Met |",

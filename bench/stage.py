@@ -3,7 +3,8 @@
     python -m bench.stage '<json spec>'
 
 The spec names the world (database URLs, the simulator, the Fernet key, the reports folder, optionally its
-time scale and minute limit), the run and the step (``upsert`` with ``batch`` and ``of`` runs one mapped
+time scale and minute limit), the run and the step (with ``wait_for_go`` it prints ``ready`` once set up and
+starts on a line on stdin, as a warm worker would) (``upsert`` with ``batch`` and ``of`` runs one mapped
 batch; ``shared_budget`` spends the tenant's budget on the state database, as Airflow tasks do). Each step
 runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
 """
@@ -73,6 +74,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     ref, step = RunRef.from_xcom(spec["ref"]), _step(spec)
     baseline = _rss_mb()
     with world.env(shared_budget=spec.get("shared_budget", False)) as env:
+        if spec.get("wait_for_go"):
+            print("ready", flush=True)
+            sys.stdin.readline()
         profile = cProfile.Profile() if spec.get("profile") else None
         began, cpu_began = time.perf_counter(), _cpu_seconds()
         if profile:

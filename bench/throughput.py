@@ -69,6 +69,7 @@ def start_child(spec: dict[str, Any]) -> subprocess.Popen:
         [sys.executable, "-m", "bench.stage", json.dumps(spec)],
         cwd=ROOT,
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
