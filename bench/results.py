@@ -126,7 +126,7 @@ def _walltime(r: dict[str, Any]) -> list[str]:
 
 def _parallel(r: dict[str, Any]) -> list[str]:
     lines = [
-        "## 7. One tenant's budget shared by parallel upsert tasks",
+        "## 8. One tenant's budget shared by parallel upsert tasks",
         "",
         f"`{r['command']}`",
         "",

@@ -150,10 +150,27 @@ class SharedGovernor:
 
     def _acquire(self, lease_seconds: float) -> _Lease:
         while True:
+            full = self._wait_for_a_free_slot()
+            if full is not None:
+                self._sleep(full)
+                continue
             taken = self._transaction(lambda conn, now: self._take(conn, now, lease_seconds))
             if isinstance(taken, _Lease):
                 return taken
             self._sleep(taken)
+
+    def _wait_for_a_free_slot(self) -> float | None:
+        """How long to wait while every slot is held, by a read that locks nothing (None: one looks free).
+
+        Calls waiting for a slot look often; reading first keeps them from queueing on the tenant's row lock
+        ahead of the calls that give slots back.
+        """
+        with self._engine.connect() as conn:
+            now = self._clock()
+            in_flight, first_lapse = self._live(conn, now)
+        if in_flight < self._max_in_flight:
+            return None
+        return max(0.0, min(POLL_SECONDS, first_lapse - now))
 
     def _transaction(self, work: Callable[[Connection, float], T]) -> T:
         """Run ``work`` in one transaction; again if another process created the tenant's row meanwhile."""
