@@ -17,6 +17,7 @@ pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[3]
 ARGS = [
+    "--only", "calls,walltime,throughput,quota,pages,readpath",
     "--calls", "20",
     "--wall-funds", "20",
     "--time-scale", "120",
@@ -26,8 +27,6 @@ ARGS = [
     "--quota-day-limit", "10",
     "--page-rows", "250",
     "--readpath", "20",
-    "--parallel-funds", "40",
-    "--budget-calls", "20",
 ]  # fmt: skip
 
 
@@ -41,7 +40,7 @@ def results(tmp_path_factory) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -66,17 +65,6 @@ def test_the_wall_time_run_is_measured_against_its_floor(results):
     assert wall["calls"] == wall["writes"] + 1, "one page read, then one add per fund"
     assert wall["floor_minutes"] == round(wall["calls"] / 60, 2)
     assert wall["run_minutes"] >= wall["api_minutes"] > 0
-
-
-def test_the_parallel_batches_share_one_budget_and_its_cost_is_counted(results):
-    parallel = results["results"]["parallel"]
-    assert parallel["processes"] == 8
-    assert parallel["writes"] == parallel["calls"] == parallel["counts"]["created"], "one add per fund"
-    assert parallel["floor_minutes"] == round(parallel["calls"] / 60, 2)
-    assert parallel["upsert_minutes"] >= parallel["api_minutes"] > 0
-    overhead = {row["database"]: row for row in parallel["overhead"]}
-    assert sorted(overhead) == ["PostgreSQL", "SQLite"]
-    assert all(row["transactions_per_call"] == 2 for row in overhead.values()), "take, then give back"
 
 
 def test_every_local_stage_saw_every_fund(results):
