@@ -1,9 +1,10 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,parallel] [--calls 1000,10000]
-                    [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
-                    [--quota-day-limit 5000] [--page-rows 10000] [--readpath 1000,10000,100000]
-                    [--parallel-funds 1000] [--budget-calls 1000] [--out bench]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,parallel,instant]
+                    [--calls 1000,10000] [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000]
+                    [--quota-funds 20000] [--quota-day-limit 5000] [--page-rows 10000]
+                    [--readpath 1000,10000,100000] [--parallel-funds 1000] [--budget-calls 1000]
+                    [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
@@ -26,7 +27,10 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "parallel")
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "parallel", "instant")
+DEFAULT_SCENARIOS = SCENARIOS[:-2]
+"""``parallel`` (8 upsert processes at production rate limits, minutes) and ``instant`` (starts Airflow for
+real, half an hour) run by name only."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -74,6 +78,7 @@ def command(**options: Any) -> str:
 def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
+    from bench.instant import run_instant
     from bench.pages import run_pages
     from bench.parallel import run_overhead, run_parallel
     from bench.quota import run_quota
@@ -138,6 +143,14 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
                 only="parallel", parallel_funds=funds, time_scale=scale, budget_calls=calls, seed=seed
             ),
         }
+    if "instant" in only:
+        changes, bulk, funds = options["instant_changes"], options["instant_bulk"], options["instant_funds"]
+        results["instant"] = {
+            **run_instant(changes, bulk, funds, seed),
+            "command": command(
+                only="instant", instant_changes=changes, instant_bulk=bulk, instant_funds=funds, seed=seed
+            ),
+        }
     return results
 
 
@@ -149,7 +162,10 @@ def _previous(out: Path) -> dict[str, Any]:
 
 @click.command()
 @click.option(
-    "--only", default=",".join(SCENARIOS), show_default=True, help="Scenarios to run, comma-separated."
+    "--only",
+    default=",".join(DEFAULT_SCENARIOS),
+    show_default=True,
+    help=f"Scenarios to run, comma-separated, of {', '.join(SCENARIOS)}.",
 )
 @click.option("--calls", "calls", default="1000,10000", show_default=True, help="Fund counts for scenario 1.")
 @click.option("--wall-funds", default=1000, show_default=True, help="Funds in the wall-time run.")
@@ -170,6 +186,11 @@ def _previous(out: Path) -> dict[str, Any]:
 @click.option(
     "--budget-calls", default=1000, show_default=True, help="Calls timed for the budget's overhead."
 )
+@click.option(
+    "--instant-changes", default=20, show_default=True, help="Single-fund edits timed in 'instant'."
+)
+@click.option("--instant-bulk", default=500, show_default=True, help="Funds in the bulk import of 'instant'.")
+@click.option("--instant-funds", default=10, show_default=True, help="Funds in Class when 'instant' starts.")
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
     "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."

@@ -17,7 +17,6 @@ pytestmark = pytest.mark.postgres
 
 ROOT = Path(__file__).resolve().parents[3]
 ARGS = [
-    "--only", "calls,walltime,throughput,quota,pages,readpath",
     "--calls", "20",
     "--wall-funds", "20",
     "--time-scale", "120",
