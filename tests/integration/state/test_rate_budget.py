@@ -10,26 +10,14 @@ import pytest
 from classxpm.db import make_engine
 from classxpm.state.rate_budget import DAY_MEMORY_WINDOWS, SharedGovernors
 from classxpm.xpm.errors import Deferred
+from fixtures.xpm_auth import FakeTime
 
 TENANT = "tenant-shared"
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def time():
-    return FakeTime()
+    return FakeTime([])
 
 
 @pytest.fixture
