@@ -1,8 +1,9 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,instant] [--calls 1000,10000]
-                    [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
-                    [--quota-day-limit 5000] [--page-rows 10000] [--readpath 1000,10000,100000]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,parallel,instant]
+                    [--calls 1000,10000] [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000]
+                    [--quota-funds 20000] [--quota-day-limit 5000] [--page-rows 10000]
+                    [--readpath 1000,10000,100000] [--parallel-funds 1000] [--budget-calls 1000]
                     [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
@@ -17,6 +18,7 @@ import platform
 import shlex
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,10 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "instant")
-DEFAULT_SCENARIOS = SCENARIOS[:-1]
-"""``instant`` starts Airflow for real and runs at production rate limits (half an hour): by name only."""
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "parallel", "instant")
+DEFAULT_SCENARIOS = SCENARIOS[:-2]
+"""``parallel`` (8 upsert processes at production rate limits, minutes) and ``instant`` (starts Airflow for
+real, half an hour) run by name only."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -77,6 +80,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     from bench.calls import run_scenarios
     from bench.instant import run_instant
     from bench.pages import run_pages
+    from bench.parallel import run_overhead, run_parallel
     from bench.quota import run_quota
     from bench.readpath import run_readpath
     from bench.throughput import run_throughput
@@ -130,6 +134,15 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             }
             for n in options["readpath"]
         ]
+    if "parallel" in only:
+        funds, scale, calls = options["parallel_funds"], options["time_scale"], options["budget_calls"]
+        results["parallel"] = {
+            **run_parallel(funds, seed, scale, reports).to_dict(),
+            "overhead": [asdict(row) for row in run_overhead(calls)],
+            "command": command(
+                only="parallel", parallel_funds=funds, time_scale=scale, budget_calls=calls, seed=seed
+            ),
+        }
     if "instant" in only:
         changes, bulk, funds = options["instant_changes"], options["instant_bulk"], options["instant_funds"]
         results["instant"] = {
@@ -168,6 +181,10 @@ def _previous(out: Path) -> dict[str, Any]:
 @click.option("--page-rows", default=10000, show_default=True, help="Funds and run rows behind the pages.")
 @click.option(
     "--readpath", default="1000,10000,100000", show_default=True, help="Client counts for scenario 6."
+)
+@click.option("--parallel-funds", default=1000, show_default=True, help="Funds in the parallel-upsert run.")
+@click.option(
+    "--budget-calls", default=1000, show_default=True, help="Calls timed for the budget's overhead."
 )
 @click.option(
     "--instant-changes", default=20, show_default=True, help="Single-fund edits timed in 'instant'."

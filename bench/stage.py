@@ -2,8 +2,11 @@
 
     python -m bench.stage '<json spec>'
 
-The spec names the world (database URLs, the simulator, the Fernet key, the reports folder), the run and
-the step. Each step runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
+The spec names the world (database URLs, the simulator, the Fernet key, the reports folder, optionally its
+time scale and minute limit), the run and the step (with ``wait_for_go`` it prints ``ready`` once set up and
+starts on a line on stdin, as a warm worker would) (``upsert`` with ``batch`` and ``of`` runs one mapped
+batch; ``shared_budget`` spends the tenant's budget on the state database, as Airflow tasks do). Each step
+runs in a fresh process, as an Airflow task does, so its peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ def _map_only(env: Any, ref: Any) -> dict[str, int]:
     return {"mapped": sum(m.ok for m in mapped), "held back": sum(not m.ok for m in mapped)}
 
 
-def _step(name: str) -> Any:
+def _step(spec: dict[str, Any]) -> Any:
     from classxpm.sync import steps
 
-    return _map_only if name == "map" else getattr(steps, name)
+    if spec["step"] == "upsert":
+        return lambda env, ref: steps.upsert_funds(env, ref, spec.get("batch", 0), spec.get("of", 1))
+    return _map_only if spec["step"] == "map" else getattr(steps, spec["step"])
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -58,11 +63,20 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         spec["sim"], DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, httpx.Client()
     )
     world = World(
-        spec["class_url"], spec["state_url"], sim, Path(spec["reports"]), fernet_key=spec["fernet_key"]
+        spec["class_url"],
+        spec["state_url"],
+        sim,
+        Path(spec["reports"]),
+        spec.get("time_scale", 1.0),
+        spec.get("minute_limit", 60),
+        fernet_key=spec["fernet_key"],
     )
-    ref, step = RunRef.from_xcom(spec["ref"]), _step(spec["step"])
+    ref, step = RunRef.from_xcom(spec["ref"]), _step(spec)
     baseline = _rss_mb()
-    with world.env() as env:
+    with world.env(shared_budget=spec.get("shared_budget", False)) as env:
+        if spec.get("wait_for_go"):
+            print("ready", flush=True)
+            sys.stdin.readline()
         profile = cProfile.Profile() if spec.get("profile") else None
         began, cpu_began = time.perf_counter(), _cpu_seconds()
         if profile:

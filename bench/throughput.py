@@ -59,23 +59,38 @@ class ThroughputRow:
         }
 
 
-def child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one stage in a fresh Python process; returns what it printed."""
+def start_child(spec: dict[str, Any]) -> subprocess.Popen:
+    """Start one step in a fresh Python process (``bench.stage``); ``child_result`` reads what it printed."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    done = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "bench.stage", json.dumps(spec)],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if done.returncode:
-        raise RuntimeError(f"stage {spec['step']} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_result(process: subprocess.Popen, step: str) -> dict[str, Any]:
+    """Wait for a child ``start_child`` started; returns what it printed.
+
+    Raises:
+        RuntimeError: The step failed (its stderr's end is in the message).
+    """
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"stage {step} failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one stage in a fresh Python process; returns what it printed."""
+    return child_result(start_child(spec), spec["step"])
 
 
 def run_throughput(funds: int, seed: int, reports: Path, profile: bool = True) -> ThroughputRow:

@@ -231,17 +231,23 @@ class World:
             engine.dispose()
 
     @contextmanager
-    def env(self) -> Iterator[Any]:
-        """A fresh ``SyncEnv`` (as one Airflow task builds from its connections), closed afterwards."""
+    def env(self, shared_budget: bool = False) -> Iterator[Any]:
+        """A fresh ``SyncEnv`` (as one Airflow task builds from its connections), closed afterwards.
+
+        ``shared_budget`` spends the tenant's call budget on the state database, shared with every other
+        process (as the composition root wires it for tasks); otherwise the process keeps its own.
+        """
         from classxpm.db import make_engine
         from classxpm.mapping import load_default_mappings
+        from classxpm.state.rate_budget import SharedGovernors
         from classxpm.state.tokens import StoredTokenSource, TokenStore
         from classxpm.sync.run import SyncEnv
         from classxpm.xpm.governor import GovernorRegistry
         from classxpm.xpm.session import XpmSession
 
         source, state = make_engine(self.class_url), make_engine(self.state_url)
-        session = XpmSession(self.config, governors=GovernorRegistry())
+        governors = SharedGovernors(state) if shared_budget else GovernorRegistry()
+        session = XpmSession(self.config, governors=governors)
 
         def open_api(business_id: str) -> Any:
             store = TokenStore(state, self.cipher)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from fixtures.sync_world import authorise
+from fixtures.sync_world import authorise, connection_env
 
 pytestmark = pytest.mark.postgres
 
@@ -85,3 +85,23 @@ def test_each_business_syncs_into_its_own_tenant_in_one_run(sync_world):
     by_tenant = sync_world.sim.calls()["by_tenant"]
     assert by_tenant[second_tenant] >= 6, "the second tenant's calls count against its own budget"
     assert by_tenant[sync_world.sim.tenant_id] >= 31
+
+
+def test_upsert_batches_of_one_tenant_spend_one_shared_budget_and_meet_no_429(sync_world, monkeypatch):
+    sync_world.sim.patch_config(minute_limit=12, time_scale=30)  # a minute is 2 real seconds
+    limits = {"minute_limit": 12, "rate_window_seconds": 2.0}
+    for name, value in connection_env(
+        sync_world.class_url, sync_world.state_url, sync_world.sim, **limits
+    ).items():
+        monkeypatch.setenv(name, value)
+    state, report = sync_world.run(batch_size=4)
+    assert state == "success"
+    assert report["counts"]["created"] == 30
+    tenant = sync_world.sim.tenant_id
+    entries = [
+        e for e in sync_world.sim.calls()["entries"] if e["tenant"] == tenant and ".api/" in e["endpoint"]
+    ]
+    assert [e["status"] for e in entries].count(429) == 0, "no rate-limit retry"
+    assert len(entries) > 2 * 12, "the run spanned several of XPM's minutes"
+    taken = sync_world.state_rows("SELECT taken FROM xpm_rate_budgets WHERE tenant_id = :t", t=tenant)
+    assert taken == [(len(entries),)], "every call of every batch went through the tenant's one shared budget"

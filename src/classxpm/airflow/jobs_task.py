@@ -1,9 +1,9 @@
 """What the ``xpm_jobs_snapshot`` DAG's task calls: a snapshot for every business with a stored grant.
 
 Resources come from ``classxpm.airflow.resources`` (the ``xpm_default`` and ``classxpm_state`` connections);
-the XPM session shares the process's rate governor with the sync. A refused grant does not stop the other
-businesses: it fails the run at the end, without retries, with the seed's message. A spent daily quota only
-skips that business; with no grant at all the task is skipped (not authorised).
+the XPM session spends the tenant's shared call budget, as the sync does. A refused grant does not stop the
+other businesses: it fails the run at the end, without retries, with the seed's message. A spent daily quota
+only skips that business; with no grant at all the task is skipped (not authorised).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def run_snapshot() -> list[dict[str, Any]]:
         AirflowSkipException: No business has a grant (not authorised).
         AirflowFailException: A grant was refused by Xero (retrying cannot help): re-authorise it.
     """
-    with task_outcomes(), engine(STATE_CONN_ID) as state, xpm_session() as session:
+    with task_outcomes(), engine(STATE_CONN_ID) as state, xpm_session(state=state) as session:
         results, problems = snapshot_all(session, state)
         for result in results:
             log.info("jobs snapshot: %s", result)

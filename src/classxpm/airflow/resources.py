@@ -1,9 +1,10 @@
 """The one composition root: what tasks, pages and commands build from the Airflow connections.
 
 Database engines, the token cipher and store, the XPM config and session, the Class businesses and the
-sync's resources are built here and nowhere else. Every function runs inside a task, a request or a command,
-never at DAG parse time; connections are read through the Task SDK, which also reads ``AIRFLOW_CONN_*``
-environment variables, so the CLI works without a running Airflow.
+sync's resources are built here and nowhere else. Tasks spend each XPM tenant's call budget on the state
+database (``rate_governors``), so every task on every worker shares it. Every function runs inside a task,
+a request or a command, never at DAG parse time; connections are read through the Task SDK, which also
+reads ``AIRFLOW_CONN_*`` environment variables, so the CLI works without a running Airflow.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from classxpm.xpm.auth import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from classxpm.state.rate_budget import SharedGovernors
     from classxpm.state.tokens import TokenStore
     from classxpm.sync.run import SyncEnv
     from classxpm.xpm.auth import Clock
@@ -77,11 +79,24 @@ def xpm_config(conn_id: str = XPM_CONN_ID) -> XpmConfig:
     return XpmHook(conn_id).get_config()
 
 
-def xpm_session(conn_id: str = XPM_CONN_ID) -> XpmSession:
-    """An XPM session (HTTP pool, identity calls) for connection ``conn_id``; the caller closes it."""
+def rate_governors(state: Engine) -> SharedGovernors:
+    """Each tenant's XPM call budget on the state database, shared by every process and worker."""
+    from classxpm.state.rate_budget import SharedGovernors
+
+    return SharedGovernors(state)
+
+
+def xpm_session(conn_id: str = XPM_CONN_ID, state: Engine | None = None) -> XpmSession:
+    """An XPM session (HTTP pool, identity calls) for connection ``conn_id``; the caller closes it.
+
+    With ``state``, its API calls spend each tenant's budget shared on the state database; without, this
+    process's own (commands that make a call or two).
+    """
     from classxpm.xpm.session import XpmSession
 
-    return XpmSession(xpm_config(conn_id))
+    if state is None:
+        return XpmSession(xpm_config(conn_id))
+    return XpmSession(xpm_config(conn_id), governors=rate_governors(state))
 
 
 def class_businesses(*, optional: bool = False) -> dict[str, str]:
@@ -119,23 +134,25 @@ def sync_env() -> Iterator[SyncEnv]:
     config = xpm_config()
     counter, cipher = CallCounter(), load_cipher()
     http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
-    session = XpmSession(config, http=http)
+    with (
+        engine(CLASS_DB_CONN_ID) as source,
+        engine(STATE_CONN_ID) as state,
+        XpmSession(config, http=http, governors=rate_governors(state)) as session,
+    ):
 
-    def open_api(business_id: str) -> Any:
-        tokens = StoredTokenSource(TokenStore(state, cipher), business_id, session.identity, session.clock)
-        return session.api(tokens)
-
-    try:
-        with engine(CLASS_DB_CONN_ID) as source, engine(STATE_CONN_ID) as state:
-            yield SyncEnv(
-                source,
-                state,
-                cipher,
-                load_default_mappings(),
-                open_api,
-                reports_root(),
-                calls=counter,
-                gone_from_class=config.gone_from_class,
+        def open_api(business_id: str) -> Any:
+            tokens = StoredTokenSource(
+                TokenStore(state, cipher), business_id, session.identity, session.clock
             )
-    finally:
-        session.close()
+            return session.api(tokens)
+
+        yield SyncEnv(
+            source,
+            state,
+            cipher,
+            load_default_mappings(),
+            open_api,
+            reports_root(),
+            calls=counter,
+            gone_from_class=config.gone_from_class,
+        )

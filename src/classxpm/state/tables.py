@@ -60,3 +60,30 @@ xpm_grants = sa.Table(
     sa.Column("last_used_at", UtcDateTime()),
     sa.Column("invalid_reason", sa.Text),
 )
+
+
+# The XPM call budget of each tenant, shared by every process that calls XPM for it (state.rate_budget).
+# Times are seconds since the epoch (wall clock, the same on every worker); no column holds a secret.
+
+xpm_rate_budgets = sa.Table(
+    "xpm_rate_budgets",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("minute_budget", sa.Integer, nullable=False),
+    sa.Column("taken", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("day_remaining", sa.Integer),
+    sa.Column("day_seen_at", sa.Float),
+    sa.Column("deferred_until", sa.Float),
+)
+
+# One row per call in flight: a lease that lapses at expires_at, so a killed process cannot keep its slot.
+xpm_rate_leases = sa.Table(
+    "xpm_rate_leases",
+    metadata,
+    sa.Column("lease_id", sa.String(32), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("holder", sa.String(250), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)

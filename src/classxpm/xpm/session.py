@@ -11,7 +11,7 @@ import httpx
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import Clock, IdentityClient, MemoryTokenSource, TokenSet, TokenSource, utcnow
 from classxpm.xpm.config import XpmConfig
-from classxpm.xpm.governor import PROCESS_GOVERNORS, GovernorRegistry
+from classxpm.xpm.governor import PROCESS_GOVERNORS, Governors
 from classxpm.xpm.retry import RetryPolicy
 from classxpm.xpm.transport import Transport
 
@@ -26,7 +26,7 @@ class XpmSession:
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = utcnow,
         http: httpx.Client | None = None,
-        governors: GovernorRegistry = PROCESS_GOVERNORS,
+        governors: Governors = PROCESS_GOVERNORS,
     ) -> None:
         self.config = config
         self.policy = RetryPolicy(config.retry, sleep=sleep)

@@ -16,7 +16,7 @@ import httpx
 from classxpm.xpm.auth import TokenSource
 from classxpm.xpm.config import XpmConfig
 from classxpm.xpm.errors import AccessTokenRejected, Reauthorise, classify, classify_transport_error
-from classxpm.xpm.governor import PROCESS_GOVERNORS, GovernorRegistry, TenantGovernor
+from classxpm.xpm.governor import PROCESS_GOVERNORS, Governors, RateGovernor, TenantGovernor
 from classxpm.xpm.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class Transport:
         http: httpx.Client,
         *,
         policy: RetryPolicy | None = None,
-        governors: GovernorRegistry = PROCESS_GOVERNORS,
+        governors: Governors = PROCESS_GOVERNORS,
     ) -> None:
         self._config = config
         self._tokens = tokens
@@ -47,10 +47,12 @@ class Transport:
             "max_in_flight": config.max_in_flight,
             "window_seconds": config.rate_window_seconds,
         }
-        self._governor = governors.for_tenant(tenant, **limits) if tenant else TenantGovernor(**limits)
+        self._governor: RateGovernor = (
+            governors.for_tenant(tenant, **limits) if tenant else TenantGovernor(**limits)
+        )
 
     @property
-    def governor(self) -> TenantGovernor:
+    def governor(self) -> RateGovernor:
         """The rate governor of this transport's tenant."""
         return self._governor
 
@@ -94,7 +96,7 @@ class Transport:
         headers = {**XML_HEADERS, "Authorization": f"Bearer {token}"}
         if call.tenant and self._tokens.tenant_id:
             headers["xero-tenant-id"] = self._tokens.tenant_id
-        with self._governor.slot():
+        with self._governor.slot(call.timeout):
             response = self._exchange(call, headers)
             self._governor.observe(response.headers)
         log.debug(
