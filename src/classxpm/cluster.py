@@ -41,7 +41,7 @@ WORKERS = ("worker-1", "worker-2")
 ADMIN = "admin"
 SIM_CLIENT_ID, SIM_CLIENT_SECRET = "classxpm-demo", "classxpm-demo-secret"
 XPM_POOL_SLOTS = 5
-START_TIMEOUT = 300.0
+START_TIMEOUT = 900.0
 """Seconds the whole start may take: Airflow starts slowly on 2 busy cores; every wait ends on a condition."""
 STOP_TIMEOUT = 30.0
 
@@ -236,20 +236,10 @@ def _save(spec: ClusterSpec, state: Mapping[str, Any]) -> None:
 def _spawn(
     spec: ClusterSpec, state: dict[str, Any], name: str, argv: list[str], env: Mapping[str, str]
 ) -> None:
-    """Start ``argv`` as the leader of a new session (its own process group) and record it at once."""
-    logs = spec.run_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"{name}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console scripts, arguments built here
-            argv,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    state["processes"][name] = {"pid": process.pid, "started": _start_time(process.pid), "log": str(log)}
+    """Start a long-running component and record it (pid, start time, log) at once."""
+    process = _one_off(spec, name, argv, env)
+    log = str(spec.run_dir / "logs" / f"{name}.log")
+    state["processes"][name] = {"pid": process.pid, "started": _start_time(process.pid), "log": log}
     _save(spec, state)
 
 
@@ -340,25 +330,43 @@ def _check_redis(spec: ClusterSpec) -> None:
         raise click.ClickException(f"Redis is not answering at {REDIS_HOST}:{REDIS_PORT}: {exc}") from None
 
 
-def _run(env: Mapping[str, str], *argv: str) -> str:
-    done = subprocess.run(argv, env=dict(env), capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode:
-        raise click.ClickException(f"{' '.join(argv[:3])} failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    return done.stdout
+def _one_off(spec: ClusterSpec, name: str, argv: list[str], env: Mapping[str, str]) -> subprocess.Popen:
+    """Start ``argv`` as the leader of a new session (its own process group), its output to its log."""
+    logs = spec.run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{name}.log").open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own console scripts, arguments built here
+            argv,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
-def _prepare(spec: ClusterSpec, env: Mapping[str, str], keys: Mapping[str, str]) -> None:
+def _finish(spec: ClusterSpec, name: str, job: subprocess.Popen, deadline: float) -> None:
+    """Wait for a one-off command; its log's tail in the error when it fails."""
+    try:
+        code = job.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        raise click.ClickException(f"{name} did not finish within {START_TIMEOUT:.0f} s") from None
+    if code:
+        tail = (spec.run_dir / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
+        raise click.ClickException(f"{name} failed (exit {code}):\n{tail}")
+
+
+def _prepare_pipeline(spec: ClusterSpec, keys: Mapping[str, str]) -> None:
+    """The sign-in file, the state database at head, and the demo Class database when it has no tables."""
+    import sqlalchemy as sa
+
     from classxpm.source.demo_data import write_demo_data
     from classxpm.state.migrations import upgrade
 
-    (spec.run_dir / "passwords.json").write_text(json.dumps({ADMIN: keys["admin_password"]}))
-    os.chmod(spec.run_dir / "passwords.json", 0o600)
-    _run(env, _bin("airflow"), "db", "migrate")
-    description = "Calls to Xero Practice Manager: Xero allows 5 at once per tenant"
-    _run(env, _bin("airflow"), "pools", "set", "xpm_api", str(XPM_POOL_SLOTS), description)
+    passwords = spec.run_dir / "passwords.json"
+    passwords.write_text(json.dumps({ADMIN: keys["admin_password"]}))
+    passwords.chmod(0o600)
     upgrade(spec.database_url("state"))
-    import sqlalchemy as sa
-
     engine = sa.create_engine(spec.database_url("class"))
     with engine.connect() as conn:
         filled = sa.inspect(conn).has_table("funds")
@@ -429,9 +437,35 @@ def _start(
     echo: Callable[[str], None],
 ) -> None:
     _empty_queue(spec)
-    _prepare(spec, env, keys)
-    echo(f"1. Databases {', '.join(state['databases'].values())} on 127.0.0.1:5432; Redis db {spec.redis_db}")
-    sim = [_bin("classxpm"), "xpm-sim", "serve", "--port", str(ports["sim"]), "--auto-approve"]
+    airflow = _bin("airflow")
+    jobs = {"airflow-db-migrate": _one_off(spec, "airflow-db-migrate", [airflow, "db", "migrate"], env)}
+    try:
+        _prepare_pipeline(spec, keys)
+        databases = ", ".join(state["databases"].values())
+        echo(f"1. Databases {databases} on 127.0.0.1:5432; Celery on Redis db {spec.redis_db}")
+        _start_simulator(spec, state, env, ports["sim"], deadline)
+        echo(f"2. XPM simulator on {state['sim_url']}; {_authorise(env)}")
+        _finish(spec, "airflow-db-migrate", jobs["airflow-db-migrate"], deadline)
+        description = "Calls to Xero Practice Manager: Xero allows 5 at once per tenant"
+        pools = [airflow, "pools", "set", "xpm_api", str(XPM_POOL_SLOTS), description]
+        jobs["airflow-pools"] = _one_off(spec, "airflow-pools", pools, env)
+        _start_airflow(spec, state, env, deadline)
+        _finish(spec, "airflow-pools", jobs["airflow-pools"], deadline)
+    finally:
+        for job in jobs.values():
+            if job.poll() is None:
+                _signal_group(job.pid, signal.SIGKILL)
+                job.wait()
+    parts = f"scheduler, dag-processor, triggerer, api-server, {len(WORKERS)} Celery workers"
+    echo(f"3. Airflow on {state['api_url']}: {parts}")
+    echo(f"   Sign in as {ADMIN}; the password is in {spec.secrets_file} (admin_password)")
+    echo(f"   Logs in {spec.run_dir / 'logs'}; make cluster-down stops it all")
+
+
+def _start_simulator(
+    spec: ClusterSpec, state: dict[str, Any], env: Mapping[str, str], port: int, deadline: float
+) -> None:
+    sim = [_bin("classxpm"), "xpm-sim", "serve", "--port", str(port), "--auto-approve"]
     sim += ["--state", str(spec.run_dir / "xpm-sim.db"), "--time-scale", str(spec.time_scale)]
     sim += ["--client-id", SIM_CLIENT_ID]
     if spec.minute_limit:
@@ -440,7 +474,10 @@ def _start(
         sim += ["--day-limit", str(spec.day_limit)]
     _spawn(spec, state, "xpm-sim", sim, {**env, "XPM_SIM_CLIENT_SECRET": SIM_CLIENT_SECRET})
     _wait("the XPM simulator", lambda: _answers(f"{state['sim_url']}/_sim/health"), state, deadline)
-    echo(f"2. XPM simulator on {state['sim_url']}; {_authorise(env)}")
+
+
+def _start_airflow(spec: ClusterSpec, state: dict[str, Any], env: Mapping[str, str], deadline: float) -> None:
+    """Start Airflow's components and both workers; return once Airflow is healthy and the workers ready."""
     airflow = _bin("airflow")
     _spawn(spec, state, "scheduler", [airflow, "scheduler"], env)
     _spawn(spec, state, "dag-processor", [airflow, "dag-processor"], env)
@@ -454,16 +491,17 @@ def _start(
     for worker in WORKERS:
         log = state["processes"][worker]["log"]
         _wait(f"{worker} to be ready", lambda log=log: _logged(log, r"\bready\."), state, deadline)
-    parts = f"scheduler, dag-processor, triggerer, api-server, {len(WORKERS)} Celery workers"
-    echo(f"3. Airflow on {state['api_url']}: {parts}")
-    echo(f"   Sign in as {ADMIN}; the password is in {spec.secrets_file} (admin_password)")
-    echo(f"   Logs in {spec.run_dir / 'logs'}; make cluster-down stops it all")
 
 
-def down(spec: ClusterSpec, drop: bool = False, echo: Callable[[str], None] = click.echo) -> list[str]:
+def down(
+    spec: ClusterSpec,
+    drop: bool = False,
+    remove_files: bool = False,
+    echo: Callable[[str], None] = click.echo,
+) -> list[str]:
     """Stop every recorded process group (SIGTERM, then SIGKILL for a group still there); returns their names.
 
-    With ``drop``, the cluster's databases, Celery queue and run folder go too.
+    With ``drop``, the cluster's databases and Celery queue go too; with ``remove_files``, its run folder.
     """
     state = _load(spec)
     running = {name: r for name, r in state.get("processes", {}).items() if is_running(r)}
@@ -483,6 +521,7 @@ def down(spec: ClusterSpec, drop: bool = False, echo: Callable[[str], None] = cl
         dropped = ", ".join(drop_databases(spec))
         echo(f"Dropped {dropped} and Celery queue {spec.name} (Redis db {spec.redis_db})")
         _empty_queue(spec)
+    if remove_files:
         import shutil
 
         shutil.rmtree(spec.run_dir, ignore_errors=True)
@@ -545,7 +584,7 @@ def up_command(name: str, run_dir: Path, redis_db: int, **demo: Any) -> None:
 @click.option("--drop", is_flag=True, help="Also drop its databases, Celery queue and run folder.")
 def down_command(name: str, run_dir: Path, redis_db: int, drop: bool) -> None:
     """Stop every process the cluster started, by pid."""
-    down(ClusterSpec(name, run_dir.resolve(), redis_db), drop=drop)
+    down(ClusterSpec(name, run_dir.resolve(), redis_db), drop=drop, remove_files=drop)
 
 
 if __name__ == "__main__":

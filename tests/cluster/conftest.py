@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from classxpm.airflow.rest_api import AirflowApi, AirflowApiError
-from classxpm.cluster import ADMIN, ClusterSpec, down, up
+from classxpm.cluster import ADMIN, ClusterSpec, down, is_running, up
 
 FUNDS = 2000
 REDIS_DB = 12
@@ -150,4 +150,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield Cluster(spec, state, api, sim, api.token or "")
         http.close()
     finally:
+        recorded = json.loads(spec.state_file.read_text())["processes"] if spec.state_file.exists() else {}
         down(spec, drop=True, echo=lambda _: None)
+    assert [name for name, record in recorded.items() if is_running(record)] == [], "down stopped them all"

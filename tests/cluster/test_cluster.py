@@ -6,6 +6,7 @@ state; what the pipeline recorded comes from the cluster's state database and ru
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections import Counter
@@ -46,6 +47,17 @@ def test_the_plugin_pages_answer_from_the_clusters_api_server(cluster):
     assert signed_in.status_code == 200
     assert "Xero Integration Authorised" in signed_in.text
     assert httpx.get(url, timeout=60, follow_redirects=False).status_code in {401, 403, 307}
+
+
+def test_starting_it_again_starts_nothing(cluster):
+    from classxpm.cluster import is_running, up
+
+    before = json.loads(cluster.spec.state_file.read_text())["processes"]
+    messages: list[str] = []
+    again = up(cluster.spec, echo=messages.append)
+    assert again["processes"] == before
+    assert all(is_running(record) for record in before.values())
+    assert messages == [f"The cluster is already up: {cluster.state['api_url']} (make cluster-down stops it)"]
 
 
 def test_a_first_sync_runs_its_upserts_on_both_workers_and_creates_each_fund_once(cluster):
