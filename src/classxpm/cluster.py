@@ -499,7 +499,9 @@ def down(
     remove_files: bool = False,
     echo: Callable[[str], None] = click.echo,
 ) -> list[str]:
-    """Stop every recorded process group (SIGTERM, then SIGKILL for a group still there); returns their names.
+    """Stop each recorded component: SIGTERM to its group, then SIGKILL to whatever is left in its session.
+
+    Returns the names of the components that were running.
 
     With ``drop``, the cluster's databases and Celery queue go too; with ``remove_files``, its run folder.
     """
@@ -508,11 +510,10 @@ def down(
     for record in running.values():
         _signal_group(record["pid"], signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and any(_group_alive(r["pid"]) for r in running.values()):
+    while time.monotonic() < deadline and any(session_processes(r["pid"]) for r in running.values()):
         time.sleep(0.2)
     for record in running.values():
-        if _group_alive(record["pid"]):
-            _signal_group(record["pid"], signal.SIGKILL)
+        kill_session(record["pid"])
     if state:
         state["processes"] = {}
         _save(spec, state)
@@ -528,17 +529,38 @@ def down(
     return list(running)
 
 
+def session_processes(sid: int) -> list[int]:
+    """Every live process of session ``sid``: a component and all it started, task processes included.
+
+    Airflow's task supervisor puts each task process in a process group of its own, so a component's
+    process group alone would miss them; they stay in the session the component leads.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
+
+
+def kill_session(sid: int, signum: int = signal.SIGKILL) -> list[int]:
+    """Send ``signum`` to every process of session ``sid``; returns their pids."""
+    pids = session_processes(sid)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+    return pids
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signum)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # --- command line ---------------------------------------------------------------------------------------
