@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,7 +38,6 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 WORKERS = ("worker-1", "worker-2")
 ADMIN = "admin"
-SIM_CLIENT_ID, SIM_CLIENT_SECRET = "classxpm-demo", "classxpm-demo-secret"
 XPM_POOL_SLOTS = 5
 START_TIMEOUT = 900.0
 """Seconds the whole start may take: Airflow starts slowly on 2 busy cores; every wait ends on a condition."""
@@ -114,12 +112,6 @@ class ClusterSpec:
         return self.run_dir / "secrets.json"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _secrets(spec: ClusterSpec) -> dict[str, str]:
     if spec.secrets_file.exists():
         return json.loads(spec.secrets_file.read_text())
@@ -139,25 +131,6 @@ def _secrets(spec: ClusterSpec) -> dict[str, str]:
     return made
 
 
-def _xpm_connection(spec: ClusterSpec, sim_url: str) -> str:
-    from classxpm.xpm_sim.config import client_urls
-
-    urls = client_urls(sim_url)
-    extra: dict[str, Any] = {
-        **urls,
-        "redirect_uri": "http://127.0.0.1:8766/callback",
-        "rate_window_seconds": 60 / spec.time_scale,
-        "refresh_margin_seconds": 300 / spec.time_scale,
-    }
-    extra.pop("api_base_url")
-    if spec.minute_limit:
-        extra["minute_limit"] = spec.minute_limit
-    if spec.day_limit:
-        extra["day_limit"] = spec.day_limit
-    conn = {"conn_type": "xpm", "login": SIM_CLIENT_ID, "password": SIM_CLIENT_SECRET}
-    return json.dumps({**conn, "host": urls["api_base_url"], "extra": extra})
-
-
 def airflow_environment(
     spec: ClusterSpec, ports: Mapping[str, int], keys: Mapping[str, str], base: Mapping[str, str] = os.environ
 ) -> dict[str, str]:
@@ -168,6 +141,7 @@ def airflow_environment(
     from the calling shell (``make`` exports a few) changes what the cluster runs.
     """
     from classxpm.airflow.connections import database_connection
+    from classxpm.demo import xpm_connection
 
     api_url = f"http://127.0.0.1:{ports['api']}"
     airflow_db = spec.database_url("airflow", "postgresql+psycopg2")
@@ -194,7 +168,12 @@ def airflow_environment(
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(ports["scheduler_health"]),
         "AIRFLOW_CONN_CLASS_DB": database_connection(spec.database_url("class")),
         "AIRFLOW_CONN_CLASSXPM_STATE": database_connection(spec.database_url("state")),
-        "AIRFLOW_CONN_XPM_DEFAULT": _xpm_connection(spec, f"http://127.0.0.1:{ports['sim']}"),
+        "AIRFLOW_CONN_XPM_DEFAULT": xpm_connection(
+            f"http://127.0.0.1:{ports['sim']}",
+            spec.time_scale,
+            minute_limit=spec.minute_limit,
+            day_limit=spec.day_limit,
+        ),
         "AIRFLOW_CONN_AIRFLOW_API": json.dumps(
             {"conn_type": "http", "host": api_url, "login": ADMIN, "password": keys["admin_password"]}
         ),
@@ -406,7 +385,9 @@ def up(spec: ClusterSpec, echo: Callable[[str], None] = click.echo) -> dict[str,
     _check_redis(spec)
     _create_databases(spec)
     keys = _secrets(spec)
-    ports = {"api": _free_port(), "sim": _free_port(), "scheduler_health": _free_port()}
+    from classxpm.demo import free_port
+
+    ports = {"api": free_port(), "sim": free_port(), "scheduler_health": free_port()}
     env = airflow_environment(spec, ports, keys)
     state = {
         "name": spec.name,
@@ -465,6 +446,8 @@ def _start(
 def _start_simulator(
     spec: ClusterSpec, state: dict[str, Any], env: Mapping[str, str], port: int, deadline: float
 ) -> None:
+    from classxpm.demo import SIM_CLIENT_ID, SIM_CLIENT_SECRET
+
     sim = [_bin("classxpm"), "xpm-sim", "serve", "--port", str(port), "--auto-approve"]
     sim += ["--state", str(spec.run_dir / "xpm-sim.db"), "--time-scale", str(spec.time_scale)]
     sim += ["--client-id", SIM_CLIENT_ID]
