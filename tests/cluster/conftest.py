@@ -29,8 +29,8 @@ from classxpm.cluster import ADMIN, ClusterSpec, down, is_running, up
 FUNDS = 2000
 REDIS_DB = 12
 DAG_ID = "class_xpm_sync"
-RUN_TIMEOUT = 600.0
-"""Upper bound on any wait here; each ends as soon as its condition holds."""
+RUN_TIMEOUT = 1500.0
+"""Upper bound on any wait here (two cores shared with other work); each ends once its condition holds."""
 
 
 @dataclass

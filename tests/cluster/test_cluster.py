@@ -12,12 +12,16 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from classxpm.cluster import WORKERS, kill_session
 from classxpm.source.demo_data import DEMO_BUSINESS_ID
 
 BATCH_SIZE = 100
-NEW_FUNDS = 400
+NEW_FUNDS = 200
+
+# Bringing the cluster up is part of the first test; waits inside end on conditions, this only bounds them.
+pytestmark = pytest.mark.timeout(2400)
 
 
 def _outcomes(cluster, scope_like: str = "%") -> dict[str, str]:
@@ -92,7 +96,7 @@ def _insert_new_funds(cluster, count: int) -> set[str]:
 def test_a_worker_killed_mid_upsert_is_noticed_and_its_batch_retried_on_the_other_worker(cluster):
     new = _insert_new_funds(cluster, NEW_FUNDS)
     # Each write takes a while, so an upsert batch is still running when the worker dies.
-    cluster.sim.put("/_sim/faults", json={"seed": 1, "rules": [{"latency_ms": 300}]}).raise_for_status()
+    cluster.sim.put("/_sim/faults", json={"seed": 1, "rules": [{"latency_ms": 200}]}).raise_for_status()
     writes_before = cluster.sim_writes()
     killed: dict[str, Any] = {}
 
@@ -111,7 +115,7 @@ def test_a_worker_killed_mid_upsert_is_noticed_and_its_batch_retried_on_the_othe
         killed.update(worker=worker, map_index=ti["map_index"])
 
     try:
-        run = cluster.run_sync({"batch_size": 50}, while_running=kill_a_worker_mid_upsert)
+        run = cluster.run_sync({"batch_size": 25}, while_running=kill_a_worker_mid_upsert)
     finally:
         cluster.sim.put("/_sim/faults", json={"seed": 0, "rules": []})
     assert run["state"] == "success"
