@@ -37,6 +37,7 @@ SETTINGS_FILE = ROOT / "deploy" / "airflow.env"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 WORKERS = ("worker-1", "worker-2")
+"""The workers a cluster starts by default; ``--workers N`` names them worker-1 to worker-N."""
 ADMIN = "admin"
 XPM_POOL_SLOTS = 5
 START_TIMEOUT = 900.0
@@ -84,11 +85,17 @@ class ClusterSpec:
     time_scale: float = 30.0
     minute_limit: int | None = None
     day_limit: int | None = None
+    workers: int = len(WORKERS)
     pg_admin_url: str = PG_ADMIN_URL
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z_]*", self.name):
             raise click.ClickException(f"cluster name {self.name!r}: lower-case letters and _ only")
+
+    @property
+    def worker_names(self) -> tuple[str, ...]:
+        """The names its Celery workers report as their task instances' hostname."""
+        return tuple(f"worker-{n}" for n in range(1, self.workers + 1))
 
     def database(self, role: str) -> str:
         """The PostgreSQL database name of one of the cluster's roles: airflow, state or class."""
@@ -437,7 +444,7 @@ def _start(
             if job.poll() is None:
                 _signal_group(job.pid, signal.SIGKILL)
                 job.wait()
-    parts = f"scheduler, dag-processor, triggerer, api-server, {len(WORKERS)} Celery workers"
+    parts = f"scheduler, dag-processor, triggerer, api-server, {spec.workers} Celery workers"
     echo(f"3. Airflow on {state['api_url']}: {parts}")
     echo(f"   Sign in as {ADMIN}; the password is in {spec.secrets_file} (admin_password)")
     echo(f"   Logs in {spec.run_dir / 'logs'}; make cluster-down stops it all")
@@ -460,18 +467,18 @@ def _start_simulator(
 
 
 def _start_airflow(spec: ClusterSpec, state: dict[str, Any], env: Mapping[str, str], deadline: float) -> None:
-    """Start Airflow's components and both workers; return once Airflow is healthy and the workers ready."""
+    """Start Airflow's components and the workers; return once Airflow is healthy and the workers ready."""
     airflow = _bin("airflow")
     _spawn(spec, state, "scheduler", [airflow, "scheduler"], env)
     _spawn(spec, state, "dag-processor", [airflow, "dag-processor"], env)
     _spawn(spec, state, "triggerer", [airflow, "triggerer", "--skip-serve-logs"], env)
     _spawn(spec, state, "api-server", [airflow, "api-server"], env)
-    for worker in WORKERS:
+    for worker in spec.worker_names:
         argv = [airflow, "celery", "worker", "--queues", spec.name, "--celery-hostname", f"{worker}@%h"]
         _spawn(spec, state, worker, [*argv, "--skip-serve-logs"], {**env, "CLASSXPM_WORKER_NAME": worker})
     health = f"{state['api_url']}/api/v2/monitor/health"
     _wait("Airflow's health check", lambda: _answers(health, _all_healthy), state, deadline)
-    for worker in WORKERS:
+    for worker in spec.worker_names:
         log = state["processes"][worker]["log"]
         _wait(f"{worker} to be ready", lambda log=log: _logged(log, r"\bready\."), state, deadline)
 
@@ -579,6 +586,7 @@ def main() -> None:
 @click.option("--time-scale", default=30.0, show_default=True, help="The simulator's speed-up of time.")
 @click.option("--minute-limit", type=int, help="XPM calls per tenant a minute, simulator and client [60].")
 @click.option("--day-limit", type=int, help="XPM calls per tenant a day, simulator and client [5000].")
+@click.option("--workers", type=click.IntRange(1, 16), default=len(WORKERS), show_default=True)
 def up_command(name: str, run_dir: Path, redis_db: int, **demo: Any) -> None:
     """Start the cluster (nothing is started twice)."""
     up(ClusterSpec(name, run_dir.resolve(), redis_db, **demo))

@@ -45,6 +45,12 @@ def test_a_cluster_name_is_letters_only(tmp_path: Path):
     assert ClusterSpec("classxpm_cluster", tmp_path, 11).database("state") == "classxpm_cluster_state"
 
 
+def test_workers_are_named_one_to_n(tmp_path: Path):
+    assert ClusterSpec("classxpm_cluster", tmp_path, 11).worker_names == ("worker-1", "worker-2")
+    three = ClusterSpec("classxpm_cluster", tmp_path, 11, workers=3)
+    assert three.worker_names == ("worker-1", "worker-2", "worker-3")
+
+
 def test_a_worker_reports_its_name_and_any_other_process_the_machines(monkeypatch):
     from airflow.utils.net import getfqdn
 
