@@ -17,8 +17,9 @@ export CLASSXPM_HOME ?= $(AIRFLOW_HOME)
 export PATH := $(BIN):$(PATH)
 MIGRATED := $(AIRFLOW_HOME)/.migrated
 BENCH_ARGS ?=
+CLUSTER_ARGS ?=
 
-.PHONY: help demo test lint format lock bench clean system-deps
+.PHONY: help demo cluster cluster-down test lint format lock bench clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +40,12 @@ $(MIGRATED): $(STAMP)
 
 demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)
 	$(BIN)/python -m classxpm.demo
+
+cluster: $(STAMP)  ## a local CeleryExecutor cluster: 2 workers, the simulator, the demo business (.cluster/)
+	$(BIN)/python -m classxpm.cluster up $(CLUSTER_ARGS)
+
+cluster-down: $(STAMP)  ## stop what make cluster started, by pid (CLUSTER_ARGS=--drop: its databases too)
+	$(BIN)/python -m classxpm.cluster down $(CLUSTER_ARGS)
 
 test: $(MIGRATED) system-deps  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -18,7 +18,7 @@ pytest_plugins = sorted(
     f"fixtures.{path.stem}" for path in (ROOT / "tests" / "fixtures").glob("*.py") if path.stem != "__init__"
 )
 
-TIERS = ("unit", "integration", "dags", "browser", "reliability")
+TIERS = ("unit", "integration", "dags", "browser", "reliability", "cluster")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -55,14 +55,19 @@ class DemoPaths:
         return self.root / "reports"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _environment(paths: DemoPaths, base_url: str) -> dict[str, str]:
-    from classxpm.airflow.connections import database_connection
+def xpm_connection(base_url: str, time_scale: float = TIME_SCALE, **limits: int | None) -> str:
+    """The ``xpm_default`` connection (as JSON) for the simulator at ``base_url`` running ``time_scale`` fast.
+
+    The client's rate window and token refresh margin follow the simulator's clock; ``limits`` (connection
+    extras such as ``minute_limit`` and ``day_limit``) are set when given.
+    """
     from classxpm.xpm_sim.config import client_urls
 
     urls = client_urls(base_url)
@@ -74,15 +79,22 @@ def _environment(paths: DemoPaths, base_url: str) -> dict[str, str]:
         "extra": {
             **urls,
             "redirect_uri": "http://127.0.0.1:8766/callback",
-            "rate_window_seconds": 60 / TIME_SCALE,
-            "refresh_margin_seconds": 300 / TIME_SCALE,
+            "rate_window_seconds": 60 / time_scale,
+            "refresh_margin_seconds": 300 / time_scale,
+            **{name: value for name, value in limits.items() if value},
         },
     }
+    return json.dumps(api)
+
+
+def _environment(paths: DemoPaths, base_url: str) -> dict[str, str]:
+    from classxpm.airflow.connections import database_connection
+
     return {
         **os.environ,
         "AIRFLOW_CONN_CLASS_DB": database_connection(paths.class_db),
         "AIRFLOW_CONN_CLASSXPM_STATE": database_connection(paths.state_db),
-        "AIRFLOW_CONN_XPM_DEFAULT": json.dumps(api),
+        "AIRFLOW_CONN_XPM_DEFAULT": xpm_connection(base_url),
         "CLASSXPM_REPORTS_DIR": str(paths.reports),
     }
 
@@ -94,7 +106,7 @@ def _classxpm(*args: str) -> list[str]:
 @contextmanager
 def simulator(paths: DemoPaths) -> Iterator[str]:
     """Run ``classxpm xpm-sim serve`` in the background until the block ends; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     command = _classxpm(
         "xpm-sim",
         "serve",

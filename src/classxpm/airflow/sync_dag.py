@@ -10,6 +10,8 @@ and it leaves the DAG run's state to the other tasks.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,12 +19,28 @@ import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, dag, get_current_context, task, teardown
 
 from classxpm.airflow.lineage import CLIENTS_ALIAS, CONTACTS_ALIAS, class_sources
+from classxpm.settings import positive_setting
 
 XPM_POOL = "xpm_api"
+RETRY_DELAY_ENV = "CLASSXPM_RETRY_DELAY_SECONDS"
+"""The first task retry's delay in seconds (two minutes when unset); later retries back off from it."""
+DEFAULT_RETRY_DELAY = timedelta(minutes=2)
+
+
+def retry_delay(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """The task retry delay: ``CLASSXPM_RETRY_DELAY_SECONDS``, which a local cluster sets to seconds.
+
+    Raises:
+        ConfigurationError: The value is not a positive number (the DAG file then fails to import, saying so).
+    """
+    seconds = positive_setting(environ, RETRY_DELAY_ENV)
+    return DEFAULT_RETRY_DELAY if seconds is None else timedelta(seconds=seconds)
+
+
 DEFAULT_ARGS = {
     "owner": "practice-data",
     "retries": 3,
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": retry_delay(),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
 }

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from classxpm.errors import Retriable
+from classxpm.settings import positive_setting
 from classxpm.sync.tables import tenant_leases
 from classxpm.xpm.auth import Clock, utcnow
 from classxpm.xpm.errors import ConfigurationError
@@ -33,24 +34,6 @@ HEARTBEATS_PER_TTL = 4
 
 class TenantBusy(Retriable):
     """Another run holds the tenant's lease."""
-
-
-def positive_setting(environ: Mapping[str, str], name: str, unit: str = "seconds") -> float | None:
-    """The positive number environment variable ``name`` holds (in ``unit``), or None when it is unset.
-
-    Raises:
-        ConfigurationError: The value is not a number above 0.
-    """
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of {unit}, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be more than 0 {unit}, not {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)

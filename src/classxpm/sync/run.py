@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 
 from classxpm.identifiers import code_key
 from classxpm.mapping import DefaultMappings
+from classxpm.settings import positive_setting
 from classxpm.state.crypto import TokenCipher
-from classxpm.sync.lease import LeaseSettings, positive_setting
+from classxpm.sync.lease import LeaseSettings
 from classxpm.sync.model import RunMode, SyncMode
 from classxpm.xpm.api import XpmApi
 from classxpm.xpm.auth import utcnow

@@ -161,10 +161,20 @@ def source_pools() -> set[str]:
     return names
 
 
+def env_files(compose: dict[str, Any], name: str) -> list[Path]:
+    """The service's env_file entries, as paths (Compose reads them relative to the compose file)."""
+    listed = compose["services"][name].get("env_file") or []
+    return [COMPOSE_FILE.parent / entry for entry in ([listed] if isinstance(listed, str) else listed)]
+
+
 def service_env(compose: dict[str, Any], name: str) -> dict[str, str]:
+    """What a service's container gets: its env files, then its environment (which wins, as in Compose)."""
     environment = compose["services"][name].get("environment") or {}
     assert isinstance(environment, dict), f"{name}: environment as a mapping, so it can be checked"
-    return {key: "" if value is None else str(value) for key, value in environment.items()}
+    merged: dict[str, str] = {}
+    for path in env_files(compose, name):
+        merged |= read_env_file(path)
+    return merged | {key: "" if value is None else str(value) for key, value in environment.items()}
 
 
 def init_script(compose: dict[str, Any]) -> str:
@@ -505,3 +515,46 @@ def test_the_cli_login_receives_xeros_redirect_through_a_port_published_on_loopb
     assert urlsplit(DEFAULT_REDIRECT_URI).hostname == "127.0.0.1"
     assert login["ports"] == [f"127.0.0.1:{port}:{port}"], "the host's loopback only, the redirect URI's port"
     assert "--listen-host 0.0.0.0" in login["command"][-1], "inside its container the login hears the port"
+
+
+# --- one source of Airflow settings for compose and `make cluster` --------------------------------------
+
+
+def test_every_airflow_service_reads_the_shared_settings_file_and_restates_none_of_them(
+    compose: dict[str, Any],
+) -> None:
+    from classxpm.cluster import SETTINGS_FILE, read_settings
+
+    shared = read_settings(SETTINGS_FILE)
+    assert {"AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CORE__HOSTNAME_CALLABLE"} <= set(shared)
+    for name in AIRFLOW_SERVICES | {"xpm-sim-link", "xpm-login"}:
+        assert env_files(compose, name) == [SETTINGS_FILE], name
+        restated = set(compose["services"][name].get("environment") or {}) & set(shared)
+        assert restated == set(), f"{name} sets again what deploy/airflow.env holds"
+    assert read_env_file(SETTINGS_FILE) == shared, "the test's reader and the cluster's agree on the file"
+
+
+def test_the_cluster_runs_with_the_compose_files_airflow_settings_key_by_key(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    from classxpm.cluster import LOCAL_TUNING, ClusterSpec, airflow_environment
+
+    spec = ClusterSpec("classxpm_cluster", tmp_path, 11)
+    keys = dict.fromkeys(("airflow_fernet_key", "classxpm_fernet_key", "jwt_secret", "api_secret_key"), "k")
+    ports = {"api": 18080, "sim": 18765, "scheduler_health": 18974}
+    cluster = airflow_environment(spec, ports, keys | {"admin_password": "p"}, base={})
+    worker = service_env(compose, "airflow-worker")
+    shared = read_env_file(ROOT / "deploy" / "airflow.env")
+    differ = {key for key in shared if cluster[key] != worker[key]}
+    assert differ == set(LOCAL_TUNING) & set(shared), "only the listed local tuning differs"
+    assert cluster["AIRFLOW__CORE__EXECUTOR"] == worker["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert set(LOCAL_TUNING) <= {
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC",
+        "CLASSXPM_RETRY_DELAY_SECONDS",
+        "AIRFLOW__API__WORKERS",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
+    }, "a local cluster shortens timings and sizes, never what the pipeline does"
+    connections = {key for key in worker if key.startswith("AIRFLOW_CONN_")}
+    assert connections == {key for key in cluster if key.startswith("AIRFLOW_CONN_")}

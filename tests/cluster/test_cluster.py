@@ -1,0 +1,136 @@
+"""The product on a real CeleryExecutor cluster: two workers share the writes, and XPM gets each fund once.
+
+Hostnames come from Airflow's own task instances (REST API); what XPM holds comes from the simulator's
+state; what the pipeline recorded comes from the cluster's state database and run report.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from classxpm.cluster import WORKERS, kill_session
+from classxpm.source.demo_data import DEMO_BUSINESS_ID
+
+BATCH_SIZE = 100
+NEW_FUNDS = 200
+
+# Bringing the cluster up is part of the first test; waits inside end on conditions, this only bounds them.
+pytestmark = pytest.mark.timeout(2400)
+
+
+def _outcomes(cluster, scope_like: str = "%") -> dict[str, str]:
+    """Each fund's latest recorded outcome (scope code: status) in the state database."""
+    rows = cluster.rows(
+        "state",
+        "SELECT scope_code, status FROM sync_outcomes WHERE scope_code LIKE :like ORDER BY id",
+        like=scope_like,
+    )
+    return dict(rows)
+
+
+def _assert_each_fund_once(cluster) -> Counter[str]:
+    held = cluster.export_codes()
+    assert [code for code, n in held.items() if n > 1] == [], "an XPM client was created twice"
+    linked = dict(cluster.rows("state", "SELECT scope_code, client_uuid FROM fund_links"))
+    assert {code for code in held if not linked.get(code)} == set(), (
+        "an XPM client the state DB has no link for"
+    )
+    return held
+
+
+def test_the_plugin_pages_answer_from_the_clusters_api_server(cluster):
+    url = f"{cluster.state['api_url']}/classxpm/settings?business={DEMO_BUSINESS_ID}"
+    signed_in = httpx.get(url, cookies={"_token": cluster.token}, timeout=60)
+    assert signed_in.status_code == 200
+    assert "Xero Integration Authorised" in signed_in.text
+    assert httpx.get(url, timeout=60, follow_redirects=False).status_code in {401, 403, 307}
+
+
+def test_starting_it_again_starts_nothing(cluster):
+    from classxpm.cluster import is_running, up
+
+    before = json.loads(cluster.spec.state_file.read_text())["processes"]
+    messages: list[str] = []
+    again = up(cluster.spec, echo=messages.append)
+    assert again["processes"] == before
+    assert all(is_running(record) for record in before.values())
+    assert messages == [f"The cluster is already up: {cluster.state['api_url']} (make cluster-down stops it)"]
+
+
+def test_a_first_sync_runs_its_upserts_on_both_workers_and_creates_each_fund_once(cluster):
+    run = cluster.run_sync({"batch_size": BATCH_SIZE})
+    assert run["state"] == "success"
+    upserts = cluster.task_instances(run["dag_run_id"], "upsert")
+    assert len(upserts) >= 2000 // BATCH_SIZE - 2
+    assert {ti["state"] for ti in upserts} == {"success"}
+    assert {ti["hostname"] for ti in upserts} == set(WORKERS), "both workers ran upserts"
+    held = _assert_each_fund_once(cluster)
+    outcomes = _outcomes(cluster)
+    class_codes = {code for (code,) in cluster.rows("class", "SELECT scope_code FROM funds")}
+    assert set(outcomes) == class_codes, "every Class fund has a recorded outcome: nothing dropped"
+    created = {code for code, status in outcomes.items() if status == "created"}
+    assert len(created) >= 1800
+    assert set(held) == created, "every fund recorded as created is in XPM once, and nothing else is"
+    assert set(Counter(outcomes.values())) <= {"created", "quarantined"}
+
+
+def _insert_new_funds(cluster, count: int) -> set[str]:
+    codes = {f"KILLTEST{n:04d}" for n in range(count)}
+    cluster.rows(
+        "class",
+        "INSERT INTO funds (fund_id, business_id, scope_code, scope_description, created_at, updated_at) "
+        "SELECT 'kill-' || code, :business, code, 'Kill Test Fund ' || code, now(), now() "
+        "FROM unnest(CAST(:codes AS text[])) AS code",
+        business=DEMO_BUSINESS_ID,
+        codes=sorted(codes),
+    )
+    return codes
+
+
+def test_a_worker_killed_mid_upsert_is_noticed_and_its_batch_retried_on_the_other_worker(cluster):
+    new = _insert_new_funds(cluster, NEW_FUNDS)
+    # Each write takes a while, so an upsert batch is still running when the worker dies.
+    cluster.sim.put("/_sim/faults", json={"seed": 1, "rules": [{"latency_ms": 200}]}).raise_for_status()
+    writes_before = cluster.sim_writes()
+    killed: dict[str, Any] = {}
+
+    def kill_a_worker_mid_upsert(run_id: str) -> None:
+        def running_upsert() -> dict | None:
+            if cluster.sim_writes() <= writes_before:
+                return None
+            running = [ti for ti in cluster.task_instances(run_id, "upsert") if ti["state"] == "running"]
+            return next((ti for ti in running if ti["hostname"] in WORKERS), None)
+
+        ti = cluster.wait_for("an upsert running while XPM sees writes", running_upsert)
+        worker = ti["hostname"]
+        # The worker and everything it started (Celery's pool, Airflow's supervisor, the task process in a
+        # group of its own) die at once, as when the machine under a worker goes away.
+        assert kill_session(cluster.process(worker)["pid"], signal.SIGKILL)
+        killed.update(worker=worker, map_index=ti["map_index"])
+
+    try:
+        run = cluster.run_sync({"batch_size": 25}, while_running=kill_a_worker_mid_upsert)
+    finally:
+        cluster.sim.put("/_sim/faults", json={"seed": 0, "rules": []})
+    assert run["state"] == "success"
+    survivor = next(name for name in WORKERS if name != killed["worker"])
+    tries = cluster.tries(run["dag_run_id"], "upsert", killed["map_index"])
+    assert [t["hostname"] for t in tries][:1] == [killed["worker"]]
+    assert tries[0]["state"] == "failed", "Airflow noticed the dead worker's task"
+    final = next(
+        ti
+        for ti in cluster.task_instances(run["dag_run_id"], "upsert")
+        if ti["map_index"] == killed["map_index"]
+    )
+    assert (final["state"], final["hostname"]) == ("success", survivor)
+    assert final["try_number"] >= 2
+    held = _assert_each_fund_once(cluster)
+    assert new <= set(held), "every new fund reached XPM"
+    outcomes = _outcomes(cluster, "KILLTEST%")
+    assert outcomes == dict.fromkeys(new, "created"), "every new fund's outcome is recorded once, as created"
