@@ -136,6 +136,7 @@ def sync_env() -> Iterator[SyncEnv]:
                 reports_root(),
                 calls=counter,
                 gone_from_class=config.gone_from_class,
+                rolled_out_members=config.rolled_out_members,
             )
     finally:
         session.close()

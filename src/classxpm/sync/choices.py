@@ -46,16 +46,17 @@ def find_fund(state: Engine, business_id: str, scope_code: str) -> FundRef:
     """The business's fund with ``scope_code`` (as XPM matches codes: case and spaces aside).
 
     Raises:
-        ChoiceError: No run of the business has seen such a fund.
+        ChoiceError: No run has synced the business, or none of its runs has seen such a fund.
     """
     code = scope_code.strip().lower()
+    mine = fund_links.c.business_id == business_id
     with state.connect() as conn:
         row = conn.execute(
-            sa.select(fund_links).where(
-                fund_links.c.business_id == business_id,
-                sa.func.lower(sa.func.trim(fund_links.c.scope_code)) == code,
-            )
+            sa.select(fund_links).where(mine, sa.func.lower(sa.func.trim(fund_links.c.scope_code)) == code)
         ).first()
+        known = row is not None or conn.execute(sa.select(fund_links.c.fund_id).where(mine).limit(1)).first()
+    if not known:
+        raise ChoiceError(f"no run has synced business {business_id}: check --business, or run a sync first")
     if row is None:
         raise ChoiceError(f"no fund {scope_code!r} of business {business_id} has been synced yet: run a sync")
     return FundRef(

@@ -66,7 +66,7 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
             payloads.add(mapped.desired)
     payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
-    run_store.note_summary(env.state, ref.run_id, held_back=held_back)
+    run_store.note_summary(env.state, ref.run_id, held_back=held_back, reported_before=planner.reported)
     return dict(counts)
 
 
@@ -105,9 +105,9 @@ class Planner:
         self.contested: set[str] = set()
         self.to_create: set[str] = set()
         self.in_review: dict[str, str] = {}
-        """Funds whose last outcome was needs review, with the reason: incremental runs report it once."""
-        """Funds a person chose a new client for (``classxpm link --create``)."""
-        """XPM clients two or more unlinked funds of the run match: see :func:`plan.contested`."""
+        """Funds whose last outcome was needs review, with the reason."""
+        self.reported: list[str] = []
+        """Funds of the run in review for the same reason as before it: the notice leaves them out."""
 
     def plan(self, mapped: MappedFund) -> tuple[FundPlan, list[dict[str, Any]]]:
         """Plan one mapped fund; returns the plan and its field-level diff."""
@@ -136,24 +136,19 @@ class Planner:
                 held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
         if self._reported(fund_plan):
-            still = f"still needs review, reported before: {fund_plan.reason}"
-            fund_plan = FundPlan(
-                desired.fund_id, desired.scope_code, Action.UNCHANGED, fund_plan.client_uuid, still
-            )
+            self.reported.append(fund_plan.fund_id)
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
         # The field-level diff is what a dry run reports; a real run's report does not show it.
         return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
 
     def _reported(self, fund_plan: FundPlan) -> bool:
-        """True when an incremental run would report a review already reported for the same reason.
+        """True when the fund was in review for the same reason before this run: no news to announce.
 
-        Incremental runs every few minutes re-read the last changed funds (the watermark's overlap);
-        a fund waiting for a person is reported by the run that found it, and by full runs.
+        It still counts as needs review, with its reason; only the report's notice leaves it out.
         """
-        incremental = self.ref.mode is RunMode.INCREMENTAL
         same = self.in_review.get(fund_plan.fund_id) == fund_plan.reason
-        return incremental and fund_plan.action is Action.NEEDS_REVIEW and same
+        return fund_plan.action is Action.NEEDS_REVIEW and same
 
 
 def _needs_contacts(fund_plan: FundPlan, held: RemoteClient | None, *, compared: bool) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from classxpm.sync.candidates import review_candidates
 from classxpm.ui import queries
 from classxpm.ui.access import ViewerDep
 from classxpm.ui.pages import ServicesDep, render
@@ -107,6 +108,6 @@ def fund_detail(
         launch=launch,
         jobs=queries.client_jobs(services.state, business, link["client_uuid"]) if linked else [],
         hint="" if launch else launch_hint(link, outcome),
-        candidates=queries.review_candidates(services.state, link) if review else [],
+        candidates=review_candidates(services.state, link) if review else [],
         snapshot=queries.snapshot(services.state, business),
     )
