@@ -115,7 +115,7 @@ def news_notice(problems: list[dict[str, Any]], gone: dict[str, list[dict[str, A
 
 def _some(items: list[str]) -> str:
     more = len(items) - NEWS_SHOWN
-    return ", ".join(items[:NEWS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(sorted(items)[:NEWS_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def tally(statuses: list[str]) -> dict[str, int]:
