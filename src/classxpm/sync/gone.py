@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from classxpm.mapping.models import ELEMENTS
 from classxpm.source.schema import funds as class_funds
 from classxpm.sync.model import RemoteClient
 from classxpm.sync.remote import RemoteState, remote_from
@@ -79,11 +80,15 @@ def members_policy_for(business_id: str, param: Any, extra: Any) -> str:
         ConfigurationError: A policy that is not ``report``, ``detach`` or ``position:<text>``.
     """
     chosen = _chosen(business_id, param, extra)
+    if chosen in (REPORT, DETACH):
+        return str(chosen)
     position = chosen.removeprefix(POSITION).strip() if isinstance(chosen, str) else ""
-    if chosen in (REPORT, DETACH) or (chosen.startswith(POSITION) and position):
-        return chosen if chosen in (REPORT, DETACH) else f"{POSITION}{position}"
+    longest = ELEMENTS["contact"]["Position"].max_length
+    if chosen.startswith(POSITION) and 0 < len(position) <= longest:
+        return f"{POSITION}{position}"
     raise ConfigurationError(
-        f"rolled_out_members must be report, detach or position:<text> (the Position to set), not {chosen!r}"
+        f"rolled_out_members must be report, detach or position:<text> (the Position to set, at most "
+        f"{longest} characters), not {chosen!r}"
     )
 
 

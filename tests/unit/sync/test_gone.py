@@ -42,10 +42,14 @@ def test_the_rolled_out_members_policy_is_read_like_the_gone_policy(param, extra
     assert members_policy_for("b1", param, extra) == expected
 
 
-@pytest.mark.parametrize("bad", ["archive", "position:", "position:   ", "Detach", "delete"])
+@pytest.mark.parametrize(
+    "bad", ["archive", "position:", "position:   ", "Detach", "delete", "position:" + "x" * 101]
+)
 def test_an_unknown_rolled_out_members_policy_is_refused_by_name(bad):
     with pytest.raises(
-        ConfigurationError, match=f"rolled_out_members must be report, detach or position.*{bad!r}"
+        ConfigurationError,
+        match=r"rolled_out_members must be report, detach or position:<text> \(the Position to set, at "
+        r"most 100 characters\), not '",
     ):
         members_policy_for("b1", bad, None)
 
