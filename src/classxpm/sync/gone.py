@@ -82,9 +82,10 @@ def members_policy_for(business_id: str, param: Any, extra: Any) -> str:
     chosen = _chosen(business_id, param, extra)
     if chosen in (REPORT, DETACH):
         return str(chosen)
-    position = chosen.removeprefix(POSITION).strip() if isinstance(chosen, str) else ""
+    asked = chosen if isinstance(chosen, str) else ""
+    position = asked.removeprefix(POSITION).strip()
     longest = ELEMENTS["contact"]["Position"].max_length
-    if chosen.startswith(POSITION) and 0 < len(position) <= longest:
+    if asked.startswith(POSITION) and 0 < len(position) <= longest:
         return f"{POSITION}{position}"
     raise ConfigurationError(
         f"rolled_out_members must be report, detach or position:<text> (the Position to set, at most "

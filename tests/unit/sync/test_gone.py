@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from classxpm.sync.gone import members_policy_for, policy_for, report_entries
@@ -43,13 +45,13 @@ def test_the_rolled_out_members_policy_is_read_like_the_gone_policy(param, extra
 
 
 @pytest.mark.parametrize(
-    "bad", ["archive", "position:", "position:   ", "Detach", "delete", "position:" + "x" * 101]
+    "bad", ["archive", "position:", "position:   ", "Detach", "delete", "position:" + "x" * 101, 7]
 )
 def test_an_unknown_rolled_out_members_policy_is_refused_by_name(bad):
     with pytest.raises(
         ConfigurationError,
         match=r"rolled_out_members must be report, detach or position:<text> \(the Position to set, at "
-        r"most 100 characters\), not '",
+        r"most 100 characters\), not " + re.escape(repr(bad)),
     ):
         members_policy_for("b1", bad, None)
 
