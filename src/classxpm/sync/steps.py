@@ -287,7 +287,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         {"scope_code": e["scope_code"], "member": e["member"], "detail": f"member {e['member']} {HELD_BACK}"}
         for e in held_back
     ]
-    problems = _with_candidates(env, ref, problems, set((run.summary or {}).get("reported_before") or ()))
+    problems = _with_candidates(env, ref, problems, (run.summary or {}).get("in_review_before") or {})
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
     reused: list[str] = []
@@ -336,11 +336,12 @@ def _problem(scope_code: str, status: str, detail: str | None, fund_id: str = ""
 
 
 def _with_candidates(
-    env: SyncEnv, ref: RunRef, problems: list[dict[str, Any]], before: set[str]
+    env: SyncEnv, ref: RunRef, problems: list[dict[str, Any]], before: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Give each needs-review problem its candidate XPM clients, as this run read XPM, and whether it is new.
 
-    The report alone then tells a person what to choose from; ``fund_id`` is dropped from every entry.
+    ``before``: the run's funds in review before it, with the reason; one still in review for that reason
+    is not news. The report alone tells a person what to choose from; ``fund_id`` is dropped from entries.
     """
     review = [p["fund_id"] for p in problems if p["status"] == "needs_review"]
     found = candidates.for_review(env.state, ref.business_id, review)
@@ -348,7 +349,7 @@ def _with_candidates(
     for problem in problems:
         fund_id = problem.pop("fund_id", "")
         if problem["status"] == "needs_review":
-            problem |= {"candidates": found.get(fund_id, []), "new": fund_id not in before}
+            problem |= {"candidates": found.get(fund_id, []), "new": before.get(fund_id) != problem["detail"]}
         shown.append(problem)
     return shown
 
