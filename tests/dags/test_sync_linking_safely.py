@@ -7,6 +7,7 @@ linked; a member whose name two of the client's contacts carry is reported, not 
 
 from __future__ import annotations
 
+import pathlib
 from collections import Counter
 
 import pytest
@@ -96,6 +97,23 @@ def test_a_full_sync_links_existing_clients_only_where_it_is_safe(sync_world):
     assert STRANGER["Name"] in review[cases["stranger"]]
     assert STRANGER["BusinessNumber"] in review[cases["stranger"]]
     assert all("another fund" in review[cases[t]] for t in ("twin_a", "twin_b"))
+    listed = {p["scope_code"]: p for p in report["problems"] if p["status"] == "needs_review"}
+    [held] = listed[cases["stranger"]]["candidates"]
+    assert held.pop("web_url").endswith(f"/Client/{stranger[0]['UUID']}/Detail"), "its launch link"
+    assert held == {
+        "uuid": stranger[0]["UUID"],
+        "name": STRANGER["Name"],
+        "export_code": cases["stranger"],
+        "abn": STRANGER["BusinessNumber"],
+        "state": "live",
+    }, "the report alone shows what to choose from"
+    assert [c["name"] for c in listed[cases["twin_a"]]["candidates"]] == [TWIN_NAME]
+    assert all(p["new"] for p in listed.values())
+    assert report["notices"] == [
+        f"New since the last run: 4 funds need review ({', '.join(sorted(listed))})."
+    ]
+    page = pathlib.Path(report["report_path"]).with_suffix(".html").read_text()
+    assert f"/Client/{stranger[0]['UUID']}/Detail'>Launch XPM</a>" in page
     missing = [m for m in report["members_not_in_xpm"] if m["scope_code"] == cases["namesakes"]]
     assert [m["member"] for m in missing] == [cases["john"]]
     assert "several contacts with the member's name" in missing[0]["reason"]
@@ -106,6 +124,8 @@ def test_a_full_sync_links_existing_clients_only_where_it_is_safe(sync_world):
     assert len(sync_world.clients()) == len(clients), "a second run creates nothing more"
     assert sync_world.writes() == 0
     assert again["counts"]["needs_review"] == 4
+    assert again["notices"] == [], "still in review, but no news"
+    assert not any(p["new"] for p in again["problems"] if p["status"] == "needs_review")
 
 
 def _link(world, *args: str) -> str:

@@ -34,12 +34,22 @@ def test_a_client_deleted_in_xpm_is_reported_once_and_not_retried(sync_world, de
     [problem] = report["problems"]
     assert (problem["scope_code"], problem["status"]) == (code, "needs_review")
     assert "deleted" in problem["detail"]
+    assert problem["new"] is True
+    assert report["notices"] == [f"New since the last run: 1 funds need review ({code})."]
     assert len(sync_world.clients()) == clients, "no client made again"
 
     sync_world.clear_calls()
     state, again = sync_world.run("class_xpm_incremental")
     assert state == "success"
-    assert again["problems"] == [], "reported once"
+    assert again["counts"]["needs_review"] == 1, "counted as needs review, not as unchanged"
+    [still] = again["problems"]
+    assert (still["scope_code"], still["status"], still["detail"]) == (
+        code,
+        "needs_review",
+        problem["detail"],
+    )
+    assert still["new"] is False
+    assert again["notices"] == [], "reported as news once"
     assert sync_world.writes() == 0, "not retried"
 
 

@@ -155,4 +155,5 @@ def sync_env() -> Iterator[SyncEnv]:
             reports_root(),
             calls=counter,
             gone_from_class=config.gone_from_class,
+            rolled_out_members=config.rolled_out_members,
         )

@@ -110,6 +110,17 @@ def sync_params(mode: str) -> dict[str, Param]:
                 "xpm_default connection's gone_from_class extra, else report only"
             ),
         ),
+        "rolled_out_members": Param(
+            None,
+            type=["string", "null"],
+            pattern="^(report|detach|position:.+)$",
+            title="Members rolled out of a fund",
+            description=(
+                "What a full run does with the XPM contact of a member no longer in its fund: report, detach "
+                "(from the fund's client) or position:<text> (set its Position on the client); empty means "
+                "the xpm_default connection's rolled_out_members extra, else report only"
+            ),
+        ),
         "batch_size": Param(
             500,
             type=["integer", "null"],

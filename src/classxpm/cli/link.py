@@ -2,7 +2,8 @@
 
 Without an action it lists the fund's candidate XPM clients (name, ExportCode, ABN, archived or deleted,
 launch link) as the sync last read XPM. The choice is kept in the state database (``sync/choices.py``)
-and every later run follows it.
+and every later run follows it. A choice that cannot be made (an unknown business, fund or client, a client
+of another XPM account, conflicting flags) names what was wrong, exits with status 2 and writes nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import click
 
 from classxpm.cli.auth import _business, business_option, state_db_option
 from classxpm.cli.lease import _state
+
+
+class Refused(click.ClickException):
+    """The choice was not made: the message says why. Exit status 2, as for a usage error."""
+
+    exit_code = 2
 
 
 @click.command()
@@ -39,7 +46,7 @@ def link(
             fund = choices.find_fund(engine, _business(business), scope_code)
             _act(engine, fund, client_uuid or "", create=create, unlink=unlink)
         except choices.ChoiceError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise Refused(str(exc)) from exc
 
 
 def _act(engine, fund, client_uuid: str, *, create: bool, unlink: bool) -> None:
@@ -54,7 +61,7 @@ def _act(engine, fund, client_uuid: str, *, create: bool, unlink: bool) -> None:
 
 
 def _candidates(engine, fund):
-    from classxpm.ui.queries import review_candidates
+    from classxpm.sync.candidates import review_candidates
 
     return review_candidates(
         engine, {"scope_code": fund.scope_code, "fund_name": fund.fund_name, "tenant_id": fund.tenant_id}

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.errors import Fatal
-from classxpm.sync.model import RemoteClient
-from classxpm.sync.tables import contact_links, fund_choices, fund_links, remote_clients
+from classxpm.sync.candidates import tenants_holding, xpm_client
+from classxpm.sync.tables import contact_links, fund_choices, fund_links
 
 LINK = "link"
 CREATE = "create"
@@ -52,16 +52,17 @@ def find_fund(state: Engine, business_id: str, scope_code: str) -> FundRef:
     """The business's fund with ``scope_code`` (as XPM matches codes: case and spaces aside).
 
     Raises:
-        ChoiceError: No run of the business has seen such a fund.
+        ChoiceError: No run has synced the business, or none of its runs has seen such a fund.
     """
     code = scope_code.strip().lower()
+    mine = fund_links.c.business_id == business_id
     with state.connect() as conn:
         row = conn.execute(
-            sa.select(fund_links).where(
-                fund_links.c.business_id == business_id,
-                sa.func.lower(sa.func.trim(fund_links.c.scope_code)) == code,
-            )
+            sa.select(fund_links).where(mine, sa.func.lower(sa.func.trim(fund_links.c.scope_code)) == code)
         ).first()
+        known = row is not None or conn.execute(sa.select(fund_links.c.fund_id).where(mine).limit(1)).first()
+    if not known:
+        raise ChoiceError(f"no run has synced business {business_id}: check --business, or run a sync first")
     if row is None:
         raise ChoiceError(f"no fund {scope_code!r} of business {business_id} has been synced yet: run a sync")
     return fund_ref(row._mapping)
@@ -113,19 +114,20 @@ def check_client(state: Engine, fund: FundRef, client_uuid: str) -> None:
     Raises:
         ChoiceError: The client cannot be chosen; the message says what to do.
     """
-    query = sa.select(remote_clients.c.fields).where(
-        remote_clients.c.tenant_id == fund.tenant_id, remote_clients.c.client_uuid == client_uuid
-    )
-    with state.connect() as conn:
-        fields = conn.execute(query).scalar()
-    if fields is None:
+    found = xpm_client(state, fund.tenant_id, client_uuid)
+    elsewhere = [tenant for tenant in tenants_holding(state, client_uuid) if tenant != fund.tenant_id]
+    if found is None and elsewhere:
+        raise ChoiceError(
+            f"client {client_uuid} is in another XPM account ({', '.join(elsewhere)}), not in business "
+            f"{fund.business_id}'s ({fund.tenant_id}): a fund links only to a client of its own account"
+        )
+    if found is None:
         raise ChoiceError(
             f"the sync has read no client {client_uuid} in the fund's XPM account: check the UUID "
             "(`classxpm link --fund CODE` lists the candidates), or run a full sync first"
         )
-    retired = RemoteClient(client_uuid, fields).retired
-    if retired:
-        raise ChoiceError(f"client {client_uuid} is {retired} in XPM: restore it there first")
+    if found.retired:
+        raise ChoiceError(f"client {client_uuid} is {found.retired} in XPM: restore it there first")
 
 
 def link_by_hand(state: Engine, fund: FundRef, client_uuid: str, now: datetime) -> None:

@@ -53,20 +53,23 @@ def plan_run(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     planner.contested = contested(claiming, index, planner.taken)
     payloads = run_store.PayloadWriter(env.state, env.cipher, ref.run_id)
     leftover = deferred_fund_ids(env.state, ref.business_id)
-    rows, counts, held_back = [], Counter(), []
+    rows, counts, held_back, planned = [], Counter(), [], set()
     for mapped in mapped_funds(env, ref):
         held_back += [
             {"fund_id": mapped.fund_id, "scope_code": mapped.scope_code, "member_id": member, "member": label}
             for member, label in mapped.held_back.items()
         ]
         fund_plan, diff = planner.plan(mapped)
+        planned.add(mapped.fund_id)
         counts[fund_plan.action.value] += 1
         rows.append(run_store.planned_row(ref.run_id, fund_plan, diff, leftover=mapped.fund_id in leftover))
         if fund_plan.action in WRITING and mapped.desired is not None:
             payloads.add(mapped.desired)
     payloads.flush()
     run_store.store_plans(env.state, ref.run_id, rows)
-    run_store.note_summary(env.state, ref.run_id, held_back=held_back)
+    # The run's funds in review before it, and why: its report tells news from what a person knows already.
+    before = {fund_id: reason for fund_id, reason in planner.in_review.items() if fund_id in planned}
+    run_store.note_summary(env.state, ref.run_id, held_back=held_back, in_review_before=before)
     return dict(counts)
 
 
@@ -105,9 +108,7 @@ class Planner:
         self.contested: set[str] = set()
         self.to_create: set[str] = set()
         self.in_review: dict[str, str] = {}
-        """Funds whose last outcome was needs review, with the reason: incremental runs report it once."""
-        """Funds a person chose a new client for (``classxpm link --create``)."""
-        """XPM clients two or more unlinked funds of the run match: see :func:`plan.contested`."""
+        """Funds whose last outcome was needs review, with the reason."""
 
     def plan(self, mapped: MappedFund) -> tuple[FundPlan, list[dict[str, Any]]]:
         """Plan one mapped fund; returns the plan and its field-level diff."""
@@ -135,25 +136,10 @@ class Planner:
             if not (held and held.contacts_read):
                 held = remote_from(self.api.get_client(fund_plan.client_uuid or ""))
             fund_plan = plan_fund(desired, link, RemoteIndex([held]), **options)
-        if self._reported(fund_plan):
-            still = f"still needs review, reported before: {fund_plan.reason}"
-            fund_plan = FundPlan(
-                desired.fund_id, desired.scope_code, Action.UNCHANGED, fund_plan.client_uuid, still
-            )
         if fund_plan.action is Action.LINK and fund_plan.client_uuid:
             self.taken.add(fund_plan.client_uuid)
         # The field-level diff is what a dry run reports; a real run's report does not show it.
         return fund_plan, _diff(fund_plan, desired, held) if self.ref.dry_run else []
-
-    def _reported(self, fund_plan: FundPlan) -> bool:
-        """True when an incremental run would report a review already reported for the same reason.
-
-        Incremental runs every few minutes re-read the last changed funds (the watermark's overlap);
-        a fund waiting for a person is reported by the run that found it, and by full runs.
-        """
-        incremental = self.ref.mode is RunMode.INCREMENTAL
-        same = self.in_review.get(fund_plan.fund_id) == fund_plan.reason
-        return incremental and fund_plan.action is Action.NEEDS_REVIEW and same
 
 
 def _needs_contacts(fund_plan: FundPlan, held: RemoteClient | None, *, compared: bool) -> bool:

@@ -67,6 +67,12 @@ def _row(tenant_id: str, client: RemoteClient, read_at: datetime) -> dict:
     }
 
 
+def _client(row: sa.Row) -> RemoteClient:
+    """A cached client, with its contacts."""
+    contacts = tuple(RemoteContact(c["uuid"], c["fields"]) for c in row.contacts)
+    return RemoteClient(row.client_uuid, row.fields, contacts)
+
+
 class RemoteState:
     """The cached XPM clients of one tenant."""
 
@@ -136,14 +142,20 @@ class RemoteState:
                     remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.contacts
                 ).where(remote_clients.c.tenant_id == self.tenant_id)
             ).all()
-        return RemoteIndex(
-            RemoteClient(
-                row.client_uuid,
-                row.fields,
-                tuple(RemoteContact(c["uuid"], c["fields"]) for c in row.contacts),
-            )
-            for row in rows
-        )
+        return RemoteIndex(_client(row) for row in rows)
+
+    def held(self, client_uuids: set[str]) -> dict[str, RemoteClient]:
+        """The cached clients among ``client_uuids``, with their contacts, by UUID."""
+        with self.state.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.contacts
+                ).where(
+                    remote_clients.c.tenant_id == self.tenant_id,
+                    remote_clients.c.client_uuid.in_(client_uuids),
+                )
+            ).all()
+        return {row.client_uuid: _client(row) for row in rows}
 
     def store(self, client: RemoteClient, read_at: datetime) -> None:
         """Put one client, as XPM returned it after a write or a get, into the cache."""

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from classxpm.errors import RecordRefused
 
@@ -43,10 +44,13 @@ class SyncReport:
     counts: dict[str, int]
     api_calls: int
     duration_seconds: float
-    problems: list[dict[str, str]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """Funds with problems: scope code, status, detail; a needs-review fund also its ``candidates`` (the
+    XPM clients to choose from, as the run read XPM) and ``new`` (not in review for that reason before)."""
     diff: list[dict] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    """What the data team should know of the run as a whole (a re-authorisation to another account)."""
+    """What the data team should know of the run as a whole: a re-authorisation to another account, a dead
+    run closed, and what is new since the last run (reviews, funds gone, members rolled out)."""
     report_path: str = ""
     unmatched_fund_codes: list[str] = field(default_factory=list)
     """Codes the run was asked for in ``fund_codes`` that match no Class fund."""
@@ -87,6 +91,33 @@ class SyncReport:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
 
 
+NEWS_SHOWN = 10
+"""The notice names this many of each kind of news; the report's lists hold them all."""
+
+
+def news_notice(problems: list[dict[str, Any]], gone: dict[str, list[dict[str, Any]]]) -> str:
+    """The notice of what is new since the last run, or "" when nothing is.
+
+    Reviews, funds gone from Class and members rolled out stand in every report until dealt with; only
+    the first report of each is news.
+    """
+    kinds = (
+        ("funds need review", [p["scope_code"] for p in problems if p.get("new") and "candidates" in p]),
+        ("funds gone from Class", [f["scope_code"] for f in gone.get("funds", []) if f.get("new")]),
+        (
+            "members rolled out",
+            [f"{m['scope_code']} member {m['member_id']}" for m in gone.get("members", []) if m.get("new")],
+        ),
+    )
+    parts = [f"{len(items)} {label} ({_some(items)})" for label, items in kinds if items]
+    return f"New since the last run: {'; '.join(parts)}." if parts else ""
+
+
+def _some(items: list[str]) -> str:
+    more = len(items) - NEWS_SHOWN
+    return ", ".join(sorted(items)[:NEWS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
 def tally(statuses: list[str]) -> dict[str, int]:
     """Count outcome statuses, listing every counted status even when zero."""
     counts = Counter(statuses)
@@ -95,16 +126,40 @@ def tally(statuses: list[str]) -> dict[str, int]:
     }
 
 
-def _rows(headings: tuple[str, ...], rows: list[dict[str, str]], keys: tuple[str, ...]) -> str:
+def _rows(headings: tuple[str, ...], rows: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headings)
-    cells = ("".join(f"<td>{html.escape(str(row.get(k, '')))}</td>" for k in keys) for row in rows)
+    cells = ("".join(f"<td>{_cell(row.get(k, ''))}</td>" for k in keys) for row in rows)
     body = "".join(f"<tr>{row}</tr>" for row in cells)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _cell(value: Any) -> str:
+    """A table cell: text escaped, ``new`` as a word, a list of candidates as a list with launch links."""
+    if isinstance(value, bool):
+        return "new" if value else ""
+    if isinstance(value, list):
+        return f"<ul>{''.join(f'<li>{_candidate(c)}</li>' for c in value)}</ul>" if value else ""
+    return html.escape(str(value))
+
+
+def _candidate(client: dict[str, Any]) -> str:
+    parts = (client["name"], f"ExportCode {client['export_code'] or '-'}", f"ABN {client['abn'] or '-'}")
+    text = html.escape(f"{' · '.join(parts)} · {client['state']} · {client['uuid']}")
+    url = client.get("web_url")
+    return f"{text} <a href='{html.escape(url, quote=True)}'>Launch XPM</a>" if url else text
+
+
+GONE_FUND_KEYS = ("scope_code", "fund_name", "what", "done", "new")
+GONE_MEMBER_KEYS = ("scope_code", "member_id", "what", "done", "new")
+
+
 def to_html(report: SyncReport) -> str:
     """The report as a small HTML page: the summary, the funds with problems, the members not in XPM."""
-    problems = _rows(("Fund", "Status", "Detail"), report.problems, ("scope_code", "status", "detail"))
+    problems = _rows(
+        ("Fund", "Status", "Detail", "New", "Candidate XPM clients"),
+        report.problems,
+        ("scope_code", "status", "detail", "new", "candidates"),
+    )
     gone_funds = (report.gone_from_class or {}).get("funds", [])
     gone_members = (report.gone_from_class or {}).get("members", [])
     warnings = _rows(("Fund", "Member", "Detail"), report.warnings, ("scope_code", "member", "detail"))
@@ -119,9 +174,9 @@ def to_html(report: SyncReport) -> str:
         f"<h2>Funds with problems ({len(report.problems)})</h2>{problems}"
         f"<h2>Members held back ({len(report.warnings)})</h2>{warnings}"
         f"<h2>Funds gone from Class ({len(gone_funds)})</h2>"
-        f"{_rows(('Fund', 'Name', 'What', 'Done'), gone_funds, ('scope_code', 'fund_name', 'what', 'done'))}"
+        f"{_rows(('Fund', 'Name', 'What', 'Done', 'New'), gone_funds, GONE_FUND_KEYS)}"
         f"<h2>Members rolled out ({len(gone_members)})</h2>"
-        f"{_rows(('Fund', 'Member id', 'What'), gone_members, ('scope_code', 'member_id', 'what'))}"
+        f"{_rows(('Fund', 'Member id', 'What', 'Done', 'New'), gone_members, GONE_MEMBER_KEYS)}"
         f"<h2>Members not in XPM ({len(report.members_not_in_xpm)})</h2>{members}</body></html>"
     )
 

@@ -64,6 +64,7 @@ class RunRequest:
     business_id: str | None = None
     batch_size: int = 500
     gone_from_class: str | None = None
+    rolled_out_members: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:
@@ -83,6 +84,7 @@ class RunRequest:
             business_id=(params.get("business_id") or None),
             batch_size=_batch_size(500 if params.get("batch_size") is None else params["batch_size"]),
             gone_from_class=params.get("gone_from_class") or None,
+            rolled_out_members=params.get("rolled_out_members") or None,
         )
 
 
@@ -98,6 +100,8 @@ class RunRef:
     dry_run: bool
     fund_codes: tuple[str, ...] = ()
     gone_policy: str = "report"
+    members_policy: str = "report"
+    """What full runs do with rolled-out members' contacts: ``report``, ``detach`` or ``position:<text>``."""
 
     def to_xcom(self) -> dict[str, Any]:
         """A JSON-safe dict for XCom."""
@@ -115,6 +119,7 @@ class RunRef:
             dry_run=bool(data["dry_run"]),
             fund_codes=tuple(data.get("fund_codes") or ()),
             gone_policy=str(data.get("gone_policy") or "report"),
+            members_policy=str(data.get("members_policy") or "report"),
         )
 
 
@@ -168,6 +173,8 @@ class SyncEnv:
     dead_run_age: timedelta = field(default_factory=dead_run_age)
     gone_from_class: Any = None
     """The ``xpm_default`` connection's ``gone_from_class`` extra (a policy, or policies by business id)."""
+    rolled_out_members: Any = None
+    """The ``xpm_default`` connection's ``rolled_out_members`` extra, read like ``gone_from_class``."""
 
     @property
     def reserve(self) -> int:

@@ -16,15 +16,25 @@ from typing import Any
 from classxpm.source.extract import FundFilter, check_source_contract, unmatched_codes
 from classxpm.source.schema import column_names, funds, members
 from classxpm.state.tokens import Grant, TokenStore
-from classxpm.sync import run_store
+from classxpm.sync import candidates, run_store
 from classxpm.sync.desired import HELD_BACK
-from classxpm.sync.gone import archive_gone, drop_superseded, find_gone, mark_gone, policy_for, report_entries
+from classxpm.sync.gone import (
+    REPORT,
+    archive_gone,
+    drop_superseded,
+    find_gone,
+    mark_gone,
+    members_policy_for,
+    policy_for,
+    report_entries,
+    settle_rolled_out,
+)
 from classxpm.sync.lease import TenantLease
 from classxpm.sync.links import LinkRecorder, forget_other_tenants, funds_to_retry, note_held_back
 from classxpm.sync.missing_members import members_not_in_xpm
 from classxpm.sync.model import RunMode
 from classxpm.sync.planner import plan_run
-from classxpm.sync.report import SyncReport, tally, write_report
+from classxpm.sync.report import SyncReport, news_notice, tally, write_report
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 from classxpm.sync.run_store import WRITING
 from classxpm.sync.staging import clear_staging, iter_staged_chunks, stage_extract
@@ -86,6 +96,7 @@ def _open(
         request.dry_run,
         request.fund_codes,
         policy_for(grant.business_id, request.gone_from_class, env.gone_from_class),
+        members_policy_for(grant.business_id, request.rolled_out_members, env.rolled_out_members),
     )
     with env.state.begin() as conn:
         change = forget_other_tenants(conn, grant.business_id, grant.tenant_id, ref.run_id)
@@ -129,7 +140,7 @@ def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
 
 def _compare_links(env: SyncEnv, ref: RunRef) -> None:
     """A full, unfiltered extract holds all the business has: report what the links hold beyond it."""
-    gone = find_gone(env, ref)
+    gone = find_gone(env, ref, run_store.run_row(env.state, ref.run_id).started_at)
     run_store.note_summary(env.state, ref.run_id, gone=gone.to_summary())
     if gone.funds or gone.members:
         log.warning(
@@ -139,7 +150,7 @@ def _compare_links(env: SyncEnv, ref: RunRef) -> None:
         )
     if not ref.dry_run:
         with env.state.begin() as conn:
-            mark_gone(conn, ref.business_id, gone)
+            mark_gone(conn, ref.business_id, gone, env.clock())
 
 
 def _filter(env: SyncEnv, ref: RunRef) -> FundFilter:
@@ -234,9 +245,12 @@ def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict
         record_unwritten(env, recorder, [p for p in plans if p.action not in WRITING])
     lease = TenantLease(env.state, ref.tenant_id, ref.run_id, env.lease.ttl, clock=env.clock)
     with lease.hold(env.lease.heartbeat) as heartbeat:
-        if batch == 0 and ref.gone_policy == "archive" and ref.mode is RunMode.FULL and not ref.fund_codes:
+        whole = batch == 0 and ref.mode is RunMode.FULL and not ref.fund_codes
+        if whole and ref.gone_policy == "archive":
             archived = archive_gone(env, ref, {p.client_uuid for p in plans if p.client_uuid})
             run_store.note_summary(env.state, ref.run_id, gone_archived=archived)
+        if whole and ref.members_policy != REPORT:
+            run_store.note_summary(env.state, ref.run_id, rolled_out_done=settle_rolled_out(env, ref))
         statuses = write_plans(env, ref, recorder, writes[batch * size : (batch + 1) * size], heartbeat)
     _add_calls(env, ref, f"upsert[{batch}]")
     return dict(Counter(statuses))
@@ -254,13 +268,17 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         rows = run_store.planned_rows(env.state, ref.run_id)
         statuses = [DRY_RUN_STATUS.get(r.action, r.action) for r in rows]
         problems = [
-            _problem(r.scope_code, r.action, r.reason) for r in rows if r.reason and r.action not in ("link",)
+            _problem(r.scope_code, r.action, r.reason, r.fund_id)
+            for r in rows
+            if r.reason and r.action not in ("link",)
         ]
         diff = [{"scope_code": r.scope_code, "action": r.action, "fields": r.diff} for r in rows if r.diff]
     else:
         rows = run_store.outcome_rows(env.state, ref.run_id)
         statuses = [r.status for r in rows]
-        problems = [_problem(r.scope_code, r.status, r.detail) for r in rows if r.status in _PROBLEMS]
+        problems = [
+            _problem(r.scope_code, r.status, r.detail, r.fund_id) for r in rows if r.status in _PROBLEMS
+        ]
         diff = []
     held_back = list((run.summary or {}).get("held_back") or [])
     held = {entry["member_id"]: HELD_BACK for entry in held_back}
@@ -269,6 +287,7 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         {"scope_code": e["scope_code"], "member": e["member"], "detail": f"member {e['member']} {HELD_BACK}"}
         for e in held_back
     ]
+    problems = _with_candidates(env, ref, problems, (run.summary or {}).get("in_review_before") or {})
     unmatched = list((run.summary or {}).get("unmatched_fund_codes") or [])
     problems += [_problem(code, "not_found", NOT_FOUND) for code in unmatched]
     reused: list[str] = []
@@ -276,6 +295,8 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         with env.state.begin() as conn:
             reused = drop_superseded(conn, ref.business_id)
     now = env.clock()
+    gone = report_entries(run.summary or {}, reused, ref.members_policy)
+    news = news_notice(problems, gone)
     report = SyncReport(
         run_id=ref.run_id,
         business_id=ref.business_id,
@@ -289,11 +310,11 @@ def finish(env: SyncEnv, ref: RunRef) -> SyncReport:
         problems=problems,
         diff=diff,
         unmatched_fund_codes=unmatched,
-        notices=list((run.summary or {}).get("notices", [])),
+        notices=list((run.summary or {}).get("notices", [])) + ([news] if news else []),
         report_path=str(run_folder(env.reports_dir, ref.business_id, ref.run_id) / "sync-report.json"),
         members_not_in_xpm=missing,
         warnings=warnings,
-        gone_from_class=report_entries(run.summary or {}, reused),
+        gone_from_class=gone,
     )
     write_report(report)
     if not ref.dry_run:
@@ -309,8 +330,28 @@ _PROBLEMS = ("failed", "quarantined", "needs_review", "deferred", "skipped")
 NOT_FOUND = "asked for in fund_codes, but no Class fund of this business has this scope code"
 
 
-def _problem(scope_code: str, status: str, detail: str | None) -> dict[str, str]:
-    return {"scope_code": scope_code, "status": status, "detail": detail or ""}
+def _problem(scope_code: str, status: str, detail: str | None, fund_id: str = "") -> dict[str, Any]:
+    entry = {"scope_code": scope_code, "status": status, "detail": detail or ""}
+    return entry | {"fund_id": fund_id} if fund_id else entry
+
+
+def _with_candidates(
+    env: SyncEnv, ref: RunRef, problems: list[dict[str, Any]], before: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Give each needs-review problem its candidate XPM clients, as this run read XPM, and whether it is new.
+
+    ``before``: the run's funds in review before it, with the reason; one still in review for that reason
+    is not news. The report alone tells a person what to choose from; ``fund_id`` is dropped from entries.
+    """
+    review = [p["fund_id"] for p in problems if p["status"] == "needs_review"]
+    found = candidates.for_review(env.state, ref.business_id, review)
+    shown = []
+    for problem in problems:
+        fund_id = problem.pop("fund_id", "")
+        if problem["status"] == "needs_review":
+            problem |= {"candidates": found.get(fund_id, []), "new": before.get(fund_id) != problem["detail"]}
+        shown.append(problem)
+    return shown
 
 
 def _close(env: SyncEnv, ref: RunRef, run: Any, report: SyncReport, now: datetime) -> None:

@@ -75,6 +75,7 @@ fund_links = sa.Table(
     sa.Column("create_started_at", UtcDateTime()),
     sa.Column("members_held_back", sa.Integer, nullable=False, server_default="0"),
     sa.Column("refused_hash", sa.String(64)),
+    sa.Column("gone_at", UtcDateTime()),
     sa.Index("ix_fund_links_client", "tenant_id", "client_uuid"),
 )
 
@@ -87,6 +88,7 @@ contact_links = sa.Table(
     sa.Column("contact_uuid", sa.String(36), nullable=False),
     sa.Column("payload_hash", sa.String(64)),
     sa.Column("last_synced_at", UtcDateTime()),
+    sa.Column("rolled_out_at", UtcDateTime()),
 )
 
 sync_outcomes = sa.Table(

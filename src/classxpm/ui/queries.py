@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -136,32 +135,6 @@ def last_outcome(state: Engine, business_id: str, fund_id: str) -> RowMapping | 
         return conn.execute(query).mappings().first()
 
 
-@dataclass(frozen=True)
-class XpmClient:
-    """An XPM client as the sync last read it, as a person needs to see it to pick one."""
-
-    uuid: str
-    name: str
-    export_code: str
-    business_number: str
-    retired: str
-    web_url: str | None
-    read_at: datetime
-
-
-def _xpm_client(row: RowMapping) -> XpmClient:
-    client = RemoteClient(row["client_uuid"], row["fields"] or {})
-    return XpmClient(
-        uuid=client.uuid,
-        name=client.name,
-        export_code=client.export_code,
-        business_number=client.business_number,
-        retired=client.retired,
-        web_url=client.web_url,
-        read_at=row["read_at"],
-    )
-
-
 def launch_urls(state: Engine, links: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Fund id to XPM's launch link, for every linked fund that has one.
 
@@ -186,33 +159,3 @@ def launch_urls(state: Engine, links: Iterable[Mapping[str, Any]]) -> dict[str, 
             if fund_id and url:
                 urls[fund_id] = url
     return urls
-
-
-def review_candidates(state: Engine, link: Mapping[str, Any]) -> list[XpmClient]:
-    """The XPM clients a person chooses from for a fund that needs review, as the sync last read XPM.
-
-    Those holding the fund's scope code as their ExportCode (as XPM matches it: case and surrounding
-    spaces aside) or the fund's name, archived and deleted ones included, by name.
-    """
-    code = link["scope_code"].strip().lower()
-    matches = [sa.func.lower(sa.func.trim(remote_clients.c.export_code)) == code]
-    if link["fund_name"]:
-        matches.append(sa.func.lower(remote_clients.c.name) == link["fund_name"].strip().lower())
-    query = (
-        sa.select(remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.read_at)
-        .where(remote_clients.c.tenant_id == link["tenant_id"], sa.or_(*matches))
-        .order_by(remote_clients.c.name, remote_clients.c.client_uuid)
-        .limit(PAGE_SIZE)
-    )
-    with state.connect() as conn:
-        return [_xpm_client(row) for row in conn.execute(query).mappings()]
-
-
-def xpm_client(state: Engine, tenant_id: str, client_uuid: str) -> XpmClient | None:
-    """One client of ``tenant_id`` as the sync last read XPM, or None when it read no such client."""
-    query = sa.select(remote_clients.c.client_uuid, remote_clients.c.fields, remote_clients.c.read_at).where(
-        remote_clients.c.tenant_id == tenant_id, remote_clients.c.client_uuid == client_uuid
-    )
-    with state.connect() as conn:
-        row = conn.execute(query).mappings().first()
-    return _xpm_client(row) if row else None

@@ -33,6 +33,8 @@ TUNING = {
     "rate_window_seconds": float,
 }
 """Connection extras that tune the client's own limits, and their types."""
+POLICIES = ("gone_from_class", "rolled_out_members")
+"""Connection extras that choose what full runs do about what Class no longer holds (``sync/gone.py``)."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,13 @@ class XpmConfig:
     day_limit: int = DEFAULT_DAY_LIMIT
     """The tenant's daily call quota: 5,000 on Xero's standard tiers, 1,000 on Starter."""
     reserve_share: float = DEFAULT_RESERVE_SHARE
+    """The share of ``day_limit`` the pipeline never spends: it is left for people using XPM."""
     gone_from_class: str | Mapping[str, str] | None = field(default=None, hash=False)
     """What full runs do with the XPM client of a fund gone from Class: ``report`` (default) or ``archive``,
     for every business or by business id (``"*"`` for the rest)."""
-    """The share of ``day_limit`` the pipeline never spends: it is left for people using XPM."""
+    rolled_out_members: str | Mapping[str, str] | None = field(default=None, hash=False)
+    """What full runs do with the XPM contact of a member rolled out of a fund: ``report`` (default),
+    ``detach`` (from the fund's client) or ``position:<text>``, for every business or by business id."""
     refresh_margin_seconds: float = 300.0
     """Refresh the access token this long before it expires (Xero's tokens last 30 minutes)."""
     rate_window_seconds: float = 60.0
@@ -102,7 +107,7 @@ class XpmConfig:
         Raises:
             ConfigurationError: A value is missing or invalid, or an extra is unknown.
         """
-        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", "gone_from_class", *TUNING}
+        known = {*URL_SETTINGS, "scopes", "timeout_seconds", "attempts", *POLICIES, *TUNING}
         unknown = sorted(set(extras) - known)
         if unknown:
             raise ConfigurationError(f"unknown XPM connection extras: {', '.join(unknown)}")
@@ -114,8 +119,9 @@ class XpmConfig:
         for name, kind in TUNING.items():
             if extras.get(name):
                 values[name] = kind(extras[name])
-        if extras.get("gone_from_class"):
-            values["gone_from_class"] = extras["gone_from_class"]
+        for name in POLICIES:
+            if extras.get(name):
+                values[name] = extras[name]
         return cls(client_id or "", client_secret or "", api_base_url=host or DEFAULT_API_BASE_URL, **values)
 
     @property

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.engine import RowMapping
 
+from classxpm.sync.candidates import review_candidates
 from classxpm.ui import queries
 from classxpm.ui.access import Viewer, ViewerDep
 from classxpm.ui.pages import ServicesDep, render
@@ -127,7 +128,7 @@ def fund_page(
         launch=launch,
         jobs=queries.client_jobs(services.state, business_id, link["client_uuid"]) if linked else [],
         hint="" if launch else launch_hint(link, outcome),
-        candidates=queries.review_candidates(services.state, link) if review else [],
+        candidates=review_candidates(services.state, link) if review else [],
         snapshot=queries.snapshot(services.state, business_id),
         **shown,
     )
