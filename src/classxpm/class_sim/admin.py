@@ -57,7 +57,11 @@ async def calls(request: Request) -> Response:
     sim = _sim(request)
     if request.method == "DELETE":
         sim.calls.clear()
-    return JSONResponse({"by_endpoint": dict(sim.calls), "total": sum(sim.calls.values())})
+        sim.statuses.clear()
+    by_status = {str(status): count for status, count in sim.statuses.items()}
+    return JSONResponse(
+        {"by_endpoint": dict(sim.calls), "by_status": by_status, "total": sum(sim.calls.values())}
+    )
 
 
 async def expire_tokens(request: Request) -> Response:

@@ -58,7 +58,6 @@ def endpoint(
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:
             sim: Simulator = request.app.state.sim
-            sim.log_call(f"GET {name}")
             headers: dict[str, str] = {}
             try:
                 grant = _bearer(request, sim)
@@ -73,6 +72,7 @@ def endpoint(
             except ApiRefusal as refusal:
                 response = envelope({}, refusal.status, [{"Code": refusal.code, "Message": refusal.message}])
             response.headers.update(headers)
+            sim.log_call(f"GET {name}", response.status_code)
             return response
 
         return route
@@ -117,10 +117,10 @@ def fund_list(request: Request, sim: Simulator, business: data.Business) -> Resp
     return envelope([payload] if sim.config.fund_list_shape == "array" else payload)
 
 
-def fund_export(request: Request) -> Awaitable[Response]:
+async def fund_export(request: Request) -> Response:
     """The fund reference-data export: the scope it needs is a setting of the simulator."""
     sim: Simulator = request.app.state.sim
-    return _export_route(frozenset({sim.config.export_scope, "fund.maintain"}))(request)
+    return await _export_route(frozenset({sim.config.export_scope, "fund.maintain"}))(request)
 
 
 def _export_route(scopes: frozenset[str]) -> Callable[[Request], Awaitable[Response]]:

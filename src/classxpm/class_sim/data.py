@@ -51,7 +51,8 @@ class ClassData:
         business = Business(business_code, DEMO_BUSINESS_NAME)
         for chunk in generate(funds, seed):
             by_id = {row["fund_id"]: Fund(row) for row in chunk.funds}
-            for member in chunk.members:
+            # Members in the order Class lists them: as they joined (the database source's order too).
+            for member in sorted(chunk.members, key=lambda m: (m["created_at"], m["member_id"])):
                 by_id[member["fund_id"]].members.append(member)
             business.funds.update((fund.code, fund) for fund in by_id.values())
         with self._lock:

@@ -42,6 +42,7 @@ class Simulator:
     data: ClassData = field(default_factory=ClassData)
     monotonic: Callable[[], float] = time.monotonic
     calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.initial_config = self.config
@@ -120,10 +121,11 @@ class Simulator:
             window.used += 1
             return True, self.config.minute_limit - window.used, reset_after
 
-    def log_call(self, endpoint: str) -> None:
-        """Count a call by endpoint (``GET fund-list`` ...)."""
+    def log_call(self, endpoint: str, status: int) -> None:
+        """Count a call by endpoint (``GET fund-list`` ...) and by the status it was answered with."""
         with self._lock:
             self.calls[endpoint] += 1
+            self.statuses[status] += 1
 
     def reset(self) -> None:
         """Forget tokens, codes, windows and calls; back to the start-up config."""
@@ -134,6 +136,7 @@ class Simulator:
             self._codes.clear()
             self._windows.clear()
             self.calls.clear()
+            self.statuses.clear()
 
 
 def reset_after_header(seconds: float) -> str:

@@ -51,6 +51,10 @@ class ClassSimulatorHandle:
         """Calls by endpoint since the last ``clear_calls``."""
         return self._json("GET", "/_sim/calls")["by_endpoint"]
 
+    def statuses(self) -> dict[str, int]:
+        """Calls by the HTTP status they were answered with, since the last ``clear_calls``."""
+        return self._json("GET", "/_sim/calls")["by_status"]
+
     def clear_calls(self) -> None:
         """Empty the call log."""
         self._json("DELETE", "/_sim/calls")

@@ -58,30 +58,36 @@ class RateWindow:
         self._lock = threading.Lock()
         self._resets_at: float | None = None
         self._left = limit
+        self._window = 0
         self.waited = 0.0
 
-    def acquire(self) -> None:
-        """Block until one more call may start in the current window."""
+    def acquire(self) -> int:
+        """Block until one more call may start in the current window; returns the window's number."""
         with self._lock:
             while True:
                 now = self._monotonic()
                 if self._resets_at is None or now >= self._resets_at:
                     self._resets_at, self._left = now + self.window_seconds, self.limit
+                    self._window += 1
                 if self._left > 0:
                     self._left -= 1
-                    return
+                    return self._window
                 wait = self._resets_at - now
                 self.waited += wait
                 self._sleep(wait)
 
-    def observe(self, response: httpx.Response) -> None:
-        """Take Class's word for the calls left and the time to the reset."""
+    def observe(self, response: httpx.Response, window: int) -> None:
+        """Take Class's word for the calls left and the time to the reset.
+
+        An answer to a call started in an earlier window says nothing of this one and is ignored.
+        """
         left, after = remaining(response), reset_after(response)
         if left is None or after is None:
             return
         with self._lock:
-            self._left = min(self._left, left)
-            self._resets_at = self._monotonic() + after
+            if window == self._window:
+                self._left = min(self._left, left)
+                self._resets_at = self._monotonic() + after
 
 
 class ClassApiClient:
@@ -120,7 +126,7 @@ class ClassApiClient:
         return _data(response, what)
 
     def _send(self, path: str, token: str) -> httpx.Response:
-        self.window.acquire()
+        window = self.window.acquire()
         url = f"{self.config.api_base_url.rstrip('/')}/{path}"
         headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
         try:
@@ -128,7 +134,7 @@ class ClassApiClient:
         except httpx.TransportError as exc:
             raise classify_transport_error(exc) from None
         self.calls += 1
-        self.window.observe(response)
+        self.window.observe(response, window)
         log.debug("GET %s -> HTTP %d", path, response.status_code)
         if error := classify(response):
             raise error

@@ -112,21 +112,22 @@ class BusinessReader:
         return result
 
     def _fund(self, summary: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-        code = str(summary.get("Code") or "")
+        code, plan = str(summary.get("Code") or ""), self.plan
         try:
-            document = self._export(code) if self.plan == "export" else self._detail(code)
+            document = self._export(code) if plan == "export" else self._detail(code)
         except ClassTokenRejected:
-            if self.plan != "export":
+            if plan != "export":
                 raise
-            log.warning(
-                "Class refused the reference-data export (scope not granted): reading fund-detail instead"
-            )
-            self.plan = "detail"
-            document = self._detail(code)
+            if self.plan == "export":  # funds read at the same time meet the same refusal: say it once
+                log.warning(
+                    "Class refused the reference-data export (scope not granted): reading the details"
+                )
+                self.plan = "detail"
+            plan, document = "detail", self._detail(code)
         except ClassNotFound as exc:
             problem = f"class_api: fund {code}: {exc}; the fund is held back this run"
-            return self._rows({"Summary": summary}, [problem])
-        return self._rows({"Summary": summary, **document}, [])
+            return self._rows(plan, {"Summary": summary}, [problem])
+        return self._rows(plan, {"Summary": summary, **document}, [])
 
     def _export(self, code: str) -> dict[str, Any]:
         data = self.client.get(f"f/{self.code}/{code}/fund-data/fund-reference-data-export", "fund export")
@@ -147,9 +148,9 @@ class BusinessReader:
         return {"Detail": detail, "Members": found}
 
     def _rows(
-        self, document: dict[str, Any], problems: list[str]
+        self, plan_name: str, document: dict[str, Any], problems: list[str]
     ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-        plan: PlanMapping = self.mapping.plans[self.plan]  # type: ignore[index]
+        plan: PlanMapping = self.mapping.plans[plan_name]  # type: ignore[index]
         country, odd = self.mapping.default_country, []
         fund = column_values(plan.fund, document, country, odd)
         code = fund.get("scope_code") or "(no code)"

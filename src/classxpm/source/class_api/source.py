@@ -6,6 +6,8 @@ its own stored grant, all through the one rate window Class counts per OAuth cli
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
