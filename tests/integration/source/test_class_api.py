@@ -107,7 +107,8 @@ def test_an_export_refused_for_scope_falls_back_to_the_detail_calls(class_sim, s
     class_sim.patch_config(export_scope="fund.export.only")
     read, funds, _, problems = _read(class_sim, state, cipher)
     assert read.plan == "detail"
-    assert len(funds) == CLASS_FUNDS and problems == {}
+    assert len(funds) == CLASS_FUNDS
+    assert problems == {}
 
 
 @pytest.mark.parametrize("shape", ["object", "array"])
@@ -120,15 +121,18 @@ def test_either_fund_list_shape_is_read(class_sim, state, cipher, shape):
 def test_masked_tfns_are_never_staged_and_a_wrong_setting_holds_funds_back_by_name(class_sim, state, cipher):
     class_sim.patch_config(mask_tfns=True)
     _, funds, _, problems = _read(class_sim, state, cipher, tfns="masked")
-    assert problems == {} and all(fund["tfn"] is None for fund in funds)
+    assert problems == {}
+    assert all(fund["tfn"] is None for fund in funds)
 
     _, funds, _, problems = _read(class_sim, state, cipher)
     with_tfn = [fund for fund in funds if fund["fund_id"] in problems]
-    assert with_tfn and all(fund["tfn"] is None for fund in funds)
+    assert with_tfn
+    assert all(fund["tfn"] is None for fund in funds)
     for fund in with_tfn:
         (problem,) = problems[fund["fund_id"]]
-        assert problem == (
-            f"class_api: fund {fund['scope_code']} tfn: masked by Class; set the class_api tfns extra to masked"
+        code = fund["scope_code"]
+        assert (
+            problem == f"class_api: fund {code} tfn: masked by Class; set the class_api tfns extra to masked"
         )
 
 
@@ -154,7 +158,8 @@ def test_class_limit_is_kept_from_its_headers_and_a_429_is_waited_out(
     _, funds, _, _ = _read(class_sim, state, cipher, minute_limit=500, rate_window_seconds=0.5)
     assert [_untimed(f) for f in funds] == database_rows[0]
     statuses = class_sim.statuses()
-    assert statuses["200"] == CLASS_FUNDS + 1 and statuses["429"] > 0
+    assert statuses["200"] == CLASS_FUNDS + 1
+    assert statuses["429"] > 0
 
 
 def test_an_expired_token_is_renewed_once_with_the_single_use_refresh_token(class_sim, state, cipher):
@@ -197,5 +202,6 @@ def test_grants_are_encrypted_at_rest(class_sim, state, cipher):
         source.close()
     with state.connect() as conn:
         stored = " ".join(str(value) for value in conn.execute(sa.text("SELECT * FROM class_grants")).one())
-    assert tokens.access_token not in stored and tokens.refresh_token not in stored
-    assert "access_token" not in repr(tokens) or tokens.access_token not in repr(tokens)
+    assert tokens.access_token not in stored
+    assert tokens.refresh_token not in stored
+    assert tokens.access_token not in repr(tokens)
