@@ -36,14 +36,14 @@ class ClassApiSource:
     mapping: ApiSourceMapping
     http: httpx.Client = field(default_factory=httpx.Client)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    """Its ``sleep`` is the client's only way to wait (retries and the rate window): tests inject one."""
+    monotonic: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        self.policy = RetryPolicy(
-            self.config.retry, self.policy.should_retry, self.policy.sleep, self.policy.jitter
-        )
-        self.window = RateWindow(
-            self.config.minute_limit, self.config.rate_window_seconds, sleep=self.policy.sleep
-        )
+        retry = self.policy
+        self.policy = RetryPolicy(self.config.retry, retry.should_retry, retry.sleep, retry.jitter)
+        limit, window = self.config.minute_limit, self.config.rate_window_seconds
+        self.window = RateWindow(limit, window, self.monotonic, self.policy.sleep)
         self.identity = ClassIdentity(self.config, self.http, self.policy)
         self.calls = 0
 
