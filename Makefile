@@ -37,8 +37,8 @@ $(MIGRATED): $(STAMP)
 		>> $(AIRFLOW_HOME)/db-migrate.log 2>&1
 	touch $@
 
-demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)
-	$(BIN)/python -m classxpm.demo
+demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator); SOURCE=class_api reads the Class API simulator
+	$(BIN)/python -m classxpm.demo --source $(or $(SOURCE),class_db)
 
 test: $(MIGRATED) system-deps  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
