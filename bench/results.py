@@ -229,6 +229,32 @@ def _pages(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _class_api(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 8. The Class API source: calls per fund and wall time at Class's limit",
+        "",
+        f"`{r['command']}` (measured {r['measured_at']})",
+        "",
+        "The Class simulator enforces Class's 500 calls a minute per OAuth client at `--class-api-scale F`; "
+        "the client's window follows it (`rate_window_seconds = 60/F`), 4 funds at a time. Minutes are "
+        "simulated: real seconds x F / 60. The floor is the calls Class answered ÷ 500. The export plan is "
+        "the fund list and one `fund-reference-data-export` per fund (scope `fund.read`); the detail plan "
+        "is the fund list, then `fund-detail`, `member-list` and one `member-detail` per member.",
+        "",
+        "| Plan | Funds | Members | Calls | Calls per fund | 429s | Floor (min) | Read (min) | Read ÷ floor "
+        "| Real seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row['plan']} | {row['funds']:,} | {row['members']:,} | {row['calls']:,} "
+        f"| {row['calls_per_fund']} "
+        f"| {row['rejected']} | {row['floor_minutes']} | {row['minutes']} | {row['ratio']} | "
+        f"{row['real_seconds']} |"
+        for row in r["rows"]
+    ]
+    return [*lines, ""]
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -249,4 +275,6 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", CHANGES.read_text(encoding="utf-8").strip(), ""]
     if "readpath" in results:
         lines += ["", *_readpath(results["readpath"])]
+    if "classapi" in results:
+        lines += ["", *_class_api(results["classapi"])]
     return "\n".join(lines).rstrip() + "\n"

@@ -1,9 +1,9 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath] [--calls 1000,10000]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,classapi] [--calls 1000,10000]
                     [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
                     [--quota-day-limit 5000] [--page-rows 10000] [--readpath 1000,10000,100000]
-                    [--out bench]
+                    [--class-api-funds 1000] [--class-api-scale 20] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
@@ -25,7 +25,7 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath")
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "classapi")
 
 
 def _sizes(text: str) -> list[int]:
@@ -73,6 +73,7 @@ def command(**options: Any) -> str:
 def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
+    from bench.class_api import run_class_api
     from bench.pages import run_pages
     from bench.quota import run_quota
     from bench.readpath import run_readpath
@@ -127,6 +128,13 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             }
             for n in options["readpath"]
         ]
+    if "classapi" in only:
+        funds, scale = options["class_api_funds"], options["class_api_scale"]
+        results["classapi"] = {
+            "command": command(only="classapi", class_api_funds=funds, class_api_scale=scale, seed=seed),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": [row.to_dict() for row in run_class_api(funds, seed, scale)],
+        }
     return results
 
 
@@ -154,6 +162,10 @@ def _previous(out: Path) -> dict[str, Any]:
 @click.option("--page-rows", default=10000, show_default=True, help="Funds and run rows behind the pages.")
 @click.option(
     "--readpath", default="1000,10000,100000", show_default=True, help="Client counts for scenario 6."
+)
+@click.option("--class-api-funds", default=1000, show_default=True, help="Funds read through the Class API.")
+@click.option(
+    "--class-api-scale", default=20.0, show_default=True, help="Class simulator time scale (scenario 8)."
 )
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
