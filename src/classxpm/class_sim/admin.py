@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from classxpm.class_sim.config import ClassSimConfigError
 from classxpm.class_sim.runtime import Simulator
 from classxpm.source.demo_data import DEFAULT_SEED
+from classxpm.xpm_sim.config import ConfigError
 
 
 def _sim(request: Request) -> Simulator:
@@ -46,7 +46,7 @@ async def config(request: Request) -> Response:
     if request.method == "PATCH":
         try:
             sim.config = sim.config.patched(await request.json())
-        except ClassSimConfigError as exc:
+        except ConfigError as exc:
             return JSONResponse({"error": str(exc)}, 400)
     shown = {**sim.config.__dict__, "client_secret": "(set)", "password": "(set)"}
     return JSONResponse(shown)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from classxpm.class_sim import data
 from classxpm.class_sim.runtime import Grant, Simulator, reset_after_header
+from classxpm.errors import Fatal
 
 PREFIX = "/api/1.0"
 FUND_LIST_FILTERS = frozenset(
@@ -29,7 +30,7 @@ MEMBER_SCOPES = _ANY_FUND_READ | {"fund.member.read", "fund.member.maintain"}
 Handler = Callable[[Request, Simulator, data.Business], Response]
 
 
-class ApiRefusal(Exception):
+class ApiRefusal(Fatal):
     """An answer other than 200, in Class's envelope."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from classxpm.errors import Fatal
+from classxpm.xpm_sim.config import checked_setting
 
 DEFAULT_CLIENT_ID = "classxpm-class-demo"
 DEFAULT_CLIENT_SECRET = "classxpm-class-demo-secret"  # noqa: S105 - the documented secret of a local simulator
@@ -19,10 +19,6 @@ DEFAULT_PASSWORD = "class-demo-password"  # noqa: S105 - the documented password
 DEFAULT_BUSINESS_CODE = "HARBOURCO"
 
 _CHOICES: dict[str, tuple[Any, ...]] = {"fund_list_shape": ("object", "array")}
-
-
-class ClassSimConfigError(Fatal, ValueError):
-    """A config patch names an unknown field or gives a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -62,19 +58,12 @@ class ClassSimConfig:
     export_scope: str = "fund.read"
 
     def patched(self, fields: dict[str, Any]) -> ClassSimConfig:
-        """A copy with ``fields`` changed.
+        """A copy with ``fields`` changed, each checked as the XPM simulator checks its settings.
 
         Raises:
-            ClassSimConfigError: A field is unknown, has the wrong type or is not one of its choices.
+            ConfigError: A field is unknown, has the wrong type or is not one of its choices.
         """
-        known = {f.name for f in dataclasses.fields(self)}
-        for name, value in fields.items():
-            if name not in known:
-                raise ClassSimConfigError(f"unknown setting {name!r}")
-            kind = type(getattr(self, name))
-            accepted = (int, float) if kind is float else (kind,)
-            if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
-                raise ClassSimConfigError(f"{name} must be {kind.__name__}")
-            if name in _CHOICES and value not in _CHOICES[name]:
-                raise ClassSimConfigError(f"{name} must be one of {', '.join(map(str, _CHOICES[name]))}")
-        return dataclasses.replace(self, **fields)
+        current = dataclasses.asdict(self)
+        for key, value in fields.items():
+            current[key] = checked_setting(key, value, current, _CHOICES)
+        return ClassSimConfig(**current)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 
 from classxpm.class_sim.config import ClassSimConfig
-from classxpm.xpm_sim.testing import _free_socket, _wait_until_started
+from classxpm.xpm_sim.testing import serving
 
 
 @dataclass
@@ -78,24 +77,12 @@ def running_class_simulator(
     Raises:
         SimulatorStartError: When it does not answer within ten seconds.
     """
-    import uvicorn
-
     from classxpm.class_sim.app import create_app
 
     settings = ClassSimConfig().patched(config)
-    sock = _free_socket()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, funds, seed), log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="class-sim")
-    thread.start()
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    admin = httpx.Client(base_url=base_url, timeout=10.0)
-    try:
-        _wait_until_started(server, thread)
-        yield ClassSimulatorHandle(base_url, settings, admin)
-    finally:
-        admin.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(create_app(settings, funds, seed), "class-sim") as base_url:
+        admin = httpx.Client(base_url=base_url, timeout=10.0)
+        try:
+            yield ClassSimulatorHandle(base_url, settings, admin)
+        finally:
+            admin.close()

@@ -94,7 +94,8 @@ def _code_flow(
     host: str,
     timeout: float,
 ) -> ClassTokens:
-    from classxpm.source.class_api.auth import authorization_request, code_from_callback
+    from classxpm.source.class_api.auth import authorization_request
+    from classxpm.xpm.auth import code_from_callback
     from classxpm.xpm.callback import CallbackServer
 
     config = source.config
@@ -113,12 +114,7 @@ def _code_flow(
 @state_db_option
 def status(business: str | None, state_db: str | None) -> None:
     """Show whether a business's Class API access is authorised, and until when."""
-    from classxpm.airflow.resources import engine
-    from classxpm.state.class_grants import ClassGrantStore
-    from classxpm.state.crypto import load_cipher
-
-    with engine(STATE_CONN_ID, state_db) as state:
-        store = ClassGrantStore(state, load_cipher())
+    with _store(state_db) as store:
         grant = store.get(_business(store, business))
     if grant is None:
         click.echo("Class API not authorised")
@@ -141,12 +137,7 @@ def status(business: str | None, state_db: str | None) -> None:
 @state_db_option
 def unlink(business: str | None, state_db: str | None) -> None:
     """Forget a business's Class tokens (Class has no revocation endpoint: revoke in Class too)."""
-    from classxpm.airflow.resources import engine
-    from classxpm.state.class_grants import ClassGrantStore
-    from classxpm.state.crypto import load_cipher
-
-    with engine(STATE_CONN_ID, state_db) as state:
-        store = ClassGrantStore(state, load_cipher())
+    with _store(state_db) as store:
         business_id = _business(store, business)
         if not store.discard(business_id):
             raise click.ClickException(f"Class API not authorised for business {business_id}")
@@ -166,16 +157,24 @@ def _business(store: ClassGrantStore, business: str | None) -> str:
 
 
 @contextmanager
-def _source_and_store(conn_id: str, state_db: str | None) -> Iterator[tuple]:
-    from classxpm.airflow.resources import class_api_source, engine
+def _store(state_db: str | None) -> Iterator[ClassGrantStore]:
+    from classxpm.airflow.resources import engine
     from classxpm.state.class_grants import ClassGrantStore
     from classxpm.state.crypto import load_cipher
+
+    with engine(STATE_CONN_ID, state_db) as state:
+        yield ClassGrantStore(state, load_cipher())
+
+
+@contextmanager
+def _source_and_store(conn_id: str, state_db: str | None) -> Iterator[tuple]:
+    from classxpm.airflow.resources import class_api_source
 
     try:
         source = class_api_source(conn_id)
         try:
-            with engine(STATE_CONN_ID, state_db) as state:
-                yield source, ClassGrantStore(state, load_cipher())
+            with _store(state_db) as store:
+                yield source, store
         finally:
             source.close()
     except ClassXpmError as exc:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from authlib.common.security import generate_token
@@ -97,22 +96,6 @@ def authorization_request(config: ClassApiConfig, business_code: str | None = No
         state=state,
     )
     return ClassAuthorization(url, state, config.redirect_uri)
-
-
-def code_from_callback(request: ClassAuthorization, callback_url: str) -> str:
-    """Check the callback's ``state`` and return its single-use code.
-
-    Raises:
-        ConfigurationError: The user declined, the state does not match, or no code came back.
-    """
-    query = {key: values[0] for key, values in parse_qs(urlsplit(callback_url).query).items()}
-    if "error" in query:
-        raise ConfigurationError(f"Class did not grant access ({query['error']})")
-    if query.get("state") != request.state:
-        raise ConfigurationError("the callback's state does not match this login: start again")
-    if not query.get("code"):
-        raise ConfigurationError("the callback carries no authorization code")
-    return query["code"]
 
 
 class ClassIdentity:

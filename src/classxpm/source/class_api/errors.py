@@ -11,6 +11,7 @@ import json
 
 import httpx
 
+from classxpm import errors as roots
 from classxpm.xpm.errors import ConfigurationError, NotFound, RateLimited, Reauthorise, Retriable, XpmError
 from classxpm.xpm.errors import Fatal as XpmFatal
 
@@ -18,7 +19,7 @@ RESET_AFTER = "X-RateLimit-ResetAfter"
 REMAINING = "X-RateLimit-1Min-Remaining"
 
 
-class ClassTokenRejected(XpmError):
+class ClassTokenRejected(XpmError, roots.Retriable):
     """401 on an API call: the token expired (refresh and send again) or lacks the scope."""
 
 
