@@ -195,7 +195,7 @@ def test_no_tfn_from_the_class_api_reaches_any_artifact(sync_world, class_sim, t
     env["AIRFLOW_CONN_CLASS_API"] = class_api_connection(class_sim)
     env.pop("AIRFLOW_CONN_CLASS_DB")
     since = time.time() - 1
-    real = dags_test(env, {}, timeout=280)
+    real = dags_test(env, {}, timeout=600)
 
     found, reports, lineage = scan_artifacts(world, {"run output": real}, forms, since, events)
     print(f"TFN scan (Class API): {len(tfns)} TFNs in {len(forms)} forms, {len(world.clients())} clients")

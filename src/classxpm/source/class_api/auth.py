@@ -158,7 +158,7 @@ class ClassIdentity:
         try:
             response = self._http.post(self.config.token_url, content=body, headers=headers, auth=auth)
         except httpx.TransportError as exc:
-            raise classify_transport_error(exc) from None
+            raise classify_transport_error(exc, "Class") from None
         if error := classify(response):
             raise error
         return response

@@ -132,7 +132,7 @@ class ClassApiClient:
         try:
             response = self._http.get(url, headers=headers, timeout=self.config.timeout_seconds)
         except httpx.TransportError as exc:
-            raise classify_transport_error(exc) from None
+            raise classify_transport_error(exc, "Class") from None
         self.calls += 1
         self.window.observe(response, window)
         log.debug("GET %s -> HTTP %d", path, response.status_code)

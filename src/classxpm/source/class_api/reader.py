@@ -10,7 +10,7 @@ and only changed funds go on to XPM.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,8 +181,3 @@ def _ordered(row: dict[str, Any], order: Sequence[str], **fixed: Any) -> dict[st
     """The row with every column of the Class schema, in contract order (no timestamps from the API)."""
     values = {**row, **fixed}
     return {column: values.get(column) for column in order}
-
-
-def iter_chunks(read: BusinessRead) -> Iterator[FundChunk]:
-    """The read's chunks that hold funds."""
-    return (chunk for chunk in read.chunks if chunk.funds)
