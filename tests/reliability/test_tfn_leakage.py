@@ -165,6 +165,7 @@ def lineage_env(events: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(900)  # one `airflow dags test` in a child process: minutes on a loaded machine
 def test_no_tfn_from_the_class_api_reaches_any_artifact(sync_world, class_sim, tmp_path):
     from classxpm.db import make_engine
     from classxpm.mapping.api_source import load_api_source_mapping
@@ -199,12 +200,12 @@ def test_no_tfn_from_the_class_api_reaches_any_artifact(sync_world, class_sim, t
 
     found, reports, lineage = scan_artifacts(world, {"run output": real}, forms, since, events)
     print(f"TFN scan (Class API): {len(tfns)} TFNs in {len(forms)} forms, {len(world.clients())} clients")
-    assert class_sim.calls()["GET fund-reference-data-export"] == funds
+    assert found == []
+    assert class_sim.statuses()["200"] == funds + 1, "every fund read once, the 429s waited out"
     assert "quarantined" in real
     assert "masked by Class" in real
     assert reports > 0
     assert lineage > 0
-    assert found == []
 
 
 def world_query(url: str, statement: str, **params) -> list:
