@@ -29,7 +29,8 @@ def env(class_sim, sqlite_url, fernet_key) -> dict[str, str]:
 
 
 def classxpm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLASSXPM, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    # Nothing here waits on a clock: pytest-timeout is the guard.
+    return subprocess.run([CLASSXPM, *args], env=env, capture_output=True, text=True, check=False)
 
 
 def test_password_login_then_status_then_unlink(env, class_sim):
@@ -57,9 +58,9 @@ def test_authorization_code_login_for_a_named_business(env, class_sim):
     url = re.search(r"https?://\S+", first).group(0)
     assert "target%3Ab" in url
     assert "state=" in url
-    httpx.get(url, follow_redirects=True, timeout=30)
+    httpx.get(url, follow_redirects=True, timeout=None)
     rest = process.stdout.read()
-    assert process.wait(timeout=60) == 0, rest
+    assert process.wait() == 0, rest
     assert "business id in this pipeline: practice" in rest
     status = classxpm(env, "class-auth", "status")
     assert "Harbour & Co Accountants (HARBOURCO), id practice" in status.stdout
