@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -44,10 +45,23 @@ def test_password_login_then_status_then_unlink(env, class_sim):
     unlink = classxpm(env, "class-auth", "unlink", "--business", "HARBOURCO")
     assert unlink.returncode == 0
     assert "Partner Application Access" in unlink.stdout
-    assert classxpm(env, "class-auth", "status", "--business", "HARBOURCO").returncode == 1
+    assert _grant(env, "HARBOURCO") is None
     printed = login.stdout + login.stderr + status.stdout + unlink.stdout
     assert class_sim.config.password not in printed
     assert class_sim.config.client_secret not in printed
+
+
+def _grant(env: dict[str, str], business: str):
+    from classxpm.db import make_engine
+    from classxpm.state.class_grants import ClassGrantStore
+    from classxpm.state.crypto import TokenCipher
+
+    url = json.loads(env["AIRFLOW_CONN_CLASSXPM_STATE"])["extra"]["sqlalchemy_url"]
+    engine = make_engine(url)
+    try:
+        return ClassGrantStore(engine, TokenCipher(env["CLASSXPM_FERNET_KEY"])).get(business)
+    finally:
+        engine.dispose()
 
 
 def test_authorization_code_login_for_a_named_business(env, class_sim):
@@ -62,5 +76,6 @@ def test_authorization_code_login_for_a_named_business(env, class_sim):
     rest = process.stdout.read()
     assert process.wait() == 0, rest
     assert "business id in this pipeline: practice" in rest
-    status = classxpm(env, "class-auth", "status")
-    assert "Harbour & Co Accountants (HARBOURCO), id practice" in status.stdout
+    grant = _grant(env, "practice")
+    assert grant.tokens.business_code == "HARBOURCO"
+    assert grant.flow == "authorization_code"
