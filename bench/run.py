@@ -1,9 +1,10 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,classapi] [--calls 1000,10000]
-                    [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000] [--quota-funds 20000]
-                    [--quota-day-limit 5000] [--page-rows 10000] [--readpath 1000,10000,100000]
-                    [--class-api-funds 1000] [--class-api-scale 20] [--out bench]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,instant,classapi]
+                    [--calls 1000,10000] [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000]
+                    [--quota-funds 20000] [--quota-day-limit 5000] [--page-rows 10000]
+                    [--readpath 1000,10000,100000] [--instant-changes 20] [--instant-bulk 500]
+                    [--instant-funds 10] [--class-api-funds 1000] [--class-api-scale 20] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
@@ -25,7 +26,9 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "classapi")
+SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "classapi", "instant")
+DEFAULT_SCENARIOS = SCENARIOS[:-1]
+"""``instant`` starts Airflow for real and runs at production rate limits (half an hour): by name only."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -74,6 +77,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
     from bench.class_api import run_class_api
+    from bench.instant import run_instant
     from bench.pages import run_pages
     from bench.quota import run_quota
     from bench.readpath import run_readpath
@@ -135,6 +139,14 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "rows": [row.to_dict() for row in run_class_api(funds, seed, scale)],
         }
+    if "instant" in only:
+        changes, bulk, funds = options["instant_changes"], options["instant_bulk"], options["instant_funds"]
+        results["instant"] = {
+            **run_instant(changes, bulk, funds, seed),
+            "command": command(
+                only="instant", instant_changes=changes, instant_bulk=bulk, instant_funds=funds, seed=seed
+            ),
+        }
     return results
 
 
@@ -146,7 +158,10 @@ def _previous(out: Path) -> dict[str, Any]:
 
 @click.command()
 @click.option(
-    "--only", default=",".join(SCENARIOS), show_default=True, help="Scenarios to run, comma-separated."
+    "--only",
+    default=",".join(DEFAULT_SCENARIOS),
+    show_default=True,
+    help=f"Scenarios to run, comma-separated, of {', '.join(SCENARIOS)}.",
 )
 @click.option("--calls", "calls", default="1000,10000", show_default=True, help="Fund counts for scenario 1.")
 @click.option("--wall-funds", default=1000, show_default=True, help="Funds in the wall-time run.")
@@ -165,8 +180,13 @@ def _previous(out: Path) -> dict[str, Any]:
 )
 @click.option("--class-api-funds", default=1000, show_default=True, help="Funds read through the Class API.")
 @click.option(
-    "--class-api-scale", default=20.0, show_default=True, help="Class simulator time scale (scenario 8)."
+    "--class-api-scale", default=20.0, show_default=True, help="Class simulator time scale (scenario 9)."
 )
+@click.option(
+    "--instant-changes", default=20, show_default=True, help="Single-fund edits timed in 'instant'."
+)
+@click.option("--instant-bulk", default=500, show_default=True, help="Funds in the bulk import of 'instant'.")
+@click.option("--instant-funds", default=10, show_default=True, help="Funds in Class when 'instant' starts.")
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
     "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."

@@ -52,7 +52,8 @@ def scratch_databases(*names: str) -> Iterator[dict[str, str]]:
         admin.dispose()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free loopback port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -91,7 +92,7 @@ def simulator(
     time_scale: float = 1.0, minute_limit: int = 60, day_limit: int = 5_000, concurrent: int = 5
 ) -> Iterator[SimulatorHandle]:
     """Run the simulator in a process of its own (so it does not share the GIL with the sync)."""
-    port = _free_port()
+    port = free_port()
     command = sim_command(port, time_scale, minute_limit, day_limit, concurrent)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base_url = f"http://127.0.0.1:{port}"

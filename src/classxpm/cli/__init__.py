@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "lease": "classxpm.cli.lease:lease",
     "link": "classxpm.cli.link:link",
     "report": "classxpm.cli.report:report",
+    "watch": "classxpm.cli.watch:watch",
     "xpm-sim": "classxpm.cli.xpm_sim:xpm_sim",
 }
 
