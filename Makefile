@@ -38,8 +38,8 @@ $(MIGRATED): $(STAMP)
 		>> $(AIRFLOW_HOME)/db-migrate.log 2>&1
 	touch $@
 
-demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator)
-	$(BIN)/python -m classxpm.demo
+demo: $(MIGRATED)  ## the main job on embedded defaults (SQLite, the XPM simulator); SOURCE=class_api reads the Class API simulator
+	$(BIN)/python -m classxpm.demo --source $(or $(SOURCE),class_db)
 
 cluster: $(STAMP)  ## a local CeleryExecutor cluster: 2 workers, the simulator, the demo business (.cluster/)
 	$(BIN)/python -m classxpm.cluster up $(CLUSTER_ARGS)

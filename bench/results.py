@@ -309,6 +309,36 @@ def _instant(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _class_api(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 11. The Class API source: calls per fund and wall time at Class's limit",
+        "",
+        f"`{r['command']}` (measured {r['measured_at']})",
+        "",
+        "The Class simulator enforces Class's 500 calls a minute per OAuth client at `--class-api-scale F`; "
+        "the client's window follows it (`rate_window_seconds = 60/F`), 4 funds at a time. Minutes are "
+        "simulated: real seconds x F / 60. The floor is the calls Class answered ÷ 500. The export plan is "
+        "the fund list and one `fund-reference-data-export` per fund (scope `fund.read`); the detail plan "
+        "is the fund list, then `fund-detail`, `member-list` and one `member-detail` per member.",
+        "",
+        "Read ÷ floor above 1 is the reader's and the simulator's own work (one process, GIL shared, on "
+        "a shared 2-core machine) scaled F times: the last column is the pace in real time. At a pace above "
+        "Class's 8.3 calls a second, a read at Class's real limit (F = 1) takes the floor.",
+        "",
+        "| Plan | Funds | Members | Calls | Calls per fund | 429s | Floor (min) | Read (min) | Read ÷ floor "
+        "| Real seconds | Calls a real second |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row['plan']} | {row['funds']:,} | {row['members']:,} | {row['calls']:,} "
+        f"| {row['calls_per_fund']} "
+        f"| {row['rejected']} | {row['floor_minutes']} | {row['minutes']} | {row['ratio']} | "
+        f"{row['real_seconds']} | {row['calls'] / row['real_seconds']:.1f} |"
+        for row in r["rows"]
+    ]
+    return [*lines, ""]
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -331,6 +361,8 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", *_readpath(results["readpath"])]
     if "instant" in results:
         lines += ["", *_instant(results["instant"])]
+    if "classapi" in results:
+        lines += ["", *_class_api(results["classapi"])]
     if "parallel" in results:
         lines += ["", *_parallel(results["parallel"])]
     return "\n".join(lines).rstrip() + "\n"

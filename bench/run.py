@@ -1,9 +1,10 @@
 """``make bench``: run the scenarios and write ``RESULTS.md`` and ``results.json``.
 
-python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,parallel,instant]
+python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,classapi,parallel,instant]
                     [--calls 1000,10000] [--wall-funds 1000] [--time-scale 16] [--throughput 10000,100000]
                     [--quota-funds 20000] [--quota-day-limit 5000] [--page-rows 10000]
-                    [--readpath 1000,10000,100000] [--parallel-funds 1000] [--budget-calls 1000]
+                    [--readpath 1000,10000,100000] [--class-api-funds 1000] [--class-api-scale 20]
+                    [--parallel-funds 1000] [--budget-calls 1000]
                     [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
@@ -27,7 +28,17 @@ import click
 
 from bench.world import ROOT
 
-SCENARIOS = ("calls", "walltime", "throughput", "quota", "pages", "readpath", "parallel", "instant")
+SCENARIOS = (
+    "calls",
+    "walltime",
+    "throughput",
+    "quota",
+    "pages",
+    "readpath",
+    "classapi",
+    "parallel",
+    "instant",
+)
 DEFAULT_SCENARIOS = SCENARIOS[:-2]
 """``parallel`` (8 upsert processes at production rate limits, minutes) and ``instant`` (starts Airflow for
 real, half an hour) run by name only."""
@@ -78,6 +89,7 @@ def command(**options: Any) -> str:
 def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
+    from bench.class_api import run_class_api
     from bench.instant import run_instant
     from bench.pages import run_pages
     from bench.parallel import run_overhead, run_parallel
@@ -143,6 +155,13 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
                 only="parallel", parallel_funds=funds, time_scale=scale, budget_calls=calls, seed=seed
             ),
         }
+    if "classapi" in only:
+        funds, scale = options["class_api_funds"], options["class_api_scale"]
+        results["classapi"] = {
+            "command": command(only="classapi", class_api_funds=funds, class_api_scale=scale, seed=seed),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": [row.to_dict() for row in run_class_api(funds, seed, scale)],
+        }
     if "instant" in only:
         changes, bulk, funds = options["instant_changes"], options["instant_bulk"], options["instant_funds"]
         results["instant"] = {
@@ -185,6 +204,13 @@ def _previous(out: Path) -> dict[str, Any]:
 @click.option("--parallel-funds", default=1000, show_default=True, help="Funds in the parallel-upsert run.")
 @click.option(
     "--budget-calls", default=1000, show_default=True, help="Calls timed for the budget's overhead."
+)
+@click.option("--class-api-funds", default=1000, show_default=True, help="Funds read through the Class API.")
+@click.option(
+    "--class-api-scale",
+    default=20.0,
+    show_default=True,
+    help="Class simulator time scale (scenario classapi).",
 )
 @click.option(
     "--instant-changes", default=20, show_default=True, help="Single-fund edits timed in 'instant'."

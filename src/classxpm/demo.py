@@ -1,6 +1,7 @@
 """``make demo``: the whole job on embedded defaults, end to end, on this machine only.
 
-A demo Class database (SQLite), the XPM simulator in the background, a headless authorisation through
+A demo Class database (SQLite), or with ``--source class_api`` the Class API simulator and a
+``classxpm class-auth login``; the XPM simulator in the background, a headless authorisation through
 ``classxpm auth login``, ``airflow dags test class_xpm_sync``, then the run summary. It stops what it
 started. Everything lands under ``$AIRFLOW_HOME/demo`` so it can be looked at afterwards.
 """
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,11 +119,29 @@ def simulator(paths: DemoPaths) -> Iterator[str]:
         "--time-scale",
         str(TIME_SCALE),
     )
-    log = (paths.root / "xpm-sim.log").open("w")
+    with _background(command, paths.root / "xpm-sim.log", f"http://127.0.0.1:{port}", "/_sim/health") as url:
+        yield url
+
+
+@contextmanager
+def class_simulator(paths: DemoPaths, funds: int) -> Iterator[str]:
+    """Run ``classxpm class-sim serve`` holding ``funds`` demo funds until the block ends; yields its URL."""
+    port = _free_port()
+    command = _classxpm(
+        "class-sim", "serve", "--port", str(port), "--funds", str(funds), "--set", f"time_scale={TIME_SCALE}"
+    )
+    with _background(
+        command, paths.root / "class-sim.log", f"http://127.0.0.1:{port}", "/_sim/config"
+    ) as url:
+        yield url
+
+
+@contextmanager
+def _background(command: list[str], log_path: Path, base_url: str, health: str) -> Iterator[str]:
+    log = log_path.open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base_url, process)
+        _wait_until_up(base_url + health, process, command[1])
         yield base_url
     finally:
         process.terminate()
@@ -130,17 +149,55 @@ def simulator(paths: DemoPaths) -> Iterator[str]:
         log.close()
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen, name: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise click.ClickException("the XPM simulator stopped at start-up: see its log")
+            raise click.ClickException(f"the {name} simulator stopped at start-up: see its log")
         try:
-            if httpx.get(f"{base_url}/_sim/health", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
-    raise click.ClickException("the XPM simulator did not answer within 20 s")
+    raise click.ClickException(f"the {name} simulator did not answer within 20 s")
+
+
+def _class_api_environment(env: dict[str, str], class_url: str) -> dict[str, str]:
+    """The environment of a demo that reads Class through its API (``class_api``, the password flow)."""
+    from classxpm.class_sim.config import (
+        DEFAULT_BUSINESS_CODE,
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+    )
+
+    connection = {
+        "conn_type": "http",
+        "login": DEFAULT_CLIENT_ID,
+        "password": DEFAULT_CLIENT_SECRET,
+        "host": f"{class_url}/api/1.0",
+        "extra": {
+            "identity_url": class_url,
+            "flow": "password",
+            "username": DEFAULT_USERNAME,
+            "user_password": DEFAULT_PASSWORD,
+            "business_code": DEFAULT_BUSINESS_CODE,
+            "rate_window_seconds": 60 / TIME_SCALE,
+        },
+    }
+    env = {**env, "CLASSXPM_SOURCE": "class_api", "AIRFLOW_CONN_CLASS_API": json.dumps(connection)}
+    env.pop("AIRFLOW_CONN_CLASS_DB")
+    return env
+
+
+def class_login(business_id: str, env: dict[str, str]) -> str:
+    """``classxpm class-auth login`` (the password flow: no browser); returns what it printed first."""
+    command = _classxpm("class-auth", "login", "--business", business_id)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    if done.returncode:
+        raise click.ClickException(f"class-auth login failed: {(done.stdout + done.stderr).strip()}")
+    return done.stdout.strip().splitlines()[0]
 
 
 def authorise(business_id: str, env: dict[str, str]) -> str:
@@ -178,7 +235,14 @@ def latest_sync_report(reports: Path) -> dict | None:
 @click.command()
 @click.option("--funds", default=200, show_default=True, help="How many demo funds to generate.")
 @click.option("--keep", is_flag=True, help="Keep the previous demo's databases instead of starting afresh.")
-def main(funds: int, keep: bool) -> None:
+@click.option(
+    "--source",
+    type=click.Choice(["class_db", "class_api"]),
+    default="class_db",
+    show_default=True,
+    help="Read Class from its database, or through the Class API (the Class simulator).",
+)
+def main(funds: int, keep: bool, source: str) -> None:
     """Run the demo end to end and print the run summary."""
     from classxpm.source.demo_data import DEMO_BUSINESS_ID, write_demo_data
     from classxpm.state.migrations import upgrade
@@ -187,11 +251,20 @@ def main(funds: int, keep: bool) -> None:
     if paths.root.exists() and not keep:
         shutil.rmtree(paths.root)
     paths.root.mkdir(parents=True, exist_ok=True)
-    summary = write_demo_data(paths.class_db, funds, replace=True)
-    click.echo(f"1. Demo Class database: {summary.funds} funds, {summary.members} members ({paths.class_db})")
     upgrade(paths.state_db)
-    with simulator(paths) as base_url:
+    with ExitStack() as stack:
+        base_url = stack.enter_context(simulator(paths))
         env = _environment(paths, base_url)
+        if source == "class_api":
+            class_url = stack.enter_context(class_simulator(paths, funds))
+            env = _class_api_environment(env, class_url)
+            click.echo(f"1. Class API simulator on {class_url}: {funds} demo funds")
+            click.echo(f"   {class_login(DEMO_BUSINESS_ID, env)}")
+        else:
+            summary = write_demo_data(paths.class_db, funds, replace=True)
+            click.echo(
+                f"1. Demo Class database: {summary.funds} funds, {summary.members} members ({paths.class_db})"
+            )
         click.echo(f"2. XPM simulator on {base_url} (state saved in {paths.sim_state})")
         click.echo(f"3. {authorise(DEMO_BUSINESS_ID, env)}")
         code = run_dag("class_xpm_sync", env, paths.root / "class_xpm_sync.log")

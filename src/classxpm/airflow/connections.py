@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 CLASS_DB_CONN_ID = "class_db"
 STATE_CONN_ID = "classxpm_state"
 XPM_CONN_ID = "xpm_default"
+CLASS_API_CONN_ID = "class_api"
+SOURCE_ENV = "CLASSXPM_SOURCE"
+SOURCES = ("class_db", "class_api")
+"""Where the sync reads Class: the database (``class_db`` connection) or the Class API (``class_api``)."""
 
 _SQLITE_TYPES = {"sqlite"}
 _POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -26,6 +30,20 @@ def get_connection(conn_id: str) -> Connection:
     from airflow.sdk.bases.hook import BaseHook
 
     return BaseHook.get_connection(conn_id)
+
+
+def chosen_source() -> str:
+    """The source this deployment reads Class from: ``$CLASSXPM_SOURCE``, else the Class database.
+
+    Raises:
+        ConfigurationError: The variable names neither source.
+    """
+    import os
+
+    source = os.environ.get(SOURCE_ENV, "").strip() or SOURCES[0]
+    if source not in SOURCES:
+        raise ConfigurationError(f"{SOURCE_ENV} must be one of {', '.join(SOURCES)}, not {source!r}")
+    return source
 
 
 def database_url_from(connection: Connection) -> str:

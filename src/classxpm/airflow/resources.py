@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from classxpm.airflow.connections import (
+    CLASS_API_CONN_ID,
     CLASS_DB_CONN_ID,
     STATE_CONN_ID,
     XPM_CONN_ID,
+    chosen_source,
     database_url_from,
     get_connection,
 )
@@ -25,6 +27,8 @@ from classxpm.xpm.auth import utcnow
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from classxpm.source.class_api.config import ClassApiConfig
+    from classxpm.source.class_api.source import ClassApiSource
     from classxpm.state.rate_budget import SharedGovernors
     from classxpm.state.tokens import TokenStore
     from classxpm.sync.run import SyncEnv
@@ -100,15 +104,24 @@ def xpm_session(conn_id: str = XPM_CONN_ID, state: Engine | None = None) -> XpmS
 
 
 def class_businesses(*, optional: bool = False) -> dict[str, str]:
-    """The businesses of the Class database (``class_db``): id to name, in id order.
+    """The Class businesses of the chosen source: id to name, in id order.
+
+    From the Class database (``class_db``), or, when the deployment reads the Class API, the businesses
+    with a stored Class grant.
 
     Args:
-        optional: Answer none, rather than raise, when there is no ``class_db`` connection (the pages).
+        optional: Answer none, rather than raise, when the source's connection is missing (the pages).
     """
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     from classxpm.source.businesses import business_names
 
+    if chosen_source() == CLASS_API_CONN_ID:
+        from classxpm.state.class_grants import ClassGrantStore
+        from classxpm.state.crypto import load_cipher
+
+        with engine(STATE_CONN_ID) as state:
+            return ClassGrantStore(state, load_cipher()).business_names()
     try:
         connection = get_connection(CLASS_DB_CONN_ID)
     except AirflowNotFoundException:
@@ -117,6 +130,31 @@ def class_businesses(*, optional: bool = False) -> dict[str, str]:
         raise
     with engine(CLASS_DB_CONN_ID, database_url_from(connection)) as source:
         return business_names(source)
+
+
+def class_api_config(conn_id: str = CLASS_API_CONN_ID) -> ClassApiConfig:
+    """The frozen Class API client config of connection ``conn_id``.
+
+    Login is the client id, password the secret, host the API base URL; extras as
+    ``ClassApiConfig.from_settings`` reads them.
+    """
+    from classxpm.source.class_api.config import ClassApiConfig
+
+    connection = get_connection(conn_id)
+    return ClassApiConfig.from_settings(
+        connection.login or "", connection.password or "", connection.host or None, connection.extra_dejson
+    )
+
+
+def class_api_source(conn_id: str = CLASS_API_CONN_ID) -> ClassApiSource:
+    """The Class API source of ``conn_id`` with the shipped source mapping; the caller closes it."""
+    import httpx
+
+    from classxpm.mapping.api_source import load_api_source_mapping
+    from classxpm.source.class_api.source import ClassApiSource
+
+    config = class_api_config(conn_id)
+    return ClassApiSource(config, load_api_source_mapping(), httpx.Client(timeout=config.timeout_seconds))
 
 
 @contextmanager
@@ -134,26 +172,42 @@ def sync_env() -> Iterator[SyncEnv]:
     config = xpm_config()
     counter, cipher = CallCounter(), load_cipher()
     http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
-    with (
-        engine(CLASS_DB_CONN_ID) as source,
-        engine(STATE_CONN_ID) as state,
-        XpmSession(config, http=http, governors=rate_governors(state)) as session,
-    ):
+    api_source = class_api_source() if chosen_source() == CLASS_API_CONN_ID else None
+    try:
+        with (
+            _class_db(api_source is None) as source,
+            engine(STATE_CONN_ID) as state,
+            XpmSession(config, http=http, governors=rate_governors(state)) as session,
+        ):
 
-        def open_api(business_id: str) -> Any:
-            tokens = StoredTokenSource(
-                TokenStore(state, cipher), business_id, session.identity, session.clock
+            def open_api(business_id: str) -> Any:
+                tokens = StoredTokenSource(
+                    TokenStore(state, cipher), business_id, session.identity, session.clock
+                )
+                return session.api(tokens)
+
+            yield SyncEnv(
+                source,
+                state,
+                cipher,
+                load_default_mappings(),
+                open_api,
+                reports_root(),
+                calls=counter,
+                gone_from_class=config.gone_from_class,
+                rolled_out_members=config.rolled_out_members,
+                class_api=api_source,
             )
-            return session.api(tokens)
+    finally:
+        if api_source is not None:
+            api_source.close()
 
-        yield SyncEnv(
-            source,
-            state,
-            cipher,
-            load_default_mappings(),
-            open_api,
-            reports_root(),
-            calls=counter,
-            gone_from_class=config.gone_from_class,
-            rolled_out_members=config.rolled_out_members,
-        )
+
+@contextmanager
+def _class_db(wanted: bool) -> Iterator[Engine | None]:
+    """An engine on ``class_db`` when the deployment reads the Class database, else None."""
+    if not wanted:
+        yield None
+        return
+    with engine(CLASS_DB_CONN_ID) as source:
+        yield source

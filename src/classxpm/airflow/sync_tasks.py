@@ -66,9 +66,9 @@ def requested_business(env: SyncEnv, request: RunRequest) -> RunRequest:
         return request
     from dataclasses import replace
 
-    from classxpm.source.businesses import business_names, resolve_business
+    from classxpm.source.businesses import resolve_business
 
-    return replace(request, business_id=resolve_business(request.business_id, business_names(env.source)))
+    return replace(request, business_id=resolve_business(request.business_id, env.business_names()))
 
 
 def extract(ref: dict[str, Any]) -> dict[str, int]:

@@ -12,6 +12,8 @@ import click
 
 COMMANDS: dict[str, str] = {
     "auth": "classxpm.cli.auth:auth",
+    "class-auth": "classxpm.cli.class_auth:class_auth",
+    "class-sim": "classxpm.cli.class_sim:class_sim",
     "db": "classxpm.cli.db:db",
     "demo-data": "classxpm.cli.demo_data:demo_data",
     "lease": "classxpm.cli.lease:lease",

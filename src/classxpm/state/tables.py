@@ -87,3 +87,23 @@ xpm_rate_leases = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+# One Class API grant per business (Class issues one token per business). business_id is the pipeline's
+# id of the business (the XPM grant's key); business_code is Class's. Token columns hold Fernet
+# ciphertext; refresh_token is empty when the password flow gave none.
+
+class_grants = sa.Table(
+    "class_grants",
+    metadata,
+    sa.Column("business_id", sa.String(64), primary_key=True),
+    sa.Column("business_code", sa.String(64), nullable=False),
+    sa.Column("business_name", sa.String(255)),
+    sa.Column("flow", sa.String(32), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False, server_default=""),
+    sa.Column("access_token", sa.Text, nullable=False),
+    sa.Column("access_expires_at", UtcDateTime(), nullable=False),
+    sa.Column("refresh_token", sa.Text),
+    sa.Column("authorised_at", UtcDateTime(), nullable=False),
+    sa.Column("last_refreshed_at", UtcDateTime()),
+    sa.Column("invalid_reason", sa.Text),
+)

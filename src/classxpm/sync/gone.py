@@ -164,7 +164,7 @@ def find_gone(env: SyncEnv, ref: RunRef, started_at: datetime) -> GoneFromClass:
 
 def _moved(env: SyncEnv, business_id: str, fund_ids: list[str]) -> dict[str, str]:
     """Fund id → the business that holds it now, for those of ``fund_ids`` Class still has elsewhere."""
-    if not fund_ids:
+    if not fund_ids or env.source is None:  # the Class API lists one business's funds only
         return {}
     with env.source.connect() as conn:
         rows = conn.execute(

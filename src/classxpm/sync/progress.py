@@ -13,9 +13,17 @@ class Progress:
     """Counts funds done and write calls spent, and logs each 5% step once."""
 
     def __init__(
-        self, funds: int, calls: int, calls_per_minute: int = 60, clock: Callable[[], float] = time.monotonic
+        self,
+        funds: int,
+        calls: int,
+        calls_per_minute: int = 60,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        step_name: str = "upsert",
+        call_name: str = "write calls",
     ) -> None:
         self.funds, self.calls, self.calls_per_minute, self.clock = funds, calls, calls_per_minute, clock
+        self.step_name, self.call_name = step_name, call_name
         self.done = self.spent = self._last_step = 0
         self._started = clock()
 
@@ -27,12 +35,14 @@ class Progress:
         if percent // 5 > self._last_step // 5 or self.done == self.funds:
             self._last_step = percent
             log.info(
-                "upsert %d%%: %d of %d funds, %d of %d write calls, ETA %s",
+                "%s %d%%: %d of %d funds, %d of %d %s, ETA %s",
+                self.step_name,
                 percent,
                 self.done,
                 self.funds,
                 self.spent,
                 self.calls,
+                self.call_name,
                 self.eta(),
             )
 

@@ -158,7 +158,8 @@ class SyncEnv:
     The limits come from the ``xpm_default`` connection's settings (``XpmConfig``), as the XPM client's do.
     """
 
-    source: Engine
+    source: Engine | None
+    """The Class database; None when the deployment reads the Class API (``class_api``) instead."""
     state: Engine
     cipher: TokenCipher
     mappings: DefaultMappings
@@ -175,6 +176,18 @@ class SyncEnv:
     """The ``xpm_default`` connection's ``gone_from_class`` extra (a policy, or policies by business id)."""
     rolled_out_members: Any = None
     """The ``xpm_default`` connection's ``rolled_out_members`` extra, read like ``gone_from_class``."""
+    class_api: Any = None
+    """The Class API source (``classxpm.source.class_api.source.ClassApiSource``) when chosen, else None."""
+
+    def business_names(self) -> dict[str, str]:
+        """The Class businesses the source knows: id to name (the API source: those with a Class grant)."""
+        if self.class_api is not None:
+            from classxpm.state.class_grants import ClassGrantStore
+
+            return ClassGrantStore(self.state, self.cipher).business_names()
+        from classxpm.source.businesses import business_names
+
+        return business_names(self.source)
 
     @property
     def reserve(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import zlib
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -194,18 +194,22 @@ def stage_extract(
     *,
     chunk_size: int = 5_000,
 ) -> StageResult:
-    """Extract the funds matching ``flt`` from Class into the run's staging.
+    """Stage the funds matching ``flt`` from the Class database as the run's staging (``stage_chunks``)."""
+    return stage_chunks(state, run_id, iter_fund_chunks(source, flt, chunk_size), cipher)
+
+
+def stage_chunks(state: Engine, run_id: str, chunks: Iterable[FundChunk], cipher: TokenCipher) -> StageResult:
+    """Stage ``chunks`` (from either source) as the run's staging, replacing what an earlier attempt staged.
 
     One chunk is written (compressed, encrypted, stored) by a second thread while the next is read, so
-    the waits on the two databases overlap; memory holds two chunks at most. Safe to repeat: a retried
-    extract replaces what an earlier attempt staged.
+    the waits on the source and the state database overlap; memory holds two chunks at most.
     """
     clear_staging(state, run_id)
     fund_count = member_count = 0
     newest: datetime | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="classxpm-staging") as writer:
         writing: Future[None] | None = None
-        for chunk_no, chunk in enumerate(iter_fund_chunks(source, flt, chunk_size)):
+        for chunk_no, chunk in enumerate(chunks):
             if writing is not None:
                 writing.result()  # raises what the previous write raised
             writing = writer.submit(stage_chunk, state, run_id, chunk_no, chunk, cipher)

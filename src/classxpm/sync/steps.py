@@ -37,7 +37,7 @@ from classxpm.sync.planner import plan_run
 from classxpm.sync.report import SyncReport, news_notice, tally, write_report
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 from classxpm.sync.run_store import WRITING
-from classxpm.sync.staging import clear_staging, iter_staged_chunks, stage_extract
+from classxpm.sync.staging import clear_staging, iter_staged_chunks, stage_chunks, stage_extract
 from classxpm.sync.writer import record_unwritten, write_plans
 from classxpm.validation.report import run_folder
 from classxpm.xpm.errors import NotAuthorised, Reauthorise
@@ -124,15 +124,21 @@ def _open(
 
 
 def extract(env: SyncEnv, ref: RunRef) -> dict[str, int]:
-    """Stage the run's funds and members from Class; returns counts."""
-    check_source_contract(env.source)
-    result = stage_extract(env.source, env.state, ref.run_id, _filter(env, ref), env.cipher)
+    """Stage the run's funds and members from Class (its database or its API); returns counts."""
+    if env.class_api is not None:
+        # No change feed: every fund is read, and the plan's hash comparison keeps unchanged ones back.
+        read = env.class_api.read(env.state, env.cipher, ref.business_id, ref.fund_codes)
+        result = stage_chunks(env.state, ref.run_id, read.chunks, env.cipher)
+        unmatched, source = read.unmatched_codes, f"the Class API ({read.plan} plan)"
+    else:
+        check_source_contract(env.source)
+        result = stage_extract(env.source, env.state, ref.run_id, _filter(env, ref), env.cipher)
+        unmatched, source = unmatched_codes(env.source, ref.business_id, ref.fund_codes), "class_db"
     run_store.set_source_watermark(env.state, ref.run_id, result.max_updated_at)
-    unmatched = unmatched_codes(env.source, ref.business_id, ref.fund_codes)
     if unmatched:
         log.warning("fund_codes that match no fund of this business: %s", ", ".join(unmatched))
         run_store.note_unmatched_codes(env.state, ref.run_id, unmatched)
-    log.info("extracted %d funds and %d members from class_db", result.funds, result.members)
+    log.info("extracted %d funds and %d members from %s", result.funds, result.members, source)
     if ref.mode is RunMode.FULL and not ref.fund_codes:
         _compare_links(env, ref)
     return {"funds": result.funds, "members": result.members}

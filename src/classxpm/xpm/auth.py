@@ -129,8 +129,15 @@ def authorization_request(config: XpmConfig) -> AuthorizationRequest:
     return AuthorizationRequest(url, state, verifier, config.redirect_uri)
 
 
-def code_from_callback(request: AuthorizationRequest, callback_url: str) -> str:
-    """Check the callback's ``state`` and return its authorization code.
+class _WithState(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+def code_from_callback(request: _WithState, callback_url: str) -> str:
+    """Check the callback's ``state`` against the request's and return its authorization code.
+
+    Serves both OAuth clients (Xero's and Class's): only the request's ``state`` is read.
 
     Raises:
         ConfigurationError: The user declined, the state does not match, or no code came back.

@@ -124,10 +124,10 @@ def classify(response: httpx.Response) -> XpmError | None:
     return _client_error(response)
 
 
-def classify_transport_error(exc: httpx.TransportError) -> Retriable:
+def classify_transport_error(exc: httpx.TransportError, service: str = "XPM") -> Retriable:
     """Classify a failure to get any response (refused connection, timeout, dropped connection)."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return Retriable(f"no response from XPM ({type(exc).__name__})", request_sent=not never_sent)
+    return Retriable(f"no response from {service} ({type(exc).__name__})", request_sent=not never_sent)
 
 
 def _rate_limit_error(headers: Mapping[str, str]) -> XpmError:

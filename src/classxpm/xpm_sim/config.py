@@ -94,11 +94,18 @@ class SimConfig:
         """
         current = self.to_dict()
         for key, value in patch.items():
-            current[key] = _checked(key, value, current)
+            current[key] = checked_setting(key, value, current, _CHOICES)
         return SimConfig(**current)
 
 
-def _checked(key: str, value: Any, current: dict[str, Any]) -> Any:
+def checked_setting(
+    key: str, value: Any, current: dict[str, Any], choices: dict[str, tuple[Any, ...]]
+) -> Any:
+    """``value`` for setting ``key`` of a simulator's ``current`` settings, checked (both simulators).
+
+    Raises:
+        ConfigError: An unknown key, a value of another type, not one of its ``choices``, or not positive.
+    """
     if key not in current:
         raise ConfigError(f"unknown config field {key!r}")
     expected = type(current[key])
@@ -106,8 +113,8 @@ def _checked(key: str, value: Any, current: dict[str, Any]) -> Any:
         value = float(value)
     if type(value) is not expected:
         raise ConfigError(f"{key} must be {expected.__name__}, got {type(value).__name__}")
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise ConfigError(f"{key} must be one of {_CHOICES[key]}")
+    if key in choices and value not in choices[key]:
+        raise ConfigError(f"{key} must be one of {choices[key]}")
     if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
         raise ConfigError(f"{key} must be positive")
     return value

@@ -118,34 +118,50 @@ def running_simulator(
     Raises:
         SimulatorStartError: When it does not answer within ten seconds.
     """
-    import uvicorn
-
     from classxpm.xpm_sim.app import create_app
     from classxpm.xpm_sim.persistence import SqliteState
     from classxpm.xpm_sim.store import Store
 
     config = SimConfig().patched(config_overrides)
     store = Store(SqliteState(state_file)) if state_file else Store()
+    try:
+        with serving(create_app(config, store), "xpm-sim") as base_url:
+            admin = httpx.Client(base_url=base_url, timeout=10.0)
+            try:
+                yield SimulatorHandle(
+                    base_url, config.client_id, config.client_secret, DEFAULT_TENANT_ID, admin
+                )
+            finally:
+                admin.close()
+    finally:
+        store.close()
+
+
+@contextmanager
+def serving(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a background thread; yields its URL.
+
+    Raises:
+        SimulatorStartError: When it does not answer within ten seconds.
+    """
+    import uvicorn
+
     sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, store), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="xpm-sim")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
     thread.start()
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    admin = httpx.Client(base_url=base_url, timeout=10.0)
     try:
         _wait_until_started(server, thread)
-        yield SimulatorHandle(base_url, config.client_id, config.client_secret, DEFAULT_TENANT_ID, admin)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        admin.close()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-        store.close()
 
 
 def _wait_until_started(server: Any, thread: threading.Thread) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise SimulatorStartError("the XPM simulator did not start")
+            raise SimulatorStartError(f"the simulator ({thread.name}) did not start")
         time.sleep(0.01)
