@@ -126,7 +126,7 @@ def simulator(paths: DemoPaths) -> Iterator[str]:
 @contextmanager
 def class_simulator(paths: DemoPaths, funds: int) -> Iterator[str]:
     """Run ``classxpm class-sim serve`` holding ``funds`` demo funds until the block ends; yields its URL."""
-    port = _free_port()
+    port = free_port()
     command = _classxpm(
         "class-sim", "serve", "--port", str(port), "--funds", str(funds), "--set", f"time_scale={TIME_SCALE}"
     )
