@@ -12,9 +12,10 @@ import click
 
 from classxpm.cli.auth import _business, business_option, state_db_option
 from classxpm.cli.lease import _state
+from classxpm.errors import Fatal
 
 
-class Refused(click.ClickException):
+class Refused(Fatal, click.ClickException):
     """The choice was not made: the message says why. Exit status 2, as for a usage error."""
 
     exit_code = 2
