@@ -130,7 +130,7 @@ def _name() -> str:
     return "classxpm_cl_" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A cluster of the session's own, with 2,000 demo funds; stopped and dropped afterwards."""
     spec = ClusterSpec(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.postgres
+# A guard against a hung harness, not a speed limit: every default scenario runs, on a machine maybe busy.
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[3]
 ARGS = [
@@ -26,6 +27,8 @@ ARGS = [
     "--quota-day-limit", "10",
     "--page-rows", "250",
     "--readpath", "20",
+    "--class-api-funds", "20",
+    "--class-api-scale", "120",
 ]  # fmt: skip
 
 
@@ -39,7 +42,7 @@ def results(tmp_path_factory) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -111,3 +114,11 @@ def test_the_read_paths_are_counted_in_calls_and_bytes(results):
     assert gets["calls"] > paged["calls"]
     assert gets["bytes"] > paged["bytes"] > 0
     assert rows["client.api/list?detailed=true"]["bytes"] >= listed["bytes"] > 0
+
+
+def test_the_class_api_reads_one_export_a_fund_or_the_detail_calls(results):
+    rows = {row["plan"]: row for row in results["results"]["classapi"]["rows"]}
+    assert rows["export"]["funds"] == 20
+    assert rows["export"]["calls"] > rows["export"]["funds"], "the fund list, then one export a fund"
+    assert rows["detail"]["calls"] > rows["export"]["calls"], "fund and member detail cost more calls"
+    assert all(row["rejected"] == 0 for row in rows.values())
