@@ -169,9 +169,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, browser_sim: SimulatorHandle
         _stop(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator:
-    """Debian's Chromium driven by Playwright (no browser download)."""
+    """Debian's Chromium driven by Playwright (no browser download), one per module.
+
+    Not per session: Playwright's sync API keeps its event loop running in this thread while it is open, so
+    every later test that calls ``asyncio.run`` (the Class watcher's) would fail with "cannot be called
+    from a running event loop".
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
