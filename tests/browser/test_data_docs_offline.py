@@ -79,6 +79,11 @@ def assert_index_lists_the_run(page) -> None:
     assert listed == ["class-funds", "class-members"]
     assert_styled(page)
     assert style(page, ".nav-tabs", "border-bottom-style") == "solid"
+    # Wait on the condition: a page opened in place may still be swapping documents when "load" fires.
+    page.wait_for_function(
+        "() => { const icon = document.querySelector('i.fas');"
+        " return icon !== null && getComputedStyle(icon).fontFamily.includes('Font Awesome 6 Free'); }"
+    )
     assert "Font Awesome 6 Free" in style(page, "i.fas", "font-family")
     assert page.evaluate("""document.fonts.check('900 16px "Font Awesome 6 Free"')""")
 
