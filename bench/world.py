@@ -8,7 +8,6 @@ simulator's call log, never by the client.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from classxpm.demo import free_port
 from classxpm.xpm_sim.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
 from classxpm.xpm_sim.testing import SimulatorHandle
 
@@ -50,13 +50,6 @@ def scratch_databases(*names: str) -> Iterator[dict[str, str]]:
             for database in made.values():
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sim_command(

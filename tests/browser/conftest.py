@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from classxpm.db import make_engine
+from classxpm.demo import free_port
 from classxpm.state.migrations import upgrade
 from classxpm.state.tables import xpm_grants
 from classxpm.sync.tables import fund_links
@@ -62,12 +62,6 @@ class Stack:
         answer = httpx.post(f"{self.url}/auth/token", json=body, timeout=10)
         answer.raise_for_status()
         return answer.json()["access_token"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _xpm_connection(sim: SimulatorHandle) -> str:
@@ -146,7 +140,7 @@ def browser_sim() -> Iterator[SimulatorHandle]:
 def stack(tmp_path_factory: pytest.TempPathFactory, browser_sim: SimulatorHandle) -> Iterator[Stack]:
     """Migrate a fresh Airflow database, serialise the DAGs and start ``airflow api-server``."""
     home = tmp_path_factory.mktemp("airflow_home")
-    port = _free_port()
+    port = free_port()
     state_file = home / "state.db"
     env = _environment(home, browser_sim, state_file, port)
     upgrade(f"sqlite:///{state_file}")

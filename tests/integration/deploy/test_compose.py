@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tomllib
@@ -34,6 +33,7 @@ from classxpm.airflow.connections import (
     get_connection,
 )
 from classxpm.airflow.hooks.xpm import XpmHook
+from classxpm.demo import free_port
 from classxpm.mapping.loader import MAPPINGS_DIR_ENV
 from classxpm.source.demo_data import DEMO_BUSINESS_ID
 from classxpm.state.crypto import KEY_ENV
@@ -443,12 +443,6 @@ def test_airflow_init_stops_until_the_required_secrets_are_set(
         assert (result.returncode, result.stdout) == (0, "checked\n")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_xpm_sim_link_authorises_the_demo_business_once(
     example_env: dict[str, str], xpm_sim: SimulatorHandle, tmp_path: Path
 ) -> None:
@@ -468,7 +462,7 @@ def test_xpm_sim_link_authorises_the_demo_business_once(
         "AIRFLOW_HOME": os.environ["AIRFLOW_HOME"],
     }
     command = compose["services"]["xpm-sim-link"]["command"]
-    script = command[-1].replace("--port 8766", f"--port {_free_port()}")
+    script = command[-1].replace("--port 8766", f"--port {free_port()}")
 
     def link() -> subprocess.CompletedProcess[str]:
         return subprocess.run(

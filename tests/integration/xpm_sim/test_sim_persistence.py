@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from classxpm.demo import free_port
 from classxpm.xpm_sim.testing import running_simulator
 
 
@@ -40,12 +40,6 @@ def test_state_file_survives_a_restart(tmp_path):
         )
         assert refreshed.status_code == 200
         assert sim.calls()["by_endpoint"]["POST client.api/add"] == 1
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(port: int, state: Path) -> subprocess.Popen:
@@ -78,7 +72,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen) -> None:
 
 
 def test_cli_serves_with_flags_and_state(tmp_path):
-    port, state = _free_port(), tmp_path / "cli.db"
+    port, state = free_port(), tmp_path / "cli.db"
     base_url = f"http://127.0.0.1:{port}"
     for round_number in (1, 2):
         process = _serve(port, state)
