@@ -7,7 +7,8 @@ counted during the upsert ÷ 60; the upsert's wall time runs from the moment the
 up (as warm Celery workers are), are told to go, to the last one's end.
 
 Overhead rows: the state-database transactions and statements one call adds (take a slot, read XPM's
-answer, give the slot back), and their time, on SQLite and PostgreSQL, without any HTTP.
+answer, give the slot back), and their time, on SQLite and PostgreSQL, without any HTTP. On PostgreSQL every
+statement runs in autocommit, a transaction of its own.
 """
 
 from __future__ import annotations
@@ -161,9 +162,13 @@ def _overhead(database: str, url: str, calls: int) -> OverheadRow:
     upgrade(url)
     engine = make_engine(url)
     counted = {"statements": 0, "transactions": 0}
-    sa.event.listen(
-        engine, "before_cursor_execute", lambda *_: counted.update(statements=counted["statements"] + 1)
-    )
+
+    def statement(conn: sa.Connection, *_: Any) -> None:
+        counted["statements"] += 1
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            counted["transactions"] += 1  # a statement in autocommit is a transaction of its own
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
     sa.event.listen(engine, "commit", lambda *_: counted.update(transactions=counted["transactions"] + 1))
     governor = SharedGovernors(engine).for_tenant("bench-tenant", minute_limit=10 * calls)
     answer = {"X-DayLimit-Remaining": "4000"}
