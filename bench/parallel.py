@@ -13,6 +13,7 @@ statement runs in autocommit, a transaction of its own.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import uuid
@@ -46,6 +47,8 @@ class ParallelRow:
     api_minutes: float
     real_seconds: float
     counts: dict[str, int]
+    load: tuple[float, float]
+    """The machine's 1-minute load average when the processes were told to go and when the last ended."""
 
     @property
     def ratio(self) -> float:
@@ -70,8 +73,10 @@ def run_parallel(funds: int, seed: int, time_scale: float, reports: Path) -> Par
     with world(funds, seed=seed, time_scale=time_scale, reports=reports, **limits) as bench:
         ref = _planned(bench)
         bench.clear_calls()
+        load_at_go = os.getloadavg()[0]
         (began, real_began), _ = _upsert_in_parallel(bench, ref, WORKERS * TASKS_PER_WORKER)
         ended, real_seconds = bench.sim_now(), time.perf_counter() - real_began
+        load_at_end = os.getloadavg()[0]
         log = bench.calls()
         with bench.env(shared_budget=True) as env:
             report = steps.finish(env, ref)
@@ -87,6 +92,7 @@ def run_parallel(funds: int, seed: int, time_scale: float, reports: Path) -> Par
         api_minutes=api_span_minutes(log),
         real_seconds=round(real_seconds, 1),
         counts={key: n for key, n in report.counts.items() if n},
+        load=(round(load_at_go, 2), round(load_at_end, 2)),
     )
 
 
