@@ -7,13 +7,15 @@ governor's (``classxpm.xpm.governor.Budget``); only where the numbers live diffe
 A call in flight is a row of ``xpm_rate_leases`` that lapses at ``expires_at`` (the call's timeout plus a
 margin): a process killed mid-call cannot keep its slot past that.
 
-On PostgreSQL no lock is held between round trips. A process reads the tenant's row with its version (the
-row's ``xmin``) and the live leases in one statement, works out the change in Python, and writes it in one
-statement that changes the row only if its version is still the one read (compare-and-set); a process that
-lost the race reads again. Taking a slot is a read and one ``UPDATE ... RETURNING`` that inserts the lease;
-giving it back with XPM's answer is a read and one statement that saves the budget and deletes the lease.
-Those commits do not wait for the disk (``synchronous_commit`` off for them alone): a database crash may
-forget the last moments of the budget, which leases and XPM's next headers put right.
+On PostgreSQL no lock is held between round trips. A process reads the tenant's row with its ``version``
+and the live leases in one statement, works out the change in Python, and writes it in one statement that
+changes the row only if its version is still the one read (compare-and-set); a process that lost the race
+reads again. Taking a slot is a read and one ``UPDATE ... RETURNING`` that inserts the lease; giving it back
+with XPM's answer is a read and one statement that saves the budget and deletes the lease, or, when the
+answer changes only what is left today (most answers), one that notes that without a version check, so it
+never makes a process taking a slot read again. Those commits do not wait for the disk
+(``synchronous_commit`` off for them alone): a database crash may forget the last moments of the budget,
+which leases and XPM's next headers put right.
 
 On SQLite, which serves one machine, every change is one short transaction whose first statement writes the
 tenant's row and so takes the database's write lock: two transactions a call.
@@ -64,29 +66,26 @@ class BudgetView:
 
 @dataclass(frozen=True)
 class _Seen:
-    """The tenant's row as one statement read it, with the row's version (PostgreSQL's ``xmin``)."""
+    """The tenant's row as one statement read it, with its version."""
 
     budget: Budget
     taken: int
-    version: str
+    version: int
     in_flight: int
     first_lapse: float
 
 
-_VERSION = sa.literal_column("xpm_rate_budgets.xmin::text")
-"""The row's version: PostgreSQL gives every write of a row a new ``xmin``.
-
-Each statement below runs alone in autocommit, so its ``async_commit`` (``set_config`` local to the
-transaction) lets its commit return without waiting for the disk.
-"""
+# Each statement below runs alone in autocommit, so its ``async_commit`` (``set_config`` local to the
+# transaction) lets its commit return without waiting for the disk.
 
 _TAKE = sa.text(
     """
     WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
     took AS (
         UPDATE xpm_rate_budgets
-        SET window_start = :window_start, minute_budget = :minute_budget, taken = taken + 1
-        WHERE tenant_id = :tenant AND xmin::text = :version
+        SET window_start = :window_start, minute_budget = :minute_budget, taken = taken + 1,
+            version = version + 1
+        WHERE tenant_id = :tenant AND version = :version
         RETURNING taken
     )
     INSERT INTO xpm_rate_leases (lease_id, tenant_id, holder, seq, expires_at)
@@ -103,8 +102,9 @@ _CORRECT = sa.text(
         UPDATE xpm_rate_budgets
         SET window_start = :window_start, minute_budget = :minute_budget,
             day_remaining = :day_remaining, deferred_until = :deferred_until,
-            day_seen_at = COALESCE(CAST(:day_seen_at AS DOUBLE PRECISION), day_seen_at)
-        WHERE tenant_id = :tenant AND xmin::text = :version
+            day_seen_at = COALESCE(CAST(:day_seen_at AS DOUBLE PRECISION), day_seen_at),
+            version = version + 1
+        WHERE tenant_id = :tenant AND version = :version
         RETURNING tenant_id
     ),
     gone AS (
@@ -116,6 +116,28 @@ _CORRECT = sa.text(
     """
 )
 """Save an answer's corrections and delete its lease and lapsed ones, if the row is still as read (else 0)."""
+
+_NOTE_THE_DAY = sa.text(
+    """
+    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
+    noted AS (
+        UPDATE xpm_rate_budgets
+        SET day_remaining = :day_remaining,
+            day_seen_at = COALESCE(CAST(:day_seen_at AS DOUBLE PRECISION), day_seen_at)
+        WHERE tenant_id = :tenant
+    ),
+    gone AS (
+        DELETE FROM xpm_rate_leases
+        WHERE lease_id = :lease_id OR (tenant_id = :tenant AND expires_at <= :now)
+    )
+    SELECT was FROM async_commit
+    """
+)
+"""Note what an answer said is left today and delete its lease, when it changes nothing a take reads.
+
+No version check and no new version: a take that read the row before this still holds, and its write
+leaves the day's figure alone.
+"""
 
 _GIVE_BACK = sa.text(
     """
@@ -289,10 +311,12 @@ class SharedGovernor:
                 continue
             # As in _correct: calls taken after this one, and those before it still in flight, are unseen.
             unseen = seen.in_flight if lease is None else seen.taken - lease.seq + seen.in_flight
+            before = _what_a_take_reads(seen.budget)
             seen.budget.observe(headers, unseen, now, None if lease is None else lease.taken_at)
+            changed = _what_a_take_reads(seen.budget) != before
             with self._autocommit.connect() as conn:
                 saved = conn.execute(
-                    _CORRECT,
+                    _CORRECT if changed else _NOTE_THE_DAY,
                     {
                         "tenant": self._tenant,
                         "version": seen.version,
@@ -302,7 +326,7 @@ class SharedGovernor:
                         "now": now,
                     },
                 ).scalar()
-            if saved:
+            if saved or not changed:
                 return
 
     def _read(self, now: float, before: int | None = None) -> _Seen | None:
@@ -320,7 +344,7 @@ class SharedGovernor:
             budgets.day_remaining,
             budgets.deferred_until,
             budgets.taken,
-            _VERSION.label("version"),
+            budgets.version,
             sa.select(sa.func.count()).where(live).scalar_subquery().label("in_flight"),
             sa.select(sa.func.min(leases.expires_at)).where(live).scalar_subquery().label("first_lapse"),
         ).where(budgets.tenant_id == self._tenant)
@@ -532,6 +556,10 @@ def _columns(budget: Budget) -> dict[str, float | int | None]:
         "day_remaining": budget.day_remaining,
         "deferred_until": budget.deferred_until,
     }
+
+
+def _what_a_take_reads(budget: Budget) -> tuple[float, int, float | None]:
+    return budget.window_start, budget.minute_budget, budget.deferred_until
 
 
 def _tells_the_day(headers: Mapping[str, str]) -> bool:

@@ -188,3 +188,31 @@ def test_a_call_on_postgresql_is_four_statements_each_its_own_transaction(pg_url
     finally:
         engine.dispose()
     assert autocommit == [True] * 4, "take: a read and a write; give back with the answer: a read and a write"
+
+
+@pytest.mark.postgres
+def test_an_answer_that_only_tells_the_day_leaves_the_version_a_take_compares(pg_url, time):
+    from classxpm.state.migrations import upgrade
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    governor = SharedGovernors(engine, clock=time.clock, sleep=time.sleep).for_tenant(TENANT, minute_limit=60)
+
+    def version() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT version FROM xpm_rate_budgets")).scalar_one()
+
+    try:
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "59", "X-DayLimit-Remaining": "4000"})
+        taken_once = version()
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "58", "X-DayLimit-Remaining": "3999"})
+        assert version() == taken_once + 1, "only the take moved it"
+        assert governor.remaining_daily() == 3999
+        assert governor.view().in_flight == 0
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "0"})
+        assert version() == taken_once + 3, "the take and the answer that spent the minute moved it"
+    finally:
+        engine.dispose()
