@@ -7,11 +7,13 @@ counted during the upsert ÷ 60; the upsert's wall time runs from the moment the
 up (as warm Celery workers are), are told to go, to the last one's end.
 
 Overhead rows: the state-database transactions and statements one call adds (take a slot, read XPM's
-answer, give the slot back), and their time, on SQLite and PostgreSQL, without any HTTP.
+answer, give the slot back), and their time, on SQLite and PostgreSQL, without any HTTP. On PostgreSQL every
+statement runs in autocommit, a transaction of its own.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import uuid
@@ -45,6 +47,8 @@ class ParallelRow:
     api_minutes: float
     real_seconds: float
     counts: dict[str, int]
+    load: tuple[float, float]
+    """The machine's 1-minute load average when the processes were told to go and when the last ended."""
 
     @property
     def ratio(self) -> float:
@@ -69,8 +73,10 @@ def run_parallel(funds: int, seed: int, time_scale: float, reports: Path) -> Par
     with world(funds, seed=seed, time_scale=time_scale, reports=reports, **limits) as bench:
         ref = _planned(bench)
         bench.clear_calls()
+        load_at_go = os.getloadavg()[0]
         (began, real_began), _ = _upsert_in_parallel(bench, ref, WORKERS * TASKS_PER_WORKER)
         ended, real_seconds = bench.sim_now(), time.perf_counter() - real_began
+        load_at_end = os.getloadavg()[0]
         log = bench.calls()
         with bench.env(shared_budget=True) as env:
             report = steps.finish(env, ref)
@@ -86,6 +92,7 @@ def run_parallel(funds: int, seed: int, time_scale: float, reports: Path) -> Par
         api_minutes=api_span_minutes(log),
         real_seconds=round(real_seconds, 1),
         counts={key: n for key, n in report.counts.items() if n},
+        load=(round(load_at_go, 2), round(load_at_end, 2)),
     )
 
 
@@ -161,9 +168,13 @@ def _overhead(database: str, url: str, calls: int) -> OverheadRow:
     upgrade(url)
     engine = make_engine(url)
     counted = {"statements": 0, "transactions": 0}
-    sa.event.listen(
-        engine, "before_cursor_execute", lambda *_: counted.update(statements=counted["statements"] + 1)
-    )
+
+    def statement(conn: sa.Connection, *_: Any) -> None:
+        counted["statements"] += 1
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            counted["transactions"] += 1  # a statement in autocommit is a transaction of its own
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
     sa.event.listen(engine, "commit", lambda *_: counted.update(transactions=counted["transactions"] + 1))
     governor = SharedGovernors(engine).for_tenant("bench-tenant", minute_limit=10 * calls)
     answer = {"X-DayLimit-Remaining": "4000"}

@@ -144,6 +144,7 @@ def _parallel(r: dict[str, Any]) -> list[str]:
         f"| {r['floor_minutes']} | {r['upsert_minutes']} | {r['api_minutes']} | {r['ratio']} "
         f"| {r['real_seconds']} | {_counts(r['counts'])} | at most 1.10 x floor, no 429 | {_yes(r['met'])} |",
         "",
+        *_parallel_load(r),
         "What the shared budget adds to each call (take a slot, read XPM's answer, give the slot back), "
         "measured without HTTP, one process:",
         "",
@@ -156,6 +157,18 @@ def _parallel(r: dict[str, Any]) -> list[str]:
             f"| {o['ms_per_call']} |"
         )
     return [*lines, ""]
+
+
+def _parallel_load(r: dict[str, Any]) -> list[str]:
+    """How busy the machine was: the row's wall time moves with the load, its call counts do not."""
+    if "load" not in r:
+        return []
+    at_go, at_end = r["load"]
+    return [
+        f"Measured {r.get('measured_at', '')} with the machine's 1-minute load average {at_go} when the "
+        f"processes were told to go and {at_end} when the last ended ({r.get('cores', '?')} cores).",
+        "",
+    ]
 
 
 def _throughput(rows: list[dict[str, Any]]) -> list[str]:

@@ -149,6 +149,8 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     if "parallel" in only:
         funds, scale, calls = options["parallel_funds"], options["time_scale"], options["budget_calls"]
         results["parallel"] = {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cores": os.cpu_count(),
             **run_parallel(funds, seed, scale, reports).to_dict(),
             "overhead": [asdict(row) for row in run_overhead(calls)],
             "command": command(

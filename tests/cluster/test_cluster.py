@@ -16,6 +16,7 @@ import pytest
 
 from classxpm.cluster import WORKERS, kill_session
 from classxpm.source.demo_data import DEMO_BUSINESS_ID
+from fixtures.tfn_scan import ENCRYPTED, scan_database, scan_files, tfn_forms
 
 BATCH_SIZE = 100
 NEW_FUNDS = 200
@@ -134,3 +135,32 @@ def test_a_worker_killed_mid_upsert_is_noticed_and_its_batch_retried_on_the_othe
     assert new <= set(held), "every new fund reached XPM"
     outcomes = _outcomes(cluster, "KILLTEST%")
     assert outcomes == dict.fromkeys(new, "created"), "every new fund's outcome is recorded once, as created"
+
+
+def test_no_source_tfn_reaches_the_clusters_logs_reports_or_databases_after_its_syncs(cluster):
+    """Item 5 on the cluster: the task logs of both workers, every service's log, the reports, Airflow's
+    metadata DB and the state DB (outside its encrypted columns) after the syncs above.
+
+    The simulator's own log and database are XPM's side, which is sent each fund's TFN: not scanned.
+    """
+    tfns = [tfn for (tfn,) in cluster.rows("class", "SELECT tfn FROM funds WHERE tfn IS NOT NULL")]
+    forms = tfn_forms(tfns)
+    run_dir = cluster.spec.run_dir
+    task_logs, in_task_logs = scan_files(run_dir / "airflow" / "logs", forms, 0)
+    service_logs, in_service_logs = scan_files(run_dir / "logs", forms, 0)
+    in_service_logs = [
+        hit for hit in in_service_logs if not hit.startswith(str(run_dir / "logs" / "xpm-sim"))
+    ]
+    reports, in_reports = scan_files(run_dir / "reports", forms, 0)
+    meta_rows, in_meta = scan_database(cluster.spec.database_url("airflow"), forms, set())
+    state_rows, in_state = scan_database(cluster.spec.database_url("state"), forms, ENCRYPTED)
+    print(
+        f"TFN scan of the cluster: {len(tfns)} source TFNs in {len(forms)} forms; {task_logs} task log "
+        f"files, {service_logs} service logs, {reports} report files, {meta_rows} Airflow metadata rows, "
+        f"{state_rows} state rows"
+    )
+    assert scan_database(cluster.spec.database_url("class"), forms, set())[1], "it finds them in Class"
+    assert task_logs > 0, "the scan read the task logs the runs left"
+    assert service_logs > len(WORKERS), "and every service's log"
+    assert reports > 0, "and the runs' reports"
+    assert in_task_logs + in_service_logs + in_reports + in_meta + in_state == []

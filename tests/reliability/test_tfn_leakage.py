@@ -21,30 +21,9 @@ import sqlalchemy as sa
 
 from fixtures.screenshots import SCREENSHOTS
 from fixtures.screenshots import tfn_forms as shown_tfn_forms
+from fixtures.tfn_scan import ENCRYPTED, hits, scan_database, scan_files, tfn_forms
 
 pytestmark = pytest.mark.postgres
-
-ENCRYPTED = {
-    ("staged_chunks", "payload"),
-    ("xpm_grants", "access_token"),
-    ("xpm_grants", "refresh_token"),
-    ("xpm_grants", "previous_refresh_token"),
-    ("class_grants", "access_token"),
-    ("class_grants", "refresh_token"),
-}
-
-
-def tfn_forms(tfns: list[str]) -> set[str]:
-    """Each TFN as digits, as written in Class, and 3-3-3 spaced."""
-    forms = set()
-    for tfn in tfns:
-        digits = "".join(ch for ch in tfn if ch.isdigit())
-        forms |= {digits, tfn.strip(), " ".join(digits[i : i + 3] for i in range(0, len(digits), 3))}
-    return {form for form in forms if len(form) >= 8}
-
-
-def hits(text: str, forms: set[str], where: str) -> list[str]:
-    return [f"{where}: {form}" for form in forms if form in text]
 
 
 def dags_test(env: dict[str, str], conf: dict, timeout: float = 150) -> str:
@@ -60,33 +39,6 @@ def dags_test(env: dict[str, str], conf: dict, timeout: float = 150) -> str:
         )
         pytest.fail(f"airflow dags test ran out of time; the end of its output:\n{out[-4000:]}")
     return done.stdout + done.stderr
-
-
-def scan_files(root: Path, forms: set[str], since: float) -> tuple[int, list[str]]:
-    found, scanned = [], 0
-    for path in root.rglob("*") if root.exists() else []:
-        if path.is_file() and path.stat().st_mtime >= since:
-            scanned += 1
-            found += hits(path.read_bytes().decode("utf-8", "replace"), forms, str(path))
-    return scanned, found
-
-
-def scan_database(url: str, forms: set[str], skip: set[tuple[str, str]]) -> tuple[int, list[str]]:
-    engine = sa.create_engine(url)
-    found, rows = [], 0
-    with engine.connect() as conn:
-        for table in sa.inspect(conn).get_table_names():
-            result = conn.execute(sa.text(f'SELECT * FROM "{table}"'))
-            columns = list(result.keys())
-            for row in result:
-                rows += 1
-                for column, value in zip(columns, row, strict=True):
-                    if value is None or (table, column) in skip:
-                        continue
-                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-                    found += hits(text, forms, f"{table}.{column}")
-    engine.dispose()
-    return rows, found
 
 
 def test_no_source_tfn_reaches_any_artifact_of_the_pipeline(sync_world, tmp_path):

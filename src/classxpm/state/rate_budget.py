@@ -4,11 +4,21 @@ Two mapped upsert tasks on two Celery workers spend one budget: the minute's cal
 most 5), what XPM said is left today and a deferral when the day is spent. The rules are the in-process
 governor's (``classxpm.xpm.governor.Budget``); only where the numbers live differs.
 
-Every change happens in one short transaction that first touches the tenant's ``xpm_rate_budgets`` row:
-that write takes the row's lock on PostgreSQL and the database's write lock on SQLite, so concurrent
-processes take turns. A call costs two transactions: one takes its slot, one gives it back with what XPM's
-answer said. A call in flight is a row of ``xpm_rate_leases`` that lapses at ``expires_at`` (the
-call's timeout plus a margin): a process killed mid-call cannot keep its slot past that.
+A call in flight is a row of ``xpm_rate_leases`` that lapses at ``expires_at`` (the call's timeout plus a
+margin): a process killed mid-call cannot keep its slot past that.
+
+On PostgreSQL no lock is held between round trips. A process reads the tenant's row with its ``version``
+and the live leases in one statement, works out the change in Python, and writes it in one statement that
+changes the row only if its version is still the one read (compare-and-set); a process that lost the race
+reads again. Taking a slot is a read and one ``UPDATE ... RETURNING`` that inserts the lease; giving it back
+with XPM's answer is a read and one statement that saves the budget and deletes the lease, or, when the
+answer changes only what is left today (most answers), one that notes that without a version check, so it
+never makes a process taking a slot read again. Those commits do not wait for the disk
+(``synchronous_commit`` off for them alone): a database crash may forget the last moments of the budget,
+which leases and XPM's next headers put right.
+
+On SQLite, which serves one machine, every change is one short transaction whose first statement writes the
+tenant's row and so takes the database's write lock: two transactions a call.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from classxpm.state.tables import xpm_rate_budgets, xpm_rate_leases
@@ -54,10 +65,99 @@ class BudgetView:
 
 
 @dataclass(frozen=True)
+class _Seen:
+    """The tenant's row as one statement read it, with its version."""
+
+    budget: Budget
+    taken: int
+    version: int
+    in_flight: int
+    first_lapse: float
+
+
+# Each statement below runs alone in autocommit, so its ``async_commit`` (``set_config`` local to the
+# transaction) lets its commit return without waiting for the disk.
+
+_TAKE = sa.text(
+    """
+    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
+    took AS (
+        UPDATE xpm_rate_budgets
+        SET window_start = :window_start, minute_budget = :minute_budget, taken = taken + 1,
+            version = version + 1
+        WHERE tenant_id = :tenant AND version = :version
+        RETURNING taken
+    )
+    INSERT INTO xpm_rate_leases (lease_id, tenant_id, holder, seq, expires_at)
+    SELECT :lease_id, :tenant, :holder, took.taken, :expires_at FROM took, async_commit
+    RETURNING seq
+    """
+)
+"""Spend one unit of the minute and insert the call's lease, if the row is still as read (else no row)."""
+
+_CORRECT = sa.text(
+    """
+    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
+    saved AS (
+        UPDATE xpm_rate_budgets
+        SET window_start = :window_start, minute_budget = :minute_budget,
+            day_remaining = :day_remaining, deferred_until = :deferred_until,
+            day_seen_at = COALESCE(CAST(:day_seen_at AS DOUBLE PRECISION), day_seen_at),
+            version = version + 1
+        WHERE tenant_id = :tenant AND version = :version
+        RETURNING tenant_id
+    ),
+    gone AS (
+        DELETE FROM xpm_rate_leases
+        WHERE (lease_id = :lease_id OR (tenant_id = :tenant AND expires_at <= :now))
+          AND EXISTS (SELECT FROM saved)
+    )
+    SELECT count(*) FROM saved, async_commit
+    """
+)
+"""Save an answer's corrections and delete its lease and lapsed ones, if the row is still as read (else 0)."""
+
+_NOTE_THE_DAY = sa.text(
+    """
+    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
+    noted AS (
+        UPDATE xpm_rate_budgets
+        SET day_remaining = :day_remaining,
+            day_seen_at = COALESCE(CAST(:day_seen_at AS DOUBLE PRECISION), day_seen_at)
+        WHERE tenant_id = :tenant
+    ),
+    gone AS (
+        DELETE FROM xpm_rate_leases
+        WHERE lease_id = :lease_id OR (tenant_id = :tenant AND expires_at <= :now)
+    )
+    SELECT was FROM async_commit
+    """
+)
+"""Note what an answer said is left today and delete its lease, when it changes nothing a take reads.
+
+No version check and no new version: a take that read the row before this still holds, and its write
+leaves the day's figure alone.
+"""
+
+_GIVE_BACK = sa.text(
+    """
+    WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS was),
+    gone AS (
+        DELETE FROM xpm_rate_leases
+        WHERE lease_id = :lease_id OR (tenant_id = :tenant AND expires_at <= :now)
+    )
+    SELECT was FROM async_commit
+    """
+)
+"""Delete a lease (an answer without headers to apply) and the tenant's lapsed ones."""
+
+
+@dataclass(frozen=True)
 class _Lease:
     id: str
     seq: int
     """The call's place in the order the tenant's calls were taken (``xpm_rate_budgets.taken``)."""
+    taken_at: float
 
 
 class SharedGovernor:
@@ -92,13 +192,15 @@ class SharedGovernor:
         self._lease_margin = lease_margin
         self._local = threading.local()
         self._holder = f"{socket.gethostname()}:{os.getpid()}"[:250]
+        self._by_version = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def slot(self, hold: float | None = None) -> Iterator[None]:
         """Hold one of the tenant's in-flight slots and one unit of its minute's budget for a call.
 
-        The answer's headers (``observe`` inside the slot) are applied when the slot is given back, in the
-        same transaction: two transactions a call.
+        The answer's headers (``observe`` inside the slot) are applied as the slot is given back, in the
+        same write.
 
         Args:
             hold: How long the call may take; its lease lapses that long (plus a margin) after it starts.
@@ -113,14 +215,16 @@ class SharedGovernor:
             yield
         finally:
             headers, self._local.headers, self._local.lease = self._local.headers, None, None
-            self._transaction(lambda conn, now: self._release(conn, now, lease, headers))
+            self._give_back(lease, headers)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct the shared budget from a response's X-MinLimit-Remaining and X-DayLimit-Remaining."""
         if getattr(self._local, "lease", None) is not None:
             self._local.headers = headers
-            return
-        self._transaction(lambda conn, now: self._correct(conn, now, headers))
+        elif self._by_version:
+            self._correct_by_version(headers, None)
+        else:
+            self._transaction(lambda conn, now: self._correct(conn, now, headers))
 
     def remaining_daily(self) -> int | None:
         """Calls left today as XPM last told any process (lately); None when not known."""
@@ -149,15 +253,126 @@ class SharedGovernor:
         )
 
     def _acquire(self, lease_seconds: float) -> _Lease:
+        take = self._take_by_version if self._by_version else self._take_in_a_transaction
         while True:
-            full = self._wait_for_a_free_slot()
-            if full is not None:
-                self._sleep(full)
-                continue
-            taken = self._transaction(lambda conn, now: self._take(conn, now, lease_seconds))
+            taken = take(lease_seconds)
             if isinstance(taken, _Lease):
                 return taken
-            self._sleep(taken)
+            if taken > 0:
+                self._sleep(taken)
+
+    def _give_back(self, lease: _Lease, headers: Mapping[str, str] | None) -> None:
+        if not self._by_version:
+            self._transaction(lambda conn, now: self._release(conn, now, lease, headers))
+        elif headers is None:
+            with self._autocommit.connect() as conn:
+                conn.execute(_GIVE_BACK, {"tenant": self._tenant, "lease_id": lease.id, "now": self._clock()})
+        else:
+            self._correct_by_version(headers, lease)
+
+    # PostgreSQL: read the row and its version, change it only if the version still holds.
+
+    def _take_by_version(self, lease_seconds: float) -> _Lease | float:
+        """A new lease, how long to wait before trying again, or 0 when another process changed the row."""
+        now = self._clock()
+        seen = self._read(now)
+        if seen is None:
+            return 0.0
+        deferred = seen.budget.deferral(now)
+        if deferred is not None:
+            raise Deferred(deferred)
+        if seen.in_flight >= self._max_in_flight:
+            return max(0.0, min(POLL_SECONDS, seen.first_lapse - now))
+        wait = seen.budget.take_or_wait(now)
+        if wait > 0:
+            return wait
+        lease_id = uuid.uuid4().hex
+        with self._autocommit.connect() as conn:
+            seq = conn.execute(
+                _TAKE,
+                {
+                    "tenant": self._tenant,
+                    "version": seen.version,
+                    "window_start": seen.budget.window_start,
+                    "minute_budget": seen.budget.minute_budget,
+                    "lease_id": lease_id,
+                    "holder": self._holder,
+                    "expires_at": now + lease_seconds,
+                },
+            ).scalar()
+        return 0.0 if seq is None else _Lease(lease_id, seq, now)
+
+    def _correct_by_version(self, headers: Mapping[str, str], lease: _Lease | None) -> None:
+        """Apply an answer's headers and give back its call's lease (if any), in one write."""
+        while True:
+            now = self._clock()
+            seen = self._read(now, before=None if lease is None else lease.seq)
+            if seen is None:
+                continue
+            # As in _correct: calls taken after this one, and those before it still in flight, are unseen.
+            unseen = seen.in_flight if lease is None else seen.taken - lease.seq + seen.in_flight
+            before = _what_a_take_reads(seen.budget)
+            seen.budget.observe(headers, unseen, now, None if lease is None else lease.taken_at)
+            changed = _what_a_take_reads(seen.budget) != before
+            with self._autocommit.connect() as conn:
+                saved = conn.execute(
+                    _CORRECT if changed else _NOTE_THE_DAY,
+                    {
+                        "tenant": self._tenant,
+                        "version": seen.version,
+                        **_columns(seen.budget),
+                        "day_seen_at": now if _tells_the_day(headers) else None,
+                        "lease_id": None if lease is None else lease.id,
+                        "now": now,
+                    },
+                ).scalar()
+            if saved or not changed:
+                return
+
+    def _read(self, now: float, before: int | None = None) -> _Seen | None:
+        """The tenant's row, its version and its live leases (taken before ``before``), in one statement.
+
+        Creates the row (and returns None, to read again) on the tenant's first call.
+        """
+        budgets, leases = xpm_rate_budgets.c, xpm_rate_leases.c
+        live = (leases.tenant_id == self._tenant) & (leases.expires_at > now)
+        if before is not None:
+            live &= leases.seq < before
+        query = sa.select(
+            budgets.window_start,
+            budgets.minute_budget,
+            budgets.day_remaining,
+            budgets.deferred_until,
+            budgets.taken,
+            budgets.version,
+            sa.select(sa.func.count()).where(live).scalar_subquery().label("in_flight"),
+            sa.select(sa.func.min(leases.expires_at)).where(live).scalar_subquery().label("first_lapse"),
+        ).where(budgets.tenant_id == self._tenant)
+        with self._autocommit.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                fresh = Budget.fresh(self._minute_limit, self._window_seconds, now)
+                conn.execute(
+                    postgresql.insert(xpm_rate_budgets)
+                    .values(tenant_id=self._tenant, taken=0, **_columns(fresh))
+                    .on_conflict_do_nothing(index_elements=["tenant_id"])
+                )
+                return None
+        return _Seen(
+            self._budget_of(row, now),
+            row.taken,
+            row.version,
+            row.in_flight,
+            now if row.first_lapse is None else float(row.first_lapse),
+        )
+
+    # SQLite: one transaction a change, its first statement taking the database's write lock.
+
+    def _take_in_a_transaction(self, lease_seconds: float) -> _Lease | float:
+        full = self._wait_for_a_free_slot()
+        if full is not None:
+            return full
+        return self._transaction(lambda conn, now: self._take(conn, now, lease_seconds))
 
     def _wait_for_a_free_slot(self) -> float | None:
         """How long to wait while every slot is held, by a read that locks nothing (None: one looks free).
@@ -195,7 +410,7 @@ class SharedGovernor:
         if wait > 0:
             self._save(conn, budget)
             return wait
-        lease = _Lease(uuid.uuid4().hex, taken + 1)
+        lease = _Lease(uuid.uuid4().hex, taken + 1, now)
         self._save(conn, budget, taken=lease.seq)
         conn.execute(
             sa.insert(xpm_rate_leases).values(
@@ -212,7 +427,7 @@ class SharedGovernor:
         self, conn: Connection, now: float, lease: _Lease, headers: Mapping[str, str] | None
     ) -> None:
         if headers is not None:
-            self._correct(conn, now, headers, lease.seq)
+            self._correct(conn, now, headers, lease)
         leases = xpm_rate_leases.c
         conn.execute(
             sa.delete(xpm_rate_leases).where(
@@ -222,17 +437,17 @@ class SharedGovernor:
         )
 
     def _correct(
-        self, conn: Connection, now: float, headers: Mapping[str, str], seq: int | None = None
+        self, conn: Connection, now: float, headers: Mapping[str, str], lease: _Lease | None = None
     ) -> None:
-        """Apply an answer's headers; ``seq`` is its call's place in the order calls were taken."""
+        """Apply an answer's headers; ``lease`` is its call's (None for an answer outside a slot)."""
         budget, taken = self._locked(conn, now)
-        if seq is None:
+        if lease is None:
             unseen = self._live(conn, now)[0]
         else:
             # Calls taken after this one may have reached XPM after it (answers come back in any order across
             # processes), and so may calls taken before it that are still in flight.
-            unseen = taken - seq + self._live(conn, now, before=seq)[0]
-        budget.observe(headers, unseen, now)
+            unseen = taken - lease.seq + self._live(conn, now, before=lease.seq)[0]
+        budget.observe(headers, unseen, now, None if lease is None else lease.taken_at)
         self._save(conn, budget, day_seen_at=now if _tells_the_day(headers) else None)
 
     def _live(self, conn: Connection, now: float, before: int | None = None) -> tuple[int, float]:
@@ -249,8 +464,8 @@ class SharedGovernor:
     def _locked(self, conn: Connection, now: float) -> tuple[Budget, int]:
         """The tenant's budget and calls taken so far, its row locked (created on first use) until the end.
 
-        The first statement writes the row (to itself): that takes the row's lock on PostgreSQL and the
-        write lock on SQLite before anything is read, so no two processes work from the same numbers.
+        The first statement writes the row (to itself): that takes SQLite's write lock before anything is
+        read, so no two processes work from the same numbers.
         """
         budgets = xpm_rate_budgets.c
         row = conn.execute(
@@ -265,15 +480,19 @@ class SharedGovernor:
                 budgets.taken,
             )
         ).first()
-        budget = Budget.fresh(self._minute_limit, self._window_seconds, now)
         if row is None:
+            budget = Budget.fresh(self._minute_limit, self._window_seconds, now)
             conn.execute(
                 sa.insert(xpm_rate_budgets).values(tenant_id=self._tenant, taken=0, **_columns(budget))
             )
             return budget, 0
+        return self._budget_of(row, now), row.taken
+
+    def _budget_of(self, row: sa.Row, now: float) -> Budget:
+        budget = Budget.fresh(self._minute_limit, self._window_seconds, now)
         budget.window_start, budget.minute_budget = row.window_start, row.minute_budget
         budget.day_remaining, budget.deferred_until = row.day_remaining, row.deferred_until
-        return budget, row.taken
+        return budget
 
     def _save(
         self, conn: Connection, budget: Budget, *, taken: int | None = None, day_seen_at: float | None = None
@@ -337,6 +556,10 @@ def _columns(budget: Budget) -> dict[str, float | int | None]:
         "day_remaining": budget.day_remaining,
         "deferred_until": budget.deferred_until,
     }
+
+
+def _what_a_take_reads(budget: Budget) -> tuple[float, int, float | None]:
+    return budget.window_start, budget.minute_budget, budget.deferred_until
 
 
 def _tells_the_day(headers: Mapping[str, str]) -> bool:

@@ -75,6 +75,9 @@ xpm_rate_budgets = sa.Table(
     sa.Column("day_remaining", sa.Integer),
     sa.Column("day_seen_at", sa.Float),
     sa.Column("deferred_until", sa.Float),
+    # Moved by every write that changes what a take reads (the minute, the deferral, the leases taken):
+    # PostgreSQL's writers compare-and-set on it; writes of the day's figure alone leave it.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # One row per call in flight: a lease that lapses at expires_at, so a killed process cannot keep its slot.

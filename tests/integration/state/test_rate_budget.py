@@ -6,6 +6,7 @@ Each governor has an engine of its own (as each process does) and waits on injec
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from classxpm.db import make_engine
 from classxpm.state.rate_budget import DAY_MEMORY_WINDOWS, SharedGovernors
@@ -115,3 +116,103 @@ def test_tenants_keep_budgets_of_their_own(workers, time):
         with governor.slot():
             pass
     assert time.sleeps == []
+
+
+def test_a_late_answer_from_the_window_before_does_not_empty_the_new_one(workers, time):
+    first, second = (w.for_tenant(TENANT, minute_limit=3) for w in workers)
+    late = first.slot(hold=120.0)
+    late.__enter__()  # its answer is read only after the window has turned (a busy worker)
+    for _ in range(3):
+        with second.slot():
+            pass
+    assert time.sleeps == [pytest.approx(60.6)], "the third call waited for the window to turn"
+    first.observe({"X-MinLimit-Remaining": "0"})
+    late.__exit__(None, None, None)
+    with second.slot(), second.slot():
+        pass
+    assert time.sleeps == [pytest.approx(60.6)], "the old window's 0 left did not spend the new window"
+
+
+@pytest.mark.postgres
+def test_a_process_that_loses_the_race_for_the_row_reads_again_and_never_overfills(pg_url, time):
+    from classxpm.state.migrations import upgrade
+
+    upgrade(pg_url)
+    engines = [make_engine(pg_url), make_engine(pg_url)]
+    first, second = (
+        SharedGovernors(engine, clock=time.clock, sleep=time.sleep, lease_margin=5.0).for_tenant(
+            TENANT, max_in_flight=1
+        )
+        for engine in engines
+    )
+    writes, held = [], []
+
+    def another_process_takes_the_slot_first(conn, cursor, statement, *_):
+        if "INSERT INTO xpm_rate_leases" in statement:
+            writes.append(statement)
+            if len(writes) == 1:  # between the first's read and its write; never given back (killed)
+                held.append(second.slot(hold=10.0))
+                held[0].__enter__()
+
+    sa.event.listen(engines[0], "before_cursor_execute", another_process_takes_the_slot_first)
+    try:
+        with first.slot():
+            assert first.view().in_flight == 1, "the second's lease lapsed before the first took the slot"
+    finally:
+        for slot in held:
+            slot.__exit__(None, None, None)
+        for engine in engines:
+            engine.dispose()
+    assert len(writes) == 2, "the first write found the row changed and wrote nothing"
+    assert sum(time.sleeps) == pytest.approx(15.0), "then it waited for the second's lease to lapse"
+
+
+@pytest.mark.postgres
+def test_a_call_on_postgresql_is_four_statements_each_its_own_transaction(pg_url, time):
+    from classxpm.state.migrations import upgrade
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    governor = SharedGovernors(engine, clock=time.clock, sleep=time.sleep).for_tenant(TENANT)
+    with governor.slot():  # the tenant's first call creates its row
+        pass
+    autocommit = []
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, *_: autocommit.append(conn.connection.dbapi_connection.autocommit),
+    )
+    try:
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "58", "X-DayLimit-Remaining": "4000"})
+    finally:
+        engine.dispose()
+    assert autocommit == [True] * 4, "take: a read and a write; give back with the answer: a read and a write"
+
+
+@pytest.mark.postgres
+def test_an_answer_that_only_tells_the_day_leaves_the_version_a_take_compares(pg_url, time):
+    from classxpm.state.migrations import upgrade
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    governor = SharedGovernors(engine, clock=time.clock, sleep=time.sleep).for_tenant(TENANT, minute_limit=60)
+
+    def version() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT version FROM xpm_rate_budgets")).scalar_one()
+
+    try:
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "59", "X-DayLimit-Remaining": "4000"})
+        taken_once = version()
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "58", "X-DayLimit-Remaining": "3999"})
+        assert version() == taken_once + 1, "only the take moved it"
+        assert governor.remaining_daily() == 3999
+        assert governor.view().in_flight == 0
+        with governor.slot():
+            governor.observe({"X-MinLimit-Remaining": "0"})
+        assert version() == taken_once + 3, "the take and the answer that spent the minute moved it"
+    finally:
+        engine.dispose()
