@@ -228,8 +228,18 @@ def plan(env: SyncEnv, ref: RunRef) -> dict[str, int]:
 
 def batches(env: SyncEnv, ref: RunRef, batch_size: int) -> int:
     """How many upsert batches of at most ``batch_size`` funds the run's writes make (at least one)."""
+    return len(batch_writes(env, ref, batch_size))
+
+
+def batch_writes(env: SyncEnv, ref: RunRef, batch_size: int) -> list[int]:
+    """The writes in each upsert batch of at most ``batch_size`` funds, as ``upsert_funds`` cuts them.
+
+    There is always at least one batch (batch 0 records the funds that need no write), maybe of no writes.
+    """
     writes = run_store.count_writes(env.state, ref.run_id)
-    return max(1, -(-writes // max(batch_size, 1)))
+    of = max(1, -(-writes // max(batch_size, 1)))
+    size = -(-writes // of) if writes else 0
+    return [max(0, min(size, writes - i * size)) for i in range(of)]
 
 
 def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict[str, int]:
