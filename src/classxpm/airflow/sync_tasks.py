@@ -108,10 +108,26 @@ def validate(shard: Shard, final_try: bool) -> Shard:
 
 
 def _validate(shared: SyncResources, refs: list[RunRef], final_try: bool) -> None:
+    """The shard's businesses in one Great Expectations run; a business the gate stops ends failed alone."""
+    from classxpm.airflow.resources import business_env
     from classxpm.sync import steps
 
-    # One business at a time: Great Expectations' contexts are not made to be built on several threads.
-    settle(each_business(shared, live(shared.state, refs), steps.validate, final_try=final_try, threads=1))
+    running = live(shared.state, refs)
+    if not running:
+        return
+    with (
+        task_outcomes(lambda outcome, reason: end_runs_quietly([r.run_id for r in running], outcome, reason)),
+        business_env(shared) as env,
+    ):
+        results = dict(zip([r.run_id for r in running], steps.validate_shard(env, running), strict=True))
+
+    def outcome(_env: SyncEnv, ref: RunRef) -> dict[str, int]:
+        result = results[ref.run_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    settle(each_business(shared, running, outcome, final_try=final_try, threads=1))
 
 
 def plan(shard: Shard, final_try: bool) -> Shard:
