@@ -66,7 +66,8 @@ def test_each_run_of_a_shard_gets_the_result_and_report_it_would_get_alone(tmp_p
     assert set(held.quarantined) == {"b-1", "b-2", "b-3"}, "bad TFN, and the scope code clash within it"
     assert warned.quarantined == {}
     assert set(warned.warnings) == {"c-0"}
-    assert held.report.data_docs is not None and held.report.data_docs.is_file(), "held-back funds: Data Docs"
+    assert held.report.data_docs is not None, "held-back funds: Data Docs, as a run alone has them"
+    assert held.report.data_docs.is_file()
     assert clean.report.data_docs is None, "nothing held back: the report alone, no Data Docs"
     stopped = json.loads((tmp_path / "shard" / "b-stopped" / "run-b-stopped" / "validation.json").read_text())
     assert stopped["status"] == "stopped"
