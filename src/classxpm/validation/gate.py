@@ -223,7 +223,7 @@ def _one_of_shard(
     folder: Path,
     reports_dir: str | Path | None,
 ) -> GateResult | ValidationGateError:
-    outcome = collect_failures(
+    outcome = collect(
         failures,
         rules,
         item.funds,
@@ -284,7 +284,7 @@ def check_frames(
     results = run_suites(views, rules, docs_dir)
     _require_evaluated(results, rules, len(funds), len(members))
     return collect(
-        results,
+        list(failing_rows(results, rules)),
         rules,
         funds,
         run_id=run_id,
@@ -413,7 +413,7 @@ def _rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def collect(
-    results: Mapping[Frame, ExpectationSuiteValidationResult],
+    failures: list[Failure],
     rules: tuple[Rule, ...],
     funds: pd.DataFrame,
     *,
@@ -422,10 +422,10 @@ def collect(
     members: pd.DataFrame,
     source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
-    """Turn GX's suite results into quarantine, warnings and counts per fund.
+    """Turn one run's failing rows into quarantine, warnings and counts per fund.
 
     Args:
-        results: The suite result per frame, from ``run_suites``.
+        failures: The run's failing rows (rule, index columns), as ``failing_rows`` yields them.
         rules: The rules that were applied.
         funds: The funds frame, for the values at fault and the scope code, name and TFN state of
             reported funds.
@@ -437,28 +437,6 @@ def collect(
     Returns:
         The gate's result, without report paths.
     """
-    return collect_failures(
-        list(failing_rows(results, rules)),
-        rules,
-        funds,
-        run_id=run_id,
-        business_id=business_id,
-        members=members,
-        source_problems=source_problems,
-    )
-
-
-def collect_failures(
-    failures: list[Failure],
-    rules: tuple[Rule, ...],
-    funds: pd.DataFrame,
-    *,
-    run_id: str,
-    business_id: str,
-    members: pd.DataFrame,
-    source_problems: Mapping[str, Sequence[str]] | None = None,
-) -> GateResult:
-    """``collect`` on the failing rows (rule, index columns) of one run, as ``failing_rows`` yields them."""
     found: dict[bool, dict[str, dict[str, None]]] = {True: defaultdict(dict), False: defaultdict(dict)}
     tallies: dict[str, tuple[set[str], list[int]]] = {}
     for fund_id, messages in (source_problems or {}).items():
