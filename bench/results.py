@@ -352,6 +352,36 @@ def _class_api(r: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _shards(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## 10. Many businesses in one run: shards of businesses per task",
+        "",
+        f"`{r['command']}`",
+        "",
+        f"{r['businesses']:,} Class businesses of {r['funds']} funds, each business its own XPM tenant on "
+        f"the simulator (`--time-scale {r['time_scale']:g}`, 60 calls a minute a tenant), "
+        f"`CLASSXPM_SHARD_BUSINESSES={r['shard_businesses']}`, "
+        f"`CLASSXPM_SHARD_THREADS={r['shard_threads']}`, "
+        "each DAG run by `airflow dags test` (one process, every task in turn, no scheduler: the scheduler's "
+        "loop time is not measured here). Wall time is the whole command, Airflow's start included; CPU is "
+        "the command's (its process and children: not the simulator's nor PostgreSQL's). The "
+        f"demo's planted TFN/ABN faults are blanked. Set-up {r['setup_seconds']} s. Load average "
+        f"{r['load_before']} before, {r['load_after']} after; measured {r['measured_at']}.",
+        "",
+        "| Run | DAG | State | Wall (s) | CPU (s) | CPU a business (s) | Task instances | Tasks | Sync runs "
+        "| XPM calls | Writes |",
+        "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|",
+    ]
+    for run in r["runs"]:
+        lines.append(
+            f"| {run['run']} | `{run['dag_id']}` | {run['state']} | {run['seconds']} | {run['cpu_seconds']} "
+            f"| {run['cpu_seconds'] / r['businesses']:.2f} | {run['task_instances']} "
+            f"| {_counts(run['tasks'])} | {_counts(run['sync_runs'])} "
+            f"| {run['calls']:,} | {run['writes']:,} |"
+        )
+    return [*lines, ""]
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -378,4 +408,6 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", *_class_api(results["classapi"])]
     if "parallel" in results:
         lines += ["", *_parallel(results["parallel"])]
+    if "shards" in results:
+        lines += ["", *_shards(results["shards"])]
     return "\n".join(lines).rstrip() + "\n"

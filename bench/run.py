@@ -5,7 +5,8 @@ python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,class
                     [--quota-funds 20000] [--quota-day-limit 5000] [--page-rows 10000]
                     [--readpath 1000,10000,100000] [--class-api-funds 1000] [--class-api-scale 20]
                     [--parallel-funds 1000] [--budget-calls 1000]
-                    [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10] [--out bench]
+                    [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10]
+                    [--shard-businesses 300] [--shard-funds 50] [--out bench]
 
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
@@ -38,10 +39,11 @@ SCENARIOS = (
     "classapi",
     "parallel",
     "instant",
+    "shards",
 )
-DEFAULT_SCENARIOS = SCENARIOS[:-2]
-"""``parallel`` (8 upsert processes at production rate limits, minutes) and ``instant`` (starts Airflow for
-real, half an hour) run by name only."""
+DEFAULT_SCENARIOS = SCENARIOS[:-3]
+"""``parallel`` (8 upsert processes at production rate limits, minutes), ``instant`` (starts Airflow for
+real, half an hour) and ``shards`` (many businesses through ``airflow dags test``) run by name only."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -95,6 +97,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     from bench.parallel import run_overhead, run_parallel
     from bench.quota import run_quota
     from bench.readpath import run_readpath
+    from bench.shards import run_shards
     from bench.throughput import run_throughput
     from bench.walltime import run_walltime
 
@@ -172,6 +175,14 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
                 only="instant", instant_changes=changes, instant_bulk=bulk, instant_funds=funds, seed=seed
             ),
         }
+    if "shards" in only:
+        size, funds, scale = options["shard_businesses"], options["shard_funds"], options["time_scale"]
+        results["shards"] = {
+            **run_shards(size, funds, seed, scale).to_dict(),
+            "command": command(
+                only="shards", shard_businesses=size, shard_funds=funds, time_scale=scale, seed=seed
+            ),
+        }
     return results
 
 
@@ -219,6 +230,8 @@ def _previous(out: Path) -> dict[str, Any]:
 )
 @click.option("--instant-bulk", default=500, show_default=True, help="Funds in the bulk import of 'instant'.")
 @click.option("--instant-funds", default=10, show_default=True, help="Funds in Class when 'instant' starts.")
+@click.option("--shard-businesses", default=300, show_default=True, help="Class businesses in 'shards'.")
+@click.option("--shard-funds", default=50, show_default=True, help="Funds of each business in 'shards'.")
 @click.option("--seed", default=20260630, show_default=True, help="Demo data seed.")
 @click.option(
     "--out", default=str(ROOT / "bench"), show_default=True, help="Folder for RESULTS.md and results.json."

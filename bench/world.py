@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import sqlalchemy as sa
@@ -134,8 +135,13 @@ def xpm_config(
     )
 
 
-def authorise(config: Any, state: sa.Engine, cipher: Any, business_id: str) -> None:
-    """Store a grant for ``business_id`` through the simulator's auto-approved code flow."""
+def authorise(
+    config: Any, state: sa.Engine, cipher: Any, business_id: str, tenant: str | None = None
+) -> None:
+    """Store a grant for ``business_id`` through the simulator's auto-approved code flow.
+
+    ``tenant`` (an id or name) is the XPM tenant the grant connects to; default the user's first.
+    """
     from classxpm.state.linking import complete_login
     from classxpm.state.tokens import TokenStore
     from classxpm.xpm.auth import authorization_request, code_from_callback
@@ -143,12 +149,19 @@ def authorise(config: Any, state: sa.Engine, cipher: Any, business_id: str) -> N
 
     with XpmSession(config) as session:
         request = authorization_request(config)
+        url = request.url + (f"&{urlencode({'tenant': tenant})}" if tenant else "")
         with httpx.Client(follow_redirects=False, timeout=10) as http:
-            answer = http.get(request.url)
+            answer = http.get(url)
         tokens = session.identity.exchange_code(
             request, code_from_callback(request, answer.headers["location"])
         )
-        complete_login(session, TokenStore(state, cipher), business_id, tokens, lambda found: found[0])
+        complete_login(
+            session,
+            TokenStore(state, cipher),
+            business_id,
+            tokens,
+            lambda found: next((c for c in found if tenant in (None, c.tenant_id, c.tenant_name)), found[0]),
+        )
 
 
 @dataclass

@@ -14,4 +14,5 @@ build_sync_dag(
     schedule=incremental_schedule(),
     mode="incremental",
     description="Incremental sync of changed Class funds and members into Xero Practice Manager",
+    compact=True,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from classxpm.airflow.connections import (
@@ -157,50 +158,84 @@ def class_api_source(conn_id: str = CLASS_API_CONN_ID) -> ClassApiSource:
     return ClassApiSource(config, load_api_source_mapping(), httpx.Client(timeout=config.timeout_seconds))
 
 
-@contextmanager
-def sync_env() -> Iterator[SyncEnv]:
-    """The sync's resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
-    import httpx
+@dataclass(frozen=True)
+class SyncResources:
+    """What every business of a task shares: config, cipher, databases, mappings, the Class API source.
 
+    Built once per task on the task's main thread (reading connections goes through the Task SDK), then
+    shared by the threads that work a shard's businesses: engines and the HTTP clients are thread-safe.
+    """
+
+    config: XpmConfig
+    cipher: Any
+    source: Engine | None
+    state: Engine
+    mappings: Any
+    reports_dir: Any
+    class_api: ClassApiSource | None
+
+
+@contextmanager
+def sync_resources() -> Iterator[SyncResources]:
+    """The shared resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
     from classxpm.mapping import load_default_mappings
     from classxpm.state.crypto import load_cipher
-    from classxpm.state.tokens import StoredTokenSource, TokenStore
-    from classxpm.sync.run import CallCounter, SyncEnv
     from classxpm.validation.report import reports_root
-    from classxpm.xpm.session import XpmSession
 
-    config = xpm_config()
-    counter, cipher = CallCounter(), load_cipher()
-    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+    config, cipher = xpm_config(), load_cipher()
     api_source = class_api_source() if chosen_source() == CLASS_API_CONN_ID else None
     try:
-        with (
-            _class_db(api_source is None) as source,
-            engine(STATE_CONN_ID) as state,
-            XpmSession(config, http=http, governors=rate_governors(state)) as session,
-        ):
-
-            def open_api(business_id: str) -> Any:
-                tokens = StoredTokenSource(
-                    TokenStore(state, cipher), business_id, session.identity, session.clock
-                )
-                return session.api(tokens)
-
-            yield SyncEnv(
-                source,
-                state,
-                cipher,
-                load_default_mappings(),
-                open_api,
-                reports_root(),
-                calls=counter,
-                gone_from_class=config.gone_from_class,
-                rolled_out_members=config.rolled_out_members,
-                class_api=api_source,
+        with _class_db(api_source is None) as source, engine(STATE_CONN_ID) as state:
+            yield SyncResources(
+                config, cipher, source, state, load_default_mappings(), reports_root(), api_source
             )
     finally:
         if api_source is not None:
             api_source.close()
+
+
+@contextmanager
+def business_env(shared: SyncResources) -> Iterator[SyncEnv]:
+    """One business's sync resources on ``shared``: its own XPM session and call counter.
+
+    Each business counts its own XPM calls (a step records them per run), so businesses worked at once in
+    one task each get their HTTP client; the tenant's call budget is on the state database as always.
+    """
+    import httpx
+
+    from classxpm.state.tokens import StoredTokenSource, TokenStore
+    from classxpm.sync.run import CallCounter, SyncEnv
+    from classxpm.xpm.session import XpmSession
+
+    config, counter = shared.config, CallCounter()
+    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+    with XpmSession(config, http=http, governors=rate_governors(shared.state)) as session:
+
+        def open_api(business_id: str) -> Any:
+            tokens = StoredTokenSource(
+                TokenStore(shared.state, shared.cipher), business_id, session.identity, session.clock
+            )
+            return session.api(tokens)
+
+        yield SyncEnv(
+            shared.source,
+            shared.state,
+            shared.cipher,
+            shared.mappings,
+            open_api,
+            shared.reports_dir,
+            calls=counter,
+            gone_from_class=config.gone_from_class,
+            rolled_out_members=config.rolled_out_members,
+            class_api=shared.class_api,
+        )
+
+
+@contextmanager
+def sync_env() -> Iterator[SyncEnv]:
+    """The sync's resources for one business's step (``sync_resources`` and ``business_env`` in one)."""
+    with sync_resources() as shared, business_env(shared) as env:
+        yield env
 
 
 @contextmanager

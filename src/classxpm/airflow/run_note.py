@@ -28,8 +28,8 @@ def merge_line(note: str | None, business_id: str, summary: str) -> str:
     return "\n".join([*kept, prefix + summary])
 
 
-def write_note(api: AirflowApi, dag_id: str, run_id: str, line: tuple[str, str]) -> str:
-    """Merge ``line`` (business id, summary) into the run's note.
+def write_note(api: AirflowApi, dag_id: str, run_id: str, *lines: tuple[str, str]) -> str:
+    """Merge ``lines`` (business id, summary) into the run's note, in one read and one write.
 
     Returns:
         The note as stored.
@@ -37,15 +37,24 @@ def write_note(api: AirflowApi, dag_id: str, run_id: str, line: tuple[str, str])
     Raises:
         AirflowApiError: The API server is unreachable or refused.
     """
-    note = merge_line(api.dag_run(dag_id, run_id).get("note"), *line)
-    api.set_note(dag_id, run_id, note)
-    return note
+    note = api.dag_run(dag_id, run_id).get("note")
+    for line in lines:
+        note = merge_line(note, *line)
+    api.set_note(dag_id, run_id, note or "")
+    return note or ""
 
 
 def set_run_note(dag_id: str, run_id: str, business_id: str, summary: str) -> None:
     """Put ``summary`` on the run's note when the ``airflow_api`` connection is configured; log otherwise."""
+    set_run_notes(dag_id, run_id, [(business_id, summary)])
+
+
+def set_run_notes(dag_id: str, run_id: str, lines: list[tuple[str, str]]) -> None:
+    """Put each business's summary line on the run's note (one sign-in for a shard's businesses)."""
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    if not lines:
+        return
     try:
         root, login, password = connection_root(API_CONN_ID)
     except AirflowNotFoundException:
@@ -53,8 +62,6 @@ def set_run_note(dag_id: str, run_id: str, business_id: str, summary: str) -> No
         return
     try:
         with httpx.Client(timeout=10.0) as http:
-            write_note(
-                AirflowApi(http, root).sign_in(login, password), dag_id, run_id, (business_id, summary)
-            )
+            write_note(AirflowApi(http, root).sign_in(login, password), dag_id, run_id, *lines)
     except AirflowApiError as exc:
         log.warning("the run's note was not set: %s", exc)

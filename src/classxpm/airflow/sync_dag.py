@@ -1,11 +1,17 @@
-"""The sync DAG's shape, shared by the nightly ``class_xpm_sync`` and the 15-minute ``class_xpm_incremental``.
+"""The sync DAGs' shapes: the nightly ``class_xpm_sync`` and the event-started ``class_xpm_incremental``.
 
 Each task is a one-line call into ``classxpm.airflow.sync_tasks``; tasks pass run references, never data.
-Every task from extract to report is mapped over the Class businesses (each with its own XPM tenant and
-rate budget), the validation gate sits between extract and plan, and upsert fans out over batches of
-funds so several workers share a large backfill, within the ``xpm_api`` pool. ``finish`` is a teardown: it
-runs whatever happened upstream, so every sync run ends failed, skipped or succeeded in the state database,
-and it leaves the DAG run's state to the other tasks.
+``start`` opens a sync run per Class business (each with its own XPM tenant and rate budget) and cuts them
+into shards of at most ``CLASSXPM_SHARD_BUSINESSES`` (``classxpm.airflow.shards``), so neither Airflow's
+map length nor the task count grows with the number of businesses.
+
+The nightly DAG keeps one task per step, each mapped over the shards: extract, the validation gate,
+plan, then upsert mapped over packs of batches (a large backfill fans out over several workers, a shard of
+small businesses makes one task), and report. The incremental DAG is compact, ``start → sync[shard] →
+finish``: each shard's steps run in one task process, so a change in Class reaches XPM within a minute.
+Tasks that call XPM run in the ``xpm_api`` pool. ``finish`` is a teardown: it runs whatever happened
+upstream, so every sync run ends failed, skipped or succeeded in the state database, and it leaves the DAG
+run's state to the other tasks.
 """
 
 from __future__ import annotations
@@ -131,8 +137,22 @@ def sync_params(mode: str) -> dict[str, Param]:
     }
 
 
-def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> DAG:
-    """Build one of the two sync DAGs."""
+def _final_try() -> bool:
+    """Whether the running task has no retry left: a business's retriable error then ends its run failed."""
+    ti = get_current_context()["ti"]
+    return ti.try_number > ti.max_tries
+
+
+def _airflow_run() -> tuple[str, str]:
+    context = get_current_context()
+    return context["dag"].dag_id, context["run_id"]
+
+
+XPM_OUTLETS = (CLIENTS_ALIAS, CONTACTS_ALIAS)
+
+
+def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str, *, compact: bool = False) -> DAG:
+    """Build one of the two sync DAGs: one task per step, or (``compact``) one task per shard."""
 
     @dag(
         dag_id=dag_id,
@@ -148,51 +168,11 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
     )
     def sync() -> None:
         @task
-        def start() -> list[dict[str, Any]]:
+        def start() -> list[list[dict[str, Any]]]:
             from classxpm.airflow import sync_tasks
 
             context = get_current_context()
             return sync_tasks.start(dag_id, context["run_id"], dict(context["params"]))
-
-        @task(inlets=class_sources())
-        def extract(ref: dict[str, Any]) -> dict[str, Any]:
-            from classxpm.airflow import sync_tasks
-
-            sync_tasks.extract(ref)
-            return ref
-
-        @task
-        def validate(ref: dict[str, Any]) -> dict[str, Any]:
-            from classxpm.airflow import sync_tasks
-
-            sync_tasks.validate(ref)
-            return ref
-
-        @task(pool=XPM_POOL)
-        def plan(ref: dict[str, Any]) -> dict[str, Any]:
-            from classxpm.airflow import sync_tasks
-
-            sync_tasks.plan(ref)
-            return ref
-
-        @task
-        def batches(refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            from classxpm.airflow import sync_tasks
-
-            return sync_tasks.batches(list(refs), dict(get_current_context()["params"]))
-
-        @task(pool=XPM_POOL)
-        def upsert(work: dict[str, Any]) -> dict[str, int]:
-            from classxpm.airflow import sync_tasks
-
-            return sync_tasks.upsert(work)
-
-        @task(outlets=[AssetAlias(CLIENTS_ALIAS), AssetAlias(CONTACTS_ALIAS)])
-        def report(ref: dict[str, Any]) -> dict[str, Any]:
-            from classxpm.airflow import sync_tasks
-
-            context = get_current_context()
-            return sync_tasks.report(ref, context["outlet_events"], (dag_id, context["run_id"]))
 
         @teardown
         def finish() -> dict[str, str]:
@@ -200,7 +180,67 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str) -> D
 
             return sync_tasks.finish(dag_id, get_current_context()["run_id"])
 
-        planned = plan.expand(ref=validate.expand(ref=extract.expand(ref=start())))
-        upsert.expand(work=batches(planned)) >> report.expand(ref=planned) >> finish()
+        if compact:
+            _compact_tasks(start(), finish())
+        else:
+            _step_tasks(start(), finish())
 
     return sync()
+
+
+def _compact_tasks(shards: Any, finish: Any) -> None:
+    """``sync[shard]``: every step of a shard's businesses in one task process."""
+
+    @task(inlets=class_sources(), outlets=[AssetAlias(alias) for alias in XPM_OUTLETS], pool=XPM_POOL)
+    def sync(shard: list[dict[str, Any]]) -> dict[str, Any]:
+        from classxpm.airflow import sync_tasks
+
+        context = get_current_context()
+        params = dict(context["params"])
+        return sync_tasks.sync(shard, params, context["outlet_events"], _airflow_run(), _final_try())
+
+    sync.expand(shard=shards) >> finish
+
+
+def _step_tasks(shards: Any, finish: Any) -> None:
+    """One task per step, each mapped over the shards; upsert mapped over (shard, batches) packs."""
+
+    @task(inlets=class_sources())
+    def extract(shard: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from classxpm.airflow import sync_tasks
+
+        return sync_tasks.extract(shard, _final_try())
+
+    @task
+    def validate(shard: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from classxpm.airflow import sync_tasks
+
+        return sync_tasks.validate(shard, _final_try())
+
+    @task(pool=XPM_POOL)
+    def plan(shard: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from classxpm.airflow import sync_tasks
+
+        return sync_tasks.plan(shard, _final_try())
+
+    @task
+    def batches(shards: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        from classxpm.airflow import sync_tasks
+
+        return sync_tasks.batches(list(shards), dict(get_current_context()["params"]))
+
+    @task(pool=XPM_POOL)
+    def upsert(work: dict[str, Any]) -> dict[str, int]:
+        from classxpm.airflow import sync_tasks
+
+        return sync_tasks.upsert(work, _final_try())
+
+    @task(outlets=[AssetAlias(alias) for alias in XPM_OUTLETS])
+    def report(shard: list[dict[str, Any]]) -> dict[str, Any]:
+        from classxpm.airflow import sync_tasks
+
+        context = get_current_context()
+        return sync_tasks.report(shard, context["outlet_events"], _airflow_run(), _final_try())
+
+    planned = plan.expand(shard=validate.expand(shard=extract.expand(shard=shards)))
+    upsert.expand(work=batches(planned)) >> report.expand(shard=planned) >> finish

@@ -1,23 +1,43 @@
 """What the sync DAGs' tasks call: each step on resources from ``classxpm.airflow.resources``.
 
-Every function here runs inside a task, never at parse time. Errors become Airflow's outcomes in one place,
-``classxpm.airflow.outcomes``; a step that ends skipped or failed records why on its sync runs.
+The tasks work shards (``classxpm.airflow.shards``): lists of businesses' run references, each business
+worked on its own thread under its own tenant lease and budget. Every function here runs inside a task,
+never at parse time. Errors become Airflow's outcomes in one place, ``classxpm.airflow.outcomes``; a
+business whose step ends skipped or failed has why recorded on its sync run, and the others go on.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from classxpm.airflow.connections import STATE_CONN_ID
 from classxpm.airflow.outcomes import task_outcomes
-from classxpm.airflow.resources import engine, sync_env
+from classxpm.airflow.resources import SyncResources, engine, sync_env
+from classxpm.airflow.shards import (
+    DONE,
+    FAILED,
+    RETRY,
+    SKIPPED,
+    cut,
+    each_business,
+    end_runs_quietly,
+    failed_message,
+    live,
+    pack,
+    settle,
+    shard_businesses,
+    shard_resources,
+)
 from classxpm.sync.run import RunRef, RunRequest, SyncEnv
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Shard = list[dict[str, Any]]
+"""A shard as XCom carries it: the run references (``RunRef.to_xcom``) of at most a shard's businesses."""
 
 
 def run_step(step: Callable[[SyncEnv], T], runs: Sequence[str] = ()) -> T:
@@ -25,27 +45,20 @@ def run_step(step: Callable[[SyncEnv], T], runs: Sequence[str] = ()) -> T:
 
     A step that ends skipped or failed records why on ``runs`` (the sync run ids it works on).
     """
-    with task_outcomes(lambda outcome, reason: _end_runs(runs, outcome, reason)), sync_env() as env:
+    with task_outcomes(lambda outcome, reason: end_runs_quietly(runs, outcome, reason)), sync_env() as env:
         return step(env)
 
 
-def _end_runs(runs: Sequence[str], outcome: str, reason: str) -> None:
-    if not runs:
-        return
-    import sqlalchemy as sa
-
-    from classxpm.sync.run_store import end_runs
-    from classxpm.xpm.auth import utcnow
-
-    try:
-        with engine(STATE_CONN_ID) as state:
-            end_runs(state, runs, outcome, reason, utcnow())
-    except sa.exc.SQLAlchemyError as exc:
-        log.warning("the sync runs were not ended (%s): the finish task ends them", type(exc).__name__)
+def _refs(shard: Shard) -> list[RunRef]:
+    return [RunRef.from_xcom(ref) for ref in shard]
 
 
-def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The start task: validate params, resolve the business by name or id, open one run per business."""
+def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[Shard]:
+    """The start task: validate params, resolve the business by name or id, open one run per business.
+
+    Returns:
+        The runs cut into shards of at most ``CLASSXPM_SHARD_BUSINESSES`` businesses.
+    """
     from classxpm.sync import steps
 
     request = RunRequest.from_params(params)
@@ -53,7 +66,7 @@ def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[dict[str, An
     def open_runs(env: SyncEnv) -> list[RunRef]:
         return steps.start(env, dag_id, run_id, requested_business(env, request))
 
-    return [ref.to_xcom() for ref in run_step(open_runs)]
+    return cut([ref.to_xcom() for ref in run_step(open_runs)], shard_businesses())
 
 
 def requested_business(env: SyncEnv, request: RunRequest) -> RunRequest:
@@ -71,81 +84,199 @@ def requested_business(env: SyncEnv, request: RunRequest) -> RunRequest:
     return replace(request, business_id=resolve_business(request.business_id, env.business_names()))
 
 
-def extract(ref: dict[str, Any]) -> dict[str, int]:
-    """The extract task; reports the Class tables it read to the lineage collector."""
+def extract(shard: Shard, final_try: bool) -> Shard:
+    """The extract task; reports the Class tables each business's run read to the lineage collector."""
+    with shard_resources(_refs(shard)) as shared:
+        _extract(shared, _refs(shard), final_try)
+    return shard
+
+
+def _extract(shared: SyncResources, refs: list[RunRef], final_try: bool) -> None:
     from classxpm.airflow.lineage import report_inputs
     from classxpm.sync import steps
 
-    counts = run_step(lambda env: steps.extract(env, RunRef.from_xcom(ref)), [ref["run_id"]])
-    report_inputs(ref["business_id"])
-    return counts
+    outcomes = each_business(shared, live(shared.state, refs), steps.extract, final_try=final_try)
+    for outcome in settle(outcomes):
+        report_inputs(outcome.business_id)
 
 
-def validate(ref: dict[str, Any]) -> dict[str, int]:
+def validate(shard: Shard, final_try: bool) -> Shard:
     """The validation gate task."""
+    with shard_resources(_refs(shard)) as shared:
+        _validate(shared, _refs(shard), final_try)
+    return shard
+
+
+def _validate(shared: SyncResources, refs: list[RunRef], final_try: bool) -> None:
+    """The shard's businesses in one Great Expectations run; a business the gate stops ends failed alone."""
+    from classxpm.airflow.resources import business_env
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.validate(env, RunRef.from_xcom(ref)), [ref["run_id"]])
+    running = live(shared.state, refs)
+    if not running:
+        return
+    with (
+        task_outcomes(lambda outcome, reason: end_runs_quietly([r.run_id for r in running], outcome, reason)),
+        business_env(shared) as env,
+    ):
+        results = dict(zip([r.run_id for r in running], steps.validate_shard(env, running), strict=True))
+
+    def outcome(_env: SyncEnv, ref: RunRef) -> dict[str, int]:
+        result = results[ref.run_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    settle(each_business(shared, running, outcome, final_try=final_try, threads=1))
 
 
-def plan(ref: dict[str, Any]) -> dict[str, int]:
+def plan(shard: Shard, final_try: bool) -> Shard:
     """The plan task."""
+    with shard_resources(_refs(shard)) as shared:
+        _plan(shared, _refs(shard), final_try)
+    return shard
+
+
+def _plan(shared: SyncResources, refs: list[RunRef], final_try: bool) -> None:
     from classxpm.sync import steps
 
-    return run_step(lambda env: steps.plan(env, RunRef.from_xcom(ref)), [ref["run_id"]])
+    settle(each_business(shared, live(shared.state, refs), steps.plan, final_try=final_try))
 
 
-def batches(refs: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The batching task: every business's writes cut into batches of at most ``batch_size`` funds."""
-    from classxpm.sync import steps
+def batches(shards: list[Shard], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batching task: each shard's writes cut into upsert tasks of about ``batch_size`` funds.
 
+    A business's writes are cut into batches of at most ``batch_size`` funds, as before; a shard's
+    batches are then packed into tasks of at most ``batch_size`` writes, so a large business fans out over
+    several workers and a shard of small businesses, or of unchanged ones, makes a single task.
+    """
     batch_size = RunRequest.from_params(params).batch_size
-
-    def cut(env: SyncEnv) -> list[dict[str, Any]]:
-        counts = [steps.batches(env, RunRef.from_xcom(ref), batch_size) for ref in refs]
-        return [
-            {"ref": ref, "batch": i, "of": n} for ref, n in zip(refs, counts, strict=True) for i in range(n)
-        ]
-
-    return run_step(cut, [ref["run_id"] for ref in refs])
+    refs = [ref for shard in shards for ref in _refs(shard)]
+    with shard_resources(refs) as shared:
+        return [work for shard in shards for work in _cut_work(shared, _refs(shard), batch_size)]
 
 
-def upsert(work: dict[str, Any]) -> dict[str, int]:
-    """One upsert batch; reports the XPM records it wrote to the lineage collector (not on a dry run)."""
+def _cut_work(shared: SyncResources, refs: list[RunRef], batch_size: int) -> list[dict[str, Any]]:
+    from classxpm.airflow.resources import business_env
+    from classxpm.sync import steps
+
+    units = []
+    for ref in live(shared.state, refs):
+        with business_env(shared) as env:
+            writes = steps.batch_writes(env, ref, batch_size)
+        units += [({"ref": ref.to_xcom(), "batch": i, "of": len(writes)}, n) for i, n in enumerate(writes)]
+    return [{"units": group} for group in pack(units, batch_size)]
+
+
+def upsert(work: dict[str, Any], final_try: bool) -> dict[str, int]:
+    """One upsert task: its batches, each business's on its own thread; reports what it wrote (not dry runs).
+
+    Returns:
+        The funds by outcome, over the task's businesses.
+    """
+    units = work["units"]
+    refs = list({unit["ref"]["run_id"]: RunRef.from_xcom(unit["ref"]) for unit in units}.values())
+    with shard_resources(refs) as shared:
+        return _upsert(shared, refs, units, final_try)
+
+
+def _upsert(
+    shared: SyncResources, refs: list[RunRef], units: list[dict[str, Any]], final_try: bool
+) -> dict[str, int]:
     from classxpm.airflow.lineage import report_outputs
     from classxpm.sync import steps
 
-    ref = work["ref"]
-    counts = run_step(
-        lambda env: steps.upsert_funds(env, RunRef.from_xcom(ref), work["batch"], work["of"]), [ref["run_id"]]
-    )
-    if not ref["dry_run"]:
-        report_outputs(ref["business_id"], ref["tenant_id"])
-    return counts
+    def write(env: SyncEnv, ref: RunRef) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for unit in units:
+            if unit["ref"]["run_id"] == ref.run_id:
+                counts.update(steps.upsert_funds(env, ref, unit["batch"], unit["of"]))
+        return counts
+
+    by_business = {ref.business_id: ref for ref in refs}
+    total: Counter[str] = Counter()
+    for outcome in settle(each_business(shared, live(shared.state, refs), write, final_try=final_try)):
+        total.update(outcome.result)
+        ref = by_business[outcome.business_id]
+        if not ref.dry_run:
+            report_outputs(ref.business_id, ref.tenant_id)
+    return dict(total)
 
 
-def report(ref: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str]) -> dict[str, Any]:
-    """The report task: writes the run report and note, and fails the run when any fund failed.
+def report(shard: Shard, outlet_events: Any, airflow_run: tuple[str, str], final_try: bool) -> dict[str, Any]:
+    """The report task: writes each business's report and note line; fails when any business failed.
 
-    ``airflow_run`` is the (dag id, run id) whose note gets the summary. Only a run that wrote to XPM and had
-    no failure records asset events for the XPM clients and contacts.
+    ``airflow_run`` is the (dag id, run id) whose note gets the summaries. A business failed when any of
+    its funds failed or an earlier step ended its run failed. Only a business that wrote to XPM and had
+    no failure records asset events for its XPM clients and contacts (Airflow keeps a task's asset events
+    only when it succeeds, so a shard with a failed business records none: the next run's do).
+
+    Returns:
+        Each business's counts, XPM calls and report path.
     """
+    with shard_resources(_refs(shard)) as shared:
+        return _report(shared, _refs(shard), outlet_events, airflow_run, final_try)
+
+
+def _report(
+    shared: SyncResources,
+    refs: list[RunRef],
+    outlet_events: Any,
+    airflow_run: tuple[str, str],
+    final_try: bool,
+) -> dict[str, Any]:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
     from classxpm.airflow.lineage import emit_asset_events
-    from classxpm.airflow.run_note import set_run_note
+    from classxpm.airflow.run_note import set_run_notes
     from classxpm.sync import steps
-    from classxpm.sync.report import FundsFailed, SyncReport
+    from classxpm.sync.report import FundsFailed
+    from classxpm.sync.run_store import statuses
 
-    def finish_run(env: SyncEnv) -> SyncReport:
-        result = steps.finish(env, RunRef.from_xcom(ref))
-        set_run_note(*airflow_run, ref["business_id"], result.summary_line())
+    running = live(shared.state, refs)
+    outcomes = each_business(shared, running, steps.finish, final_try=final_try)
+    done = {o.business_id: o.result for o in outcomes if o.status == DONE}
+    set_run_notes(*airflow_run, [(business, result.summary_line()) for business, result in done.items()])
+    retry = next((o for o in outcomes if o.status == RETRY), None)
+    if retry is not None:
+        settle([retry])
+    earlier = statuses(shared.state, [ref.run_id for ref in refs if ref not in running])
+    failed = [o.business_id for o in outcomes if o.status == FAILED]
+    failed += [ref.business_id for ref in refs if earlier.get(ref.run_id) == FAILED]
+    for business, result in done.items():
         if result.failed:
-            raise FundsFailed(result.failed, result.report_path)
-        return result
+            log.error("business %s: %s", business, FundsFailed(result.failed, result.report_path))
+            failed.append(business)
+    if failed:
+        raise AirflowFailException(failed_message(failed))
+    if not done:
+        skipped = [ref.business_id for ref in refs]
+        raise AirflowSkipException(f"no business of this shard was synced: {', '.join(skipped)} {SKIPPED}")
+    for ref in refs:
+        if ref.business_id in done and not ref.dry_run:
+            emit_asset_events(outlet_events, ref.business_id, ref.tenant_id)
+    return {
+        business: {"counts": r.counts, "api_calls": r.api_calls, "report": r.report_path}
+        for business, r in done.items()
+    }
 
-    result = run_step(finish_run, [ref["run_id"]])
-    if not ref["dry_run"]:
-        emit_asset_events(outlet_events, ref["business_id"], ref["tenant_id"])
-    return {"counts": result.counts, "api_calls": result.api_calls, "report": result.report_path}
+
+def sync(
+    shard: Shard, params: dict[str, Any], outlet_events: Any, airflow_run: tuple[str, str], final_try: bool
+) -> dict[str, Any]:
+    """The compact DAG's one task per shard: extract, validate, plan, every upsert batch and the report.
+
+    The same steps as the one-task-per-step DAG, in one process, so an event-started run reaches XPM
+    without waiting for a task process per step.
+    """
+    refs, batch_size = _refs(shard), RunRequest.from_params(params).batch_size
+    with shard_resources(refs) as shared:
+        _extract(shared, refs, final_try)
+        _validate(shared, refs, final_try)
+        _plan(shared, refs, final_try)
+        units = [unit for work in _cut_work(shared, refs, batch_size) for unit in work["units"]]
+        _upsert(shared, refs, units, final_try)
+        return _report(shared, refs, outlet_events, airflow_run, final_try)
 
 
 def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:

@@ -28,16 +28,25 @@ class BadDatabase(Fatal, click.ClickException):
 @click.option(
     "--db", "url", required=True, help="SQLAlchemy URL of the Class database, e.g. sqlite:///class.db."
 )
-@click.option("--funds", type=click.IntRange(min=1), required=True, help="How many funds to write.")
+@click.option(
+    "--funds", type=click.IntRange(min=1), required=True, help="How many funds to write (for each business)."
+)
+@click.option(
+    "--businesses",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many Class businesses, each with --funds funds (the demo business, demo-business-00002...).",
+)
 @click.option(
     "--seed", type=int, default=DEFAULT_SEED, show_default=True, help="The same seed, the same data."
 )
 @click.option("--replace", is_flag=True, help="Empty the Class tables first when they already hold rows.")
-def demo_data(url: str, funds: int, seed: int, replace: bool) -> None:
+def demo_data(url: str, funds: int, businesses: int, seed: int, replace: bool) -> None:
     """Fill a Class database with realistic, deterministic Australian SMSF demo data."""
     started = time.perf_counter()
     try:
-        summary = write_demo_data(url, funds, seed, replace=replace)
+        summary = write_demo_data(url, funds, seed, replace=replace, businesses=businesses)
     except (DatabaseUrlError, DatabaseUnavailable) as exc:
         raise BadDatabase(_one_line(exc)) from None
     except DatabaseNotEmpty as exc:

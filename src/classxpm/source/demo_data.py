@@ -212,6 +212,15 @@ class DemoSummary:
 DEMO_BUSINESS: Row = {"business_id": DEMO_BUSINESS_ID, "name": DEMO_BUSINESS_NAME}
 
 
+def demo_businesses(count: int) -> list[Row]:
+    """``count`` Class businesses: the demo business first, then ``demo-business-00002`` onwards."""
+    more = [
+        {"business_id": f"demo-business-{n:05d}", "name": f"Demo Practice {n:05d}"}
+        for n in range(2, count + 1)
+    ]
+    return [DEMO_BUSINESS, *more]
+
+
 def generate(
     funds: int, seed: int = DEFAULT_SEED, *, chunk_size: int = CHUNK_SIZE, as_of: datetime = DEMO_AS_OF
 ) -> Iterator[DemoChunk]:
@@ -237,15 +246,17 @@ def generate(
 
 
 def write_demo_data(
-    url: str | URL, funds: int, seed: int = DEFAULT_SEED, replace: bool = False
+    url: str | URL, funds: int, seed: int = DEFAULT_SEED, replace: bool = False, businesses: int = 1
 ) -> DemoSummary:
     """Create the Class tables when missing and fill them with demo data in one transaction.
 
     Args:
         url: SQLAlchemy URL of the Class database (SQLite or PostgreSQL).
-        funds: How many funds to write.
+        funds: How many funds to write, for each business.
         seed: Seed for ``generate``.
         replace: Empty the Class tables first instead of refusing when they hold rows.
+        businesses: How many Class businesses (``demo_businesses``), each with ``funds`` funds; one
+            business writes exactly what it always did.
 
     Returns:
         Counts of what was written.
@@ -259,9 +270,13 @@ def write_demo_data(
     try:
         with _connect(engine) as conn, conn.begin():
             _prepare_tables(conn, replace)
-            conn.execute(sa.insert(schema.businesses), [DEMO_BUSINESS])
-            summary = DemoSummary()
-            for chunk in generate(funds, seed):
+            owners = demo_businesses(businesses)
+            conn.execute(sa.insert(schema.businesses), owners)
+            summary, written = DemoSummary(), 0
+            for chunk in generate(funds * len(owners), seed):
+                for fund in chunk.funds:
+                    fund["business_id"] = owners[written // funds]["business_id"]
+                    written += 1
                 conn.execute(sa.insert(schema.funds), chunk.funds)
                 conn.execute(sa.insert(schema.members), chunk.members)
                 summary += DemoSummary.of(chunk)

@@ -55,6 +55,15 @@ def run_row(state: Engine, run_id: str) -> Any:
         return conn.execute(sa.select(sync_runs).where(sync_runs.c.run_id == run_id)).one()
 
 
+def statuses(state: Engine, run_ids: Sequence[str]) -> dict[str, str]:
+    """The status of each of ``run_ids`` that exists (``running``, ``success``, ``failed``, ``skipped``)."""
+    if not run_ids:
+        return {}
+    query = sa.select(sync_runs.c.run_id, sync_runs.c.status).where(sync_runs.c.run_id.in_(list(run_ids)))
+    with state.connect() as conn:
+        return {row.run_id: row.status for row in conn.execute(query)}
+
+
 def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> None:
     """Remember the newest source timestamp the run's extract saw (the business's next watermark)."""
     with state.begin() as conn:

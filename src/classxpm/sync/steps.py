@@ -176,9 +176,40 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
     Raises:
         ValidationGateError: The run as a whole cannot be validated (e.g. a column the rules need is missing).
     """
+    from classxpm.validation.gate import validate_frames
+
+    item = _gate_input(env, ref)
+    result = validate_frames(
+        item.funds,
+        item.members,
+        run_id=ref.run_id,
+        business_id=ref.business_id,
+        reports_dir=env.reports_dir,
+        source_problems=item.source_problems,
+    )
+    return _quarantine(env, ref, result)
+
+
+def validate_shard(env: SyncEnv, refs: list[RunRef]) -> list[dict[str, int] | Exception]:
+    """The validation gate for several runs in one Great Expectations run (``gate.validate_shard``).
+
+    Returns:
+        Per run, in order, its counts, or the ``ValidationGateError`` that stopped it (the others go on).
+    """
+    from classxpm.validation.gate import validate_shard
+
+    results = validate_shard([_gate_input(env, ref) for ref in refs], reports_dir=env.reports_dir)
+    return [
+        result if isinstance(result, Exception) else _quarantine(env, ref, result)
+        for ref, result in zip(refs, results, strict=True)
+    ]
+
+
+def _gate_input(env: SyncEnv, ref: RunRef) -> Any:
+    """The run's staged funds and members as the gate's frames."""
     import pandas as pd
 
-    from classxpm.validation.gate import validate_frames
+    from classxpm.validation.gate import GateInput
 
     fund_columns: dict[str, list[Any]] = {name: [] for name in column_names(funds)}
     member_columns: dict[str, list[Any]] = {name: [] for name in column_names(members)}
@@ -187,14 +218,13 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         _extend(fund_columns, chunk.funds)
         _extend(member_columns, chunk.members)
         source_problems.update(chunk.problems)
-    result = validate_frames(
-        pd.DataFrame(fund_columns),
-        pd.DataFrame(member_columns),
-        run_id=ref.run_id,
-        business_id=ref.business_id,
-        reports_dir=env.reports_dir,
-        source_problems=source_problems,
+    return GateInput(
+        pd.DataFrame(fund_columns), pd.DataFrame(member_columns), ref.run_id, ref.business_id, source_problems
     )
+
+
+def _quarantine(env: SyncEnv, ref: RunRef, result: Any) -> dict[str, int]:
+    """Store the funds the gate holds back; returns the gate's counts."""
     rows = [
         {
             "run_id": ref.run_id,
@@ -205,7 +235,7 @@ def validate(env: SyncEnv, ref: RunRef) -> dict[str, int]:
         for fund_id, rules in result.quarantined.items()
     ]
     run_store.store_quarantine(env.state, ref.run_id, rows)
-    log.info("%s", result.headline())
+    log.info("business %s: %s", ref.business_id, result.headline())
     return result.counts()
 
 
@@ -228,8 +258,18 @@ def plan(env: SyncEnv, ref: RunRef) -> dict[str, int]:
 
 def batches(env: SyncEnv, ref: RunRef, batch_size: int) -> int:
     """How many upsert batches of at most ``batch_size`` funds the run's writes make (at least one)."""
+    return len(batch_writes(env, ref, batch_size))
+
+
+def batch_writes(env: SyncEnv, ref: RunRef, batch_size: int) -> list[int]:
+    """The writes in each upsert batch of at most ``batch_size`` funds, as ``upsert_funds`` cuts them.
+
+    There is always at least one batch (batch 0 records the funds that need no write), maybe of no writes.
+    """
     writes = run_store.count_writes(env.state, ref.run_id)
-    return max(1, -(-writes // max(batch_size, 1)))
+    of = max(1, -(-writes // max(batch_size, 1)))
+    size = -(-writes // of) if writes else 0
+    return [max(0, min(size, writes - i * size)) for i in range(of)]
 
 
 def upsert_funds(env: SyncEnv, ref: RunRef, batch: int = 0, of: int = 1) -> dict[str, int]:

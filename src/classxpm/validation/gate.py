@@ -9,6 +9,7 @@ that hold just the columns the rules name; results identify failing rows by thei
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -108,15 +109,143 @@ def validate_frames(
             source_problems=source_problems,
         )
     except ValidationGateError as stop:
-        paths = report.write_stopped(
-            folder,
-            run_id=run_id,
-            business_id=business_id,
-            funds=stop.funds,
-            members=stop.members,
-            problem=stop.problem,
-        )
-        raise ValidationGateError(stop.problem, stop.funds, stop.members, report=paths.summary) from None
+        raise _stopped(folder, run_id, business_id, stop) from None
+    return report.write_report(outcome, folder)
+
+
+def _stopped(folder: Path, run_id: str, business_id: str, stop: ValidationGateError) -> ValidationGateError:
+    """Write the stopped run's report; returns the error to raise, naming the report."""
+    paths = report.write_stopped(
+        folder,
+        run_id=run_id,
+        business_id=business_id,
+        funds=stop.funds,
+        members=stop.members,
+        problem=stop.problem,
+    )
+    return ValidationGateError(stop.problem, stop.funds, stop.members, report=paths.summary)
+
+
+SHARD_COLUMN = "_run"
+"""The column of a shard's combined views saying whose rows they are: the run's position, never an id."""
+CROSS_ROW = frozenset({"ExpectColumnValuesToBeUnique"})
+"""Expectations comparing rows with each other: in a shard's combined view they compare within a run."""
+
+
+@dataclass(frozen=True)
+class GateInput:
+    """One run's frames and identity, for ``validate_shard``."""
+
+    funds: pd.DataFrame
+    members: pd.DataFrame
+    run_id: str
+    business_id: str
+    source_problems: Mapping[str, Sequence[str]] | None = None
+
+
+def validate_shard(
+    inputs: Sequence[GateInput], *, reports_dir: str | Path | None = None, rules: Iterable[Rule] = RULES
+) -> list[GateResult | ValidationGateError]:
+    """Validate several runs in one GX context (one checkpoint per frame), and write each run's report.
+
+    GX's setup costs far more than a few thousand rows do, so a shard of businesses is checked at once:
+    each run's rows carry its position (``SHARD_COLUMN``), reported with the failing rows' index columns,
+    and the results are split per run; a rule across rows (scope codes unique) compares within a run only.
+    A run with quarantined funds is then validated on its own by ``validate_frames``, so its report and
+    Data Docs are exactly as a single run's; the other runs' reports are written from the shard's results,
+    without Data Docs (they would show only rules passed, or warnings the report lists).
+
+    Returns:
+        Per input, in order, its result (with report paths), or the ``ValidationGateError`` that stopped
+        it, its stopped report written: a run lacking a column the rules need stops alone; a rule GX
+        could not evaluate stops every run of the shard.
+    """
+    rules = tuple(rules)
+    root = report.reports_root(reports_dir)
+    folders = [report.run_folder(root, item.business_id, item.run_id) for item in inputs]
+    results: list[GateResult | ValidationGateError | None] = [None] * len(inputs)
+    members: dict[int, pd.DataFrame] = {}
+    for i, item in enumerate(inputs):
+        own = _own_members(item.funds, item.members)
+        try:
+            _require_columns({Frame.FUNDS: item.funds, Frame.MEMBERS: own}, rules)
+        except ValidationGateError as stop:
+            results[i] = _stopped(folders[i], item.run_id, item.business_id, stop)
+            continue
+        members[i] = own
+    if members:
+        frames = {i: {Frame.FUNDS: inputs[i].funds, Frame.MEMBERS: own} for i, own in members.items()}
+        views = {
+            frame: pd.concat([_tagged(data[frame], frame, i, rules) for i, data in frames.items()])
+            for frame in (Frame.FUNDS, Frame.MEMBERS)
+        }
+        suites = run_suites({frame: view.reset_index(drop=True) for frame, view in views.items()}, rules)
+        try:
+            _require_evaluated(suites, rules, len(views[Frame.FUNDS]), len(views[Frame.MEMBERS]))
+        except ValidationGateError as stop:
+            for i in members:
+                results[i] = _stopped(folders[i], inputs[i].run_id, inputs[i].business_id, stop)
+            return [result for result in results if result is not None]
+        by_run: dict[int, list[Failure]] = defaultdict(list)
+        for rule, row in failing_rows(suites, rules):
+            by_run[int(row.pop(SHARD_COLUMN))].append((rule, row))
+        for i, own in members.items():
+            results[i] = _one_of_shard(
+                inputs[i], own, by_run[i], rules, folder=folders[i], reports_dir=reports_dir
+            )
+    return [result for result in results if result is not None]
+
+
+def _own_members(funds: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """The members of ``funds`` only: members of other funds are not checked."""
+    if "fund_id" in members.columns and "fund_id" in funds.columns:
+        return members[members["fund_id"].isin(funds["fund_id"])]
+    return members
+
+
+def _tagged(data: pd.DataFrame, frame: Frame, position: int, rules: tuple[Rule, ...]) -> pd.DataFrame:
+    """The run's view, its rows marked with its position, its cross-row columns kept to the run."""
+    view = build_view(data, frame, rules)
+    view[SHARD_COLUMN] = position
+    for rule in rules_for(frame, rules):
+        if rule.expectation in CROSS_ROW:
+            column = view[rule.column]
+            view[rule.column] = column.where(column.isna(), f"{position}\x1f" + column.astype(str))
+    return view
+
+
+def _one_of_shard(
+    item: GateInput,
+    members: pd.DataFrame,
+    failures: list[Failure],
+    rules: tuple[Rule, ...],
+    *,
+    folder: Path,
+    reports_dir: str | Path | None,
+) -> GateResult | ValidationGateError:
+    outcome = collect(
+        failures,
+        rules,
+        item.funds,
+        run_id=item.run_id,
+        business_id=item.business_id,
+        members=members,
+        source_problems=item.source_problems,
+    )
+    if outcome.quarantined:
+        try:
+            return validate_frames(
+                item.funds,
+                item.members,
+                run_id=item.run_id,
+                business_id=item.business_id,
+                reports_dir=reports_dir,
+                rules=rules,
+                source_problems=item.source_problems,
+            )
+        except ValidationGateError as stop:
+            return stop
+    shutil.rmtree(folder / report.DATA_DOCS, ignore_errors=True)  # an earlier attempt's, if any
     return report.write_report(outcome, folder)
 
 
@@ -148,15 +277,14 @@ def check_frames(
         ValidationGateError: A column the rules need is missing, or a rule could not be evaluated.
     """
     rules = tuple(rules)
-    if "fund_id" in members.columns and "fund_id" in funds.columns:
-        members = members[members["fund_id"].isin(funds["fund_id"])]
+    members = _own_members(funds, members)
     frames = {Frame.FUNDS: funds, Frame.MEMBERS: members}
     _require_columns(frames, rules)
     views = {frame: build_view(data, frame, rules) for frame, data in frames.items()}
     results = run_suites(views, rules, docs_dir)
     _require_evaluated(results, rules, len(funds), len(members))
     return collect(
-        results,
+        list(failing_rows(results, rules)),
         rules,
         funds,
         run_id=run_id,
@@ -227,7 +355,8 @@ def _run_suite(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"class_{frame}", data=batch, suite=suite)
     )
-    result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(index_columns(frame))}
+    shard = [SHARD_COLUMN] if SHARD_COLUMN in view.columns else []
+    result_format = {**RESULT_FORMAT, "unexpected_index_column_names": [*index_columns(frame), *shard]}
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(name=f"class_{frame}", validation_definitions=[definition], result_format=result_format)
     )
@@ -284,7 +413,7 @@ def _rows(entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def collect(
-    results: Mapping[Frame, ExpectationSuiteValidationResult],
+    failures: list[Failure],
     rules: tuple[Rule, ...],
     funds: pd.DataFrame,
     *,
@@ -293,10 +422,10 @@ def collect(
     members: pd.DataFrame,
     source_problems: Mapping[str, Sequence[str]] | None = None,
 ) -> GateResult:
-    """Turn GX's suite results into quarantine, warnings and counts per fund.
+    """Turn one run's failing rows into quarantine, warnings and counts per fund.
 
     Args:
-        results: The suite result per frame, from ``run_suites``.
+        failures: The run's failing rows (rule, index columns), as ``failing_rows`` yields them.
         rules: The rules that were applied.
         funds: The funds frame, for the values at fault and the scope code, name and TFN state of
             reported funds.
@@ -315,7 +444,6 @@ def collect(
         funds_hit, rows_hit = tallies.setdefault(SOURCE_RULE.name, (set(), [0]))
         funds_hit.add(fund_id)
         rows_hit[0] += len(messages)
-    failures = list(failing_rows(results, rules))
     rows = SourceRows(funds, members, failures)
     for rule, row in failures:
         found[rule.blocking][row["fund_id"]][rule.describe(rows.of(rule, row))] = None

@@ -133,7 +133,7 @@ def unlink_contact(client: dict[str, Any], contact_uuid: str) -> bool:
 
 def tenant_records(store: Store, kind: str, tenant: str) -> list[dict[str, Any]]:
     """Every record of a kind that belongs to ``tenant``, oldest first."""
-    return [record for record in store.values(kind) if record["_tenant"] == tenant]
+    return store.tenant_values(kind, tenant)
 
 
 def find(store: Store, kind: str, tenant: str, key: str) -> dict[str, Any] | None:

@@ -39,12 +39,15 @@ class Store:
         self.lock = threading.RLock()
         self._persistence = persistence
         self._tables: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self._by_tenant: dict[str, dict[str, dict[str, None]]] = {kind: {} for kind in KINDS}
         self._calls: list[dict[str, Any]] = []
         self._meta: dict[str, Any] = {}
         if persistence is not None:
             tables, self._calls, self._meta = persistence.load()
             for kind, records in tables.items():
-                self._tables.setdefault(kind, {}).update(records)
+                for key, record in records.items():
+                    self._tables.setdefault(kind, {})[key] = record
+                    self._index(kind, key, record)
 
     @property
     def is_empty(self) -> bool:
@@ -60,10 +63,25 @@ class Store:
         with self.lock:
             return list(self._tables[kind].values())
 
+    def tenant_values(self, kind: str, tenant: str) -> list[dict[str, Any]]:
+        """Every record of a kind that belongs to ``tenant`` (``_tenant``), in the order first stored.
+
+        Indexed by tenant: a simulator holding thousands of tenants answers without scanning the others.
+        """
+        with self.lock:
+            table = self._tables[kind]
+            return [table[key] for key in self._by_tenant.get(kind, {}).get(tenant, ())]
+
+    def _index(self, kind: str, key: str, record: dict[str, Any]) -> None:
+        tenant = record.get("_tenant") if isinstance(record, dict) else None
+        if tenant is not None:
+            self._by_tenant.setdefault(kind, {}).setdefault(tenant, {})[key] = None
+
     def put(self, kind: str, key: str, record: dict[str, Any]) -> dict[str, Any]:
         """Store (or replace) a record and return it."""
         with self.lock:
             self._tables[kind][key] = record
+            self._index(kind, key, record)
             if self._persistence is not None:
                 self._persistence.put(kind, key, record)
         return record
@@ -71,7 +89,9 @@ class Store:
     def delete(self, kind: str, key: str) -> None:
         """Remove a record, if present."""
         with self.lock:
-            self._tables[kind].pop(key, None)
+            record = self._tables[kind].pop(key, None)
+            tenant = record.get("_tenant") if isinstance(record, dict) else None
+            self._by_tenant.get(kind, {}).get(tenant, {}).pop(key, None)
             if self._persistence is not None:
                 self._persistence.delete(kind, key)
 
@@ -97,6 +117,7 @@ class Store:
         """Forget every record and meta value (the call log is kept; see :meth:`clear_calls`)."""
         with self.lock:
             self._tables = {kind: {} for kind in KINDS}
+            self._by_tenant = {kind: {} for kind in KINDS}
             self._meta = {}
             if self._persistence is not None:
                 self._persistence.clear(calls=False)

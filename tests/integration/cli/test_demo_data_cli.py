@@ -55,3 +55,23 @@ def test_replace_rewrites_a_non_empty_database(sqlite_url):
     result = run("--db", sqlite_url, "--funds", "6", "--replace")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Wrote 6 funds")
+
+
+def test_several_businesses_each_get_their_funds(sqlite_url):
+    import sqlalchemy as sa
+
+    from classxpm.source.demo_data import DEMO_BUSINESS_ID
+
+    result = run("--db", sqlite_url, "--funds", "4", "--businesses", "3", "--seed", "5")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Wrote 12 funds with ")
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(sa.text("SELECT business_id, count(*) FROM funds GROUP BY business_id")).all()
+        )
+        names = conn.execute(sa.text("SELECT count(*) FROM businesses")).scalar()
+    engine.dispose()
+    assert counts == {DEMO_BUSINESS_ID: 4, "demo-business-00002": 4, "demo-business-00003": 4}
+    assert names == 3
