@@ -172,7 +172,9 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str, *, c
             from classxpm.airflow import sync_tasks
 
             context = get_current_context()
-            return sync_tasks.start(dag_id, context["run_id"], dict(context["params"]))
+            return sync_tasks.start(
+                dag_id, context["run_id"], dict(context["params"]), context.get("triggering_asset_events")
+            )
 
         @teardown
         def finish() -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from classxpm.airflow.connections import STATE_CONN_ID
@@ -53,15 +53,23 @@ def _refs(shard: Shard) -> list[RunRef]:
     return [RunRef.from_xcom(ref) for ref in shard]
 
 
-def start(dag_id: str, run_id: str, params: dict[str, Any]) -> list[Shard]:
+def start(
+    dag_id: str, run_id: str, params: dict[str, Any], triggering_events: Mapping[Any, Any] | None = None
+) -> list[Shard]:
     """The start task: validate params, resolve the business by name or id, open one run per business.
+
+    A run the Class watcher started (``triggering_events``, the run's triggering asset events) opens runs for
+    the businesses the events named only.
 
     Returns:
         The runs cut into shards of at most ``CLASSXPM_SHARD_BUSINESSES`` businesses.
     """
+    from dataclasses import replace
+
+    from classxpm.airflow.watch import changed_businesses
     from classxpm.sync import steps
 
-    request = RunRequest.from_params(params)
+    request = replace(RunRequest.from_params(params), businesses=changed_businesses(triggering_events or {}))
 
     def open_runs(env: SyncEnv) -> list[RunRef]:
         return steps.start(env, dag_id, run_id, requested_business(env, request))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -210,6 +210,29 @@ class _Listen(_Wake):
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+def changed_businesses(triggering_events: Mapping[Any, Iterable[Any]]) -> frozenset[str] | None:
+    """The Class businesses the watcher's events named, for a run to sync those only.
+
+    ``triggering_events`` is the run's ``triggering_asset_events``: the asset events the run was created for,
+    each with the ``extra`` Airflow gives an event raised by a trigger (``{"from_trigger": True, "payload":
+    {"businesses": [...]}}``). Events queued while a run was going all come to the next run, so it syncs every
+    business any of them named.
+
+    Returns:
+        The businesses named, or ``None`` (every business) when the run has no triggering event (scheduled,
+        manual) or any of its events names none (an asset event raised by hand, or by an older watcher).
+    """
+    named: set[str] = set()
+    events = [event for batch in triggering_events.values() for event in batch]
+    for event in events:
+        payload = (getattr(event, "extra", None) or {}).get("payload")
+        businesses = payload.get("businesses") if isinstance(payload, Mapping) else None
+        if not isinstance(businesses, list) or not all(isinstance(b, str) for b in businesses):
+            return None
+        named.update(businesses)
+    return frozenset(named) if events else None
 
 
 def instant_sync_enabled() -> bool:

@@ -65,6 +65,8 @@ class RunRequest:
     batch_size: int = 500
     gone_from_class: str | None = None
     rolled_out_members: str | None = None
+    businesses: frozenset[str] | None = None
+    """The businesses a run the Class watcher started is limited to (its events name them); None: all."""
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RunRequest:

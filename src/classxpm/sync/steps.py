@@ -52,8 +52,9 @@ DRY_RUN_STATUS = {"create": "created", "link": "linked", "update": "updated"}
 def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -> list[RunRef]:
     """Check authorisation and open one run per Class business: the one asked for, else every authorised one.
 
-    A business whose grant Xero refused is left out with the seed's message in the log, so one expired
-    grant never holds the other businesses back; asked for by name, it fails the run instead.
+    A run the Class watcher started opens runs only for the businesses its events named. A business whose
+    grant Xero refused is left out with the seed's message in the log, so one expired grant never holds the
+    other businesses back; asked for by name, it fails the run instead.
 
     Raises:
         NotAuthorised: No grant is stored (the run is skipped).
@@ -69,6 +70,11 @@ def start(env: SyncEnv, dag_id: str, airflow_run_id: str, request: RunRequest) -
     grants = [store.require_any(business) for business in store.business_ids()]
     if not grants:
         raise NotAuthorised()
+    if request.businesses is not None:
+        grants = [grant for grant in grants if grant.business_id in request.businesses]
+        if not grants:
+            log.info("Class changed only in businesses not authorised for XPM: nothing to sync")
+            return []
     usable = [grant for grant in grants if not grant.invalid_reason]
     for grant in grants:
         if grant.invalid_reason:

@@ -29,3 +29,23 @@ def test_fund_codes_match_by_the_code_key_and_name_the_codes_that_match_nothing(
 def test_every_fund_code_matching_leaves_the_report_without_unmatched_codes(core):
     report = core.run(fund_codes=scope_codes(core)[0])
     assert (report.counts["created"], report.unmatched_fund_codes) == (1, [])
+
+
+def test_a_run_the_class_watcher_started_opens_runs_for_the_businesses_it_named_only(core):
+    from dataclasses import replace
+
+    from classxpm.sync import steps
+    from classxpm.sync.run import RunRequest
+    from fixtures.sync_world import authorise
+
+    authorise(core.world.state_url, core.world.sim, "b-other")
+    request = RunRequest.from_params({"mode": "incremental"})
+
+    def opened(run: str, businesses: frozenset[str] | None) -> list[str]:
+        refs = steps.start(core.env, "class_xpm_incremental", run, replace(request, businesses=businesses))
+        return sorted(ref.business_id for ref in refs)
+
+    assert opened("scheduled__1", None) == sorted([core.world.business_id, "b-other"])
+    assert opened("asset_triggered__2", frozenset({"b-other"})) == ["b-other"]
+    assert opened("asset_triggered__3", frozenset({"b-other", "b-never-authorised"})) == ["b-other"]
+    assert opened("asset_triggered__4", frozenset({"b-never-authorised"})) == []
