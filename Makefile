@@ -17,6 +17,8 @@ export CLASSXPM_HOME ?= $(AIRFLOW_HOME)
 export PATH := $(BIN):$(PATH)
 MIGRATED := $(AIRFLOW_HOME)/.migrated
 BENCH_ARGS ?=
+# pytest-xdist workers for make test; a test module stays on one worker (its module fixtures are set up once).
+TEST_WORKERS ?= 2
 CLUSTER_ARGS ?=
 
 .PHONY: help demo cluster cluster-down test lint format lock bench clean system-deps
@@ -48,7 +50,7 @@ cluster-down: $(STAMP)  ## stop what make cluster started, by pid (CLUSTER_ARGS=
 	$(BIN)/python -m classxpm.cluster down $(CLUSTER_ARGS)
 
 test: $(MIGRATED) system-deps  ## the whole test suite (needs PostgreSQL on 127.0.0.1:5432)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(MIGRATED)  ## run the benchmarks and write bench/RESULTS.md
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
