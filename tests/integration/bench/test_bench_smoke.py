@@ -1,5 +1,4 @@
-"""``make bench`` at 20 funds (the quota backfill at 12, two days), so the harness cannot rot: every scenario
-runs and its numbers add up.
+"""``make bench`` at 20 funds, so the harness cannot rot: every scenario runs and its numbers add up.
 
 Benchmarks are not tests: nothing here asserts a time or a target, only that the counts are coherent.
 """
@@ -24,7 +23,7 @@ ARGS = [
     "--time-scale", "120",
     "--throughput", "20",
     "--no-profile",
-    "--quota-funds", "12",
+    "--quota-funds", "20",
     "--quota-day-limit", "10",
     "--page-rows", "250",
     "--readpath", "20",
