@@ -70,14 +70,23 @@ class World:
             state.dispose()
 
     def sync(
-        self, dag_id: str = "class_xpm_sync", *, upto: str = "finish", transport: Any = None, **params: Any
+        self,
+        dag_id: str = "class_xpm_sync",
+        *,
+        upto: str = "finish",
+        transport: Any = None,
+        xpm: dict[str, Any] | None = None,
+        **params: Any,
     ) -> Any:
-        """Run the steps of one sync (start … ``upto``) in this process; returns the report or the ref."""
+        """Run the steps of one sync (start … ``upto``) in this process; returns the report or the ref.
+
+        ``xpm`` changes the client's config (``XpmConfig`` fields) for this run.
+        """
         from classxpm.sync import steps
         from classxpm.sync.run import RunRequest
 
         request = RunRequest.from_params({"mode": "full", **params})
-        with self.env(transport) as env:
+        with self.env(transport, **(xpm or {})) as env:
             opened = steps.start(env, dag_id, f"manual__{next(_RUNS)}", request)
             ref = opened[0] if isinstance(opened, list) else opened
             for name in ("extract", "validate", "plan", "upsert_funds", "finish"):

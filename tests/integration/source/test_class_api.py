@@ -147,16 +147,16 @@ def test_fund_codes_read_only_those_funds_and_name_the_unknown_ones(class_sim, s
 def test_class_limit_is_kept_from_its_headers_and_a_429_is_waited_out(
     class_sim, state, cipher, database_rows
 ):
-    # Windows of 10 seconds holding 5 calls each: the fund list and 9 exports span two of them.
+    # Windows of 2 seconds holding 5 calls each: the fund list and 9 exports span two of them.
     codes = [fund["scope_code"] for fund in database_rows[0][:9]]
-    class_sim.patch_config(minute_limit=5, time_scale=6.0)
-    _, funds, _, _ = _read(class_sim, state, cipher, codes, minute_limit=5, rate_window_seconds=10.0)
+    class_sim.patch_config(minute_limit=5, time_scale=30.0)
+    _, funds, _, _ = _read(class_sim, state, cipher, codes, minute_limit=5, rate_window_seconds=2.0)
     assert [_untimed(f) for f in funds] == database_rows[0][:9]
     assert class_sim.statuses() == {"200": 10}, "the client waited for the reset Class announced"
 
     class_sim.clear_calls()
     # A client that believes it may send more than Class allows meets 429s and waits each out.
-    _, funds, _, _ = _read(class_sim, state, cipher, codes, minute_limit=500, rate_window_seconds=10.0)
+    _, funds, _, _ = _read(class_sim, state, cipher, codes, minute_limit=500, rate_window_seconds=2.0)
     assert [_untimed(f) for f in funds] == database_rows[0][:9]
     statuses = class_sim.statuses()
     assert statuses["200"] == 10
