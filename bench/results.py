@@ -404,10 +404,10 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", *_readpath(results["readpath"])]
     if "instant" in results:
         lines += ["", *_instant(results["instant"])]
-    if "classapi" in results:
-        lines += ["", *_class_api(results["classapi"])]
     if "parallel" in results:
         lines += ["", *_parallel(results["parallel"])]
     if "shards" in results:
         lines += ["", *_shards(results["shards"])]
+    if "classapi" in results:
+        lines += ["", *_class_api(results["classapi"])]
     return "\n".join(lines).rstrip() + "\n"
