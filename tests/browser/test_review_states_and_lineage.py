@@ -201,7 +201,7 @@ def test_the_asset_graph_shows_the_class_sources_and_the_xpm_targets_with_their_
     assert set(sources) == {"class://class_db/funds", "class://class_db/members"}
     funds = sources["class://class_db/funds"]
     readers = {(t["dag_id"], t["task_id"]) for t in funds["consuming_tasks"]}
-    assert readers == {(DAG, "extract"), ("class_xpm_incremental", "extract")}
+    assert readers == {(DAG, "extract"), ("class_xpm_incremental", "sync")}  # the compact incremental DAG
 
     graph = api.get("/ui/dependencies", params={"node_id": f"asset:{funds['id']}", "dependency_type": "data"})
     edges = {(edge["source_id"], edge["target_id"]) for edge in graph.json()["edges"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -151,18 +152,28 @@ def test_a_bulk_import_of_500_funds_fires_one_event_or_a_few(class_db):
 def test_on_sqlite_no_connection_is_left_open_between_polls(sqlite_url, monkeypatch):
     write_demo_data(sqlite_url, 3, 3)
     monkeypatch.setenv("AIRFLOW_CONN_CLASS_DB", database_connection(sqlite_url))
-    open_connections: list[int] = [0]
+    class_file = str(Path(sa.make_url(sqlite_url).database).resolve())
+    open_to_class: set[int] = set()
+    reads_of_class: list[int] = []
 
-    def opened(*_args) -> None:
-        open_connections[0] += 1
+    # Only connections to the Class file count: the watcher also keeps its fingerprint in Airflow, whose
+    # metadata DB pool may connect for the first time here and rightly keeps that connection.
+    def opened(dbapi_connection, _record) -> None:
+        files = {
+            str(Path(row[2]).resolve()) for row in dbapi_connection.execute("PRAGMA database_list") if row[2]
+        }
+        if class_file in files:
+            open_to_class.add(id(dbapi_connection))
+            reads_of_class.append(id(dbapi_connection))
 
-    def closed(*_args) -> None:
-        open_connections[0] -= 1
+    def closed(dbapi_connection, _record) -> None:
+        open_to_class.discard(id(dbapi_connection))
 
     async def scenario() -> None:
         async with watching() as watcher:
             await watcher.polls(3)
-            assert open_connections[0] == 0
+            assert open_to_class == set()
+        assert len(reads_of_class) >= 3, "each poll opened its own connection to Class"
 
     sa.event.listen(sa.pool.Pool, "connect", opened)
     sa.event.listen(sa.pool.Pool, "close", closed)
