@@ -157,7 +157,6 @@ class _Lease:
     id: str
     seq: int
     """The call's place in the order the tenant's calls were taken (``xpm_rate_budgets.taken``)."""
-    taken_at: float
 
 
 class SharedGovernor:
@@ -300,7 +299,7 @@ class SharedGovernor:
                     "expires_at": now + lease_seconds,
                 },
             ).scalar()
-        return 0.0 if seq is None else _Lease(lease_id, seq, now)
+        return 0.0 if seq is None else _Lease(lease_id, seq)
 
     def _correct_by_version(self, headers: Mapping[str, str], lease: _Lease | None) -> None:
         """Apply an answer's headers and give back its call's lease (if any), in one write."""
@@ -312,7 +311,7 @@ class SharedGovernor:
             # As in _correct: calls taken after this one, and those before it still in flight, are unseen.
             unseen = seen.in_flight if lease is None else seen.taken - lease.seq + seen.in_flight
             before = _what_a_take_reads(seen.budget)
-            seen.budget.observe(headers, unseen, now, None if lease is None else lease.taken_at)
+            seen.budget.observe(headers, unseen, now)
             changed = _what_a_take_reads(seen.budget) != before
             with self._autocommit.connect() as conn:
                 saved = conn.execute(
@@ -410,7 +409,7 @@ class SharedGovernor:
         if wait > 0:
             self._save(conn, budget)
             return wait
-        lease = _Lease(uuid.uuid4().hex, taken + 1, now)
+        lease = _Lease(uuid.uuid4().hex, taken + 1)
         self._save(conn, budget, taken=lease.seq)
         conn.execute(
             sa.insert(xpm_rate_leases).values(
@@ -447,7 +446,7 @@ class SharedGovernor:
             # Calls taken after this one may have reached XPM after it (answers come back in any order across
             # processes), and so may calls taken before it that are still in flight.
             unseen = taken - lease.seq + self._live(conn, now, before=lease.seq)[0]
-        budget.observe(headers, unseen, now, None if lease is None else lease.taken_at)
+        budget.observe(headers, unseen, now)
         self._save(conn, budget, day_seen_at=now if _tells_the_day(headers) else None)
 
     def _live(self, conn: Connection, now: float, before: int | None = None) -> tuple[int, float]:

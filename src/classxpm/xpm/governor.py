@@ -91,33 +91,28 @@ class Budget:
             return 0.0
         return self.window - elapsed
 
-    def observe(
-        self, headers: Mapping[str, str], unseen: int, now: float, taken_at: float | None = None
-    ) -> None:
+    def observe(self, headers: Mapping[str, str], unseen: int, now: float) -> None:
         """Correct the budget from one answer's headers.
 
         Args:
             headers: The answer's headers.
             unseen: Our other calls XPM may have counted after this one (its figure misses them).
             now: When the answer is read.
-            taken_at: When the call took its unit of the budget, if known.
         """
         minute, day = _count(headers, "X-MinLimit-Remaining"), _count(headers, "X-DayLimit-Remaining")
         if minute is not None:
-            self._follow_minute_window(minute, unseen, now, taken_at)
+            self._follow_minute_window(minute, unseen, now)
         if day is not None:
             self.day_remaining = day
         self._note_limit_problem(headers, now)
 
-    def _follow_minute_window(self, remaining: int, others: int, now: float, taken_at: float | None) -> None:
+    def _follow_minute_window(self, remaining: int, others: int, now: float) -> None:
         if remaining > self.minute_budget + others:
             # XPM counts fixed windows of its own: more left than we thought means its window turned over.
             self.window_start = now
             self.minute_budget = max(0, min(remaining, self.minute_limit) - others)
-        elif taken_at is None or taken_at >= self.window_start:
+        else:
             self.minute_budget = min(self.minute_budget, remaining)
-        # else the call was taken in the window before ours and its answer read late (a busy worker): the
-        # little it says was left is of that window, and would empty this one for nothing.
         if remaining == self.minute_limit - 1:
             # XPM opened its window on this call's arrival, which may be well after we sent it when a machine
             # is busy: ours starts no earlier than the answer, so it never ends before XPM's does.

@@ -118,21 +118,6 @@ def test_tenants_keep_budgets_of_their_own(workers, time):
     assert time.sleeps == []
 
 
-def test_a_late_answer_from_the_window_before_does_not_empty_the_new_one(workers, time):
-    first, second = (w.for_tenant(TENANT, minute_limit=3) for w in workers)
-    late = first.slot(hold=120.0)
-    late.__enter__()  # its answer is read only after the window has turned (a busy worker)
-    for _ in range(3):
-        with second.slot():
-            pass
-    assert time.sleeps == [pytest.approx(60.6)], "the third call waited for the window to turn"
-    first.observe({"X-MinLimit-Remaining": "0"})
-    late.__exit__(None, None, None)
-    with second.slot(), second.slot():
-        pass
-    assert time.sleeps == [pytest.approx(60.6)], "the old window's 0 left did not spend the new window"
-
-
 @pytest.mark.postgres
 def test_a_process_that_loses_the_race_for_the_row_reads_again_and_never_overfills(pg_url, time):
     from classxpm.state.migrations import upgrade
