@@ -20,6 +20,7 @@ from fixtures.tfn_scan import ENCRYPTED, scan_database, scan_files, tfn_forms
 
 BATCH_SIZE = 100
 NEW_FUNDS = 200
+INCREMENTAL = "class_xpm_incremental"
 
 # Bringing the cluster up is part of the first test; waits inside end on conditions, this only bounds them.
 pytestmark = pytest.mark.timeout(2400)
@@ -135,6 +136,49 @@ def test_a_worker_killed_mid_upsert_is_noticed_and_its_batch_retried_on_the_othe
     assert new <= set(held), "every new fund reached XPM"
     outcomes = _outcomes(cluster, "KILLTEST%")
     assert outcomes == dict.fromkeys(new, "created"), "every new fund's outcome is recorded once, as created"
+
+
+def _incremental_runs(cluster) -> list[Any]:
+    return cluster.rows(
+        "airflow", "SELECT run_id, run_type, state FROM dag_run WHERE dag_id = :d ORDER BY id", d=INCREMENTAL
+    )
+
+
+def test_a_fund_added_in_class_reaches_xpm_through_the_watcher_with_nobody_triggering_a_run(cluster):
+    """Instant sync on the cluster: the triggerer's watcher starts the incremental DAG, the workers run it."""
+    cluster.call("PATCH", f"/api/v2/dags/{INCREMENTAL}", json={"is_paused": False})
+    try:
+        cluster.wait_for(
+            "the watcher's first read of Class",
+            lambda: cluster.rows("airflow", "SELECT 1 FROM asset_state_store WHERE key = 'fingerprint'"),
+        )
+        cluster.wait_for(
+            "the incremental runs unpausing started to finish",
+            lambda: all(run.state in {"success", "failed"} for run in _incremental_runs(cluster)),
+        )
+        earlier = {run.run_id for run in _incremental_runs(cluster)}
+        cluster.rows(
+            "class",
+            "INSERT INTO funds (fund_id, business_id, scope_code, scope_description, created_at, updated_at) "
+            "VALUES ('watched-1', :business, 'WATCHED0001', 'Watched Fund', now(), now())",
+            business=DEMO_BUSINESS_ID,
+        )
+        cluster.wait_for("the new fund in XPM", lambda: "WATCHED0001" in cluster.export_codes())
+        run = cluster.wait_for(
+            "the run that sent it to finish",
+            lambda: next(
+                (r for r in _incremental_runs(cluster) if r.run_id not in earlier and r.state != "running"),
+                None,
+            ),
+        )
+    finally:
+        cluster.call("PATCH", f"/api/v2/dags/{INCREMENTAL}", json={"is_paused": True})
+    assert (run.run_type, run.state) == ("asset_triggered", "success"), "the watcher's event started it"
+    path = f"/api/v2/dags/{INCREMENTAL}/dagRuns/{run.run_id}/taskInstances"
+    ran = cluster.call("GET", path, params={"limit": 100})["task_instances"]
+    assert {ti["hostname"] for ti in ran if ti["task_id"] == "sync"} <= set(WORKERS)
+    assert cluster.export_codes()["WATCHED0001"] == 1
+    assert _outcomes(cluster, "WATCHED%") == {"WATCHED0001": "created"}
 
 
 def test_no_source_tfn_reaches_the_clusters_logs_reports_or_databases_after_its_syncs(cluster):
