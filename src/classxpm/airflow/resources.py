@@ -201,14 +201,12 @@ def business_env(shared: SyncResources) -> Iterator[SyncEnv]:
     Each business counts its own XPM calls (a step records them per run), so businesses worked at once in
     one task each get their HTTP client; the tenant's call budget is on the state database as always.
     """
-    import httpx
-
     from classxpm.state.tokens import StoredTokenSource, TokenStore
     from classxpm.sync.run import CallCounter, SyncEnv
-    from classxpm.xpm.session import XpmSession
+    from classxpm.xpm.session import XpmSession, http_client
 
     config, counter = shared.config, CallCounter()
-    http = httpx.Client(timeout=config.timeout_seconds, event_hooks={"request": [counter]})
+    http = http_client(config.timeout_seconds, event_hooks={"request": [counter]})
     with XpmSession(config, http=http, governors=rate_governors(shared.state)) as session:
 
         def open_api(business_id: str) -> Any:
