@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,6 +64,12 @@ def test_starting_it_again_starts_nothing(cluster):
     assert again["processes"] == before
     assert all(is_running(record) for record in before.values())
     assert messages == [f"The cluster is already up: {cluster.state['api_url']} (make cluster-down stops it)"]
+
+
+def test_each_worker_imports_the_sync_modules_once_before_forking_its_task_processes(cluster):
+    for worker in WORKERS:
+        log = Path(cluster.process(worker)["log"]).read_text(errors="replace")
+        assert log.count("classxpm: the sync's modules are imported for this worker's tasks") == 1, worker
 
 
 def test_a_first_sync_runs_its_upserts_on_both_workers_and_creates_each_fund_once(cluster):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from datetime import timedelta
@@ -21,6 +22,23 @@ def test_the_shared_settings_file_reads_as_key_value_pairs():
     assert settings["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert settings["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "classxpm.airflow.hostname.worker_hostname"
     assert settings[RETRY_DELAY_ENV] == "120"
+
+
+def test_the_workers_celery_settings_are_airflows_own_with_the_sync_modules_imported_at_start():
+    from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+
+    module, _, name = read_settings(SETTINGS_FILE)["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
+    configured = dict(getattr(importlib.import_module(module), name))
+    imports = configured.pop("imports")
+    assert configured == {k: v for k, v in DEFAULT_CELERY_CONFIG.items() if k != "imports"}
+    assert imports[-1] == "classxpm.airflow.preload"
+    preload = subprocess.run(
+        [sys.executable, "-c", "import threading, classxpm.airflow.preload; print(threading.active_count())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert preload.stdout.split() == ["1"], "importing the preload starts no thread a fork would lose"
 
 
 def test_a_malformed_settings_line_is_named_by_file_and_line(tmp_path: Path):
