@@ -1,20 +1,22 @@
 """Many businesses in one run: shards of businesses per task, one business's failure holding back no other.
 
 Five businesses, each its own XPM tenant, two a shard (three shards): one business's grant is refused by
-Xero during the run, and one has a fund the gate holds back. The others
+Xero during the run, or the validation gate stops one, and one has a fund the gate holds back. The others
 sync; XPM holds each fund once; the reports and the sync runs say per business what happened. Every
 shard's report task succeeds, so Airflow keeps the asset events of every business that synced, the failed
-one's shard partner too; the ``finish`` teardown fails the DAG run naming the failed business. A re-run,
-and the compact incremental DAG, write nothing (``start`` leaves the refused grant out from then on, as it
-always did). On SQLite and PostgreSQL state databases, with ``dag.test()``, the demo Class database and the
-XPM simulator.
+one's shard partner too, in both DAGs; the ``finish`` teardown fails the DAG run naming the failed
+business. A re-run, and the compact incremental DAG after it, write nothing (``start`` leaves the refused
+grant out from then on, as it always did). On SQLite and PostgreSQL state databases, with ``dag.test()``,
+the demo Class database and the XPM simulator.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -247,3 +249,72 @@ def test_the_compact_dag_keeps_the_events_of_a_shard_whose_other_business_failed
     assert sorted(r["business_id"] for r in reports) == synced
     assert _runs(world, "class_xpm_incremental")[REFUSED][0] == "failed"
     assert set(_clients_by_tenant(world).values()) == {1}, "XPM holds each fund once"
+
+
+STOPPED = "b-shard-1"
+
+
+def _gate_stops(monkeypatch, business: str) -> None:
+    """The gate's frames for ``business`` lack the funds' scope code column, as if Class's schema lost it."""
+    from dataclasses import replace
+
+    from classxpm.sync import steps
+
+    real = steps._gate_input
+
+    def without_scope_code(env, ref):
+        item = real(env, ref)
+        return (
+            replace(item, funds=item.funds.drop(columns=["scope_code"]))
+            if ref.business_id == business
+            else item
+        )
+
+    monkeypatch.setattr(steps, "_gate_input", without_scope_code)
+
+
+def test_the_gate_stopping_one_business_stops_it_alone_and_the_run_fails_naming_it(
+    shard_world, monkeypatch, capfd, caplog, report_errors
+):
+    world = shard_world
+    _gate_stops(monkeypatch, STOPPED)
+    businesses = sorted([world.business_id, *EXTRA])
+    assert businesses.index(STOPPED) // 2 == businesses.index(world.business_id) // 2, "one shard"
+
+    run, reports = world.dag_run()
+    log = _logged(capfd, caplog, report_errors)
+
+    assert str(run.state) == "failed"
+    assert _task_states(run, "validate") == dict.fromkeys(range(3), "success"), "the gate stops one business"
+    assert _task_states(run, "report") == dict.fromkeys(range(3), "success")
+    assert _task_states(run, "finish") == {-1: "failed"}
+    assert f"1 businesses of this run failed: {STOPPED} (" in log
+    assert ["validation stopped" in line for line in _errors(report_errors, STOPPED)] == [True], (
+        "report logs why"
+    )
+    status, reason = _runs(world, "class_xpm_sync")[STOPPED]
+    assert status == "failed"
+    assert reason.startswith("validation stopped")
+    assert "lacks column scope_code" in reason
+    summary = Path(reason.rsplit("report: ", 1)[1])
+    assert summary.is_file(), "the reason names the stopped report"
+    assert json.loads((summary.parent / "validation.json").read_text())["status"] == "stopped"
+    tenants = _tenants(world)
+    clients = _clients_by_tenant(world)
+    assert not [code for tenant, code in clients if tenant == tenants[STOPPED]], "nothing written for it"
+    assert set(clients.values()) == {1}, "XPM holds each fund once"
+    synced = [b for b in businesses if b != STOPPED]
+    by_business = {report["business_id"]: report for report in reports}
+    assert sorted(by_business) == synced
+    assert by_business[world.business_id]["counts"]["created"] == 30, "its shard partner synced"
+    held = by_business[QUARANTINED]["counts"]
+    assert (held["created"], held["quarantined"]) == (FUNDS_EACH - 1, 1)
+    assert {b: by_business[b]["counts"]["created"] for b in ("b-shard-3", "b-shard-4")} == dict.fromkeys(
+        ("b-shard-3", "b-shard-4"), FUNDS_EACH
+    ), "the other shards are untouched"
+    assert {b: status for b, (status, _) in _runs(world, "class_xpm_sync").items() if b != STOPPED} == (
+        dict.fromkeys(synced, "success")
+    )
+    assert len(clients) == 30 + 2 * FUNDS_EACH + (FUNDS_EACH - 1)
+    assert _asset_events(run) == _xpm_events(world, synced)
+    assert _no_tfn_in(world, log) == [], "no TFN in any report or log line"
