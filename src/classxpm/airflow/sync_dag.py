@@ -151,7 +151,7 @@ def _airflow_run() -> tuple[str, str]:
 
 
 def _failed_tasks() -> list[str]:
-    """The tasks of the running DAG run that failed (a mapped one as ``task_index``), in order."""
+    """The tasks of the running DAG run that failed (a mapped one as ``<task>_<map index>``), in order."""
     dag_id, run_id = _airflow_run()
     states = get_current_context()["ti"].get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
     return sorted(task for task, state in states.items() if state == "failed")
