@@ -5,8 +5,9 @@ and the scheduler's attention. So ``start`` cuts the run's businesses into shard
 ``CLASSXPM_SHARD_BUSINESSES`` (default 50), and each mapped task works its shard's businesses at once on up
 to ``CLASSXPM_SHARD_THREADS`` threads (default 8), each business under its own tenant lease and call budget
 as before. One business's failure is recorded on its own sync run and never holds the others back: a
-shard's steps go on with the businesses still running, and the report task fails at the end when any
-business of its shard failed, naming them.
+shard's steps go on with the businesses still running, and the report task succeeds when any business of
+its shard synced (Airflow keeps a task's asset events only then), logging each failed one at ERROR. The
+DAG's ``finish`` teardown fails the DAG run at the end when any business of the run failed, naming them.
 
 Every function here runs inside a task, never at parse time.
 """
@@ -226,9 +227,10 @@ def settle(outcomes: Sequence[Outcome]) -> list[Outcome]:
     raise AirflowSkipException("every business of this shard was skipped: see each one's reason above")
 
 
-def failed_message(business_ids: Sequence[str]) -> str:
-    """The task's failure message: how many businesses failed and which (their sync runs say why)."""
+def failed_message(business_ids: Sequence[str], of: str = "this shard") -> str:
+    """The task's failure message: how many businesses ``of`` a shard or run failed and which.
+
+    Only ids: the sync runs and the log say why, so nothing of a fund's data reaches the message.
+    """
     shown = ", ".join(business_ids[:20]) + (", ..." if len(business_ids) > 20 else "")
-    return (
-        f"{len(business_ids)} businesses of this shard failed: {shown} (their sync runs and the log say why)"
-    )
+    return f"{len(business_ids)} businesses of {of} failed: {shown} (their sync runs and the log say why)"

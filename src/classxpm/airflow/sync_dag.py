@@ -10,8 +10,10 @@ plan, then upsert mapped over packs of batches (a large backfill fans out over s
 small businesses makes one task), and report. The incremental DAG is compact, ``start → sync[shard] →
 finish``: each shard's steps run in one task process, so a change in Class reaches XPM within a minute.
 Tasks that call XPM run in the ``xpm_api`` pool. ``finish`` is a teardown: it runs whatever happened
-upstream, so every sync run ends failed, skipped or succeeded in the state database, and it leaves the DAG
-run's state to the other tasks.
+upstream, so every sync run ends failed, skipped or succeeded in the state database, and it decides the DAG
+run's state (``on_failure_fail_dagrun``): it fails, naming them, when any business of the run failed. So a
+shard's ``report`` (or ``sync``) task succeeds when one of its businesses synced, and Airflow keeps the
+asset events of the businesses that did, however many others failed.
 """
 
 from __future__ import annotations
@@ -148,6 +150,13 @@ def _airflow_run() -> tuple[str, str]:
     return context["dag"].dag_id, context["run_id"]
 
 
+def _failed_tasks() -> list[str]:
+    """The tasks of the running DAG run that failed (a mapped one as ``<task>_<map index>``), in order."""
+    dag_id, run_id = _airflow_run()
+    states = get_current_context()["ti"].get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id, {})
+    return sorted(task for task, state in states.items() if state == "failed")
+
+
 XPM_OUTLETS = (CLIENTS_ALIAS, CONTACTS_ALIAS)
 
 
@@ -176,11 +185,11 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str, *, c
                 dag_id, context["run_id"], dict(context["params"]), context.get("triggering_asset_events")
             )
 
-        @teardown
+        @teardown(on_failure_fail_dagrun=True)
         def finish() -> dict[str, str]:
             from classxpm.airflow import sync_tasks
 
-            return sync_tasks.finish(dag_id, get_current_context()["run_id"])
+            return sync_tasks.finish(dag_id, get_current_context()["run_id"], _failed_tasks())
 
         if compact:
             _compact_tasks(start(), finish())

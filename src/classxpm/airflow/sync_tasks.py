@@ -21,6 +21,7 @@ from classxpm.airflow.shards import (
     FAILED,
     RETRY,
     SKIPPED,
+    Outcome,
     cut,
     each_business,
     end_runs_quietly,
@@ -212,15 +213,16 @@ def _upsert(
 
 
 def report(shard: Shard, outlet_events: Any, airflow_run: tuple[str, str], final_try: bool) -> dict[str, Any]:
-    """The report task: writes each business's report and note line; fails when any business failed.
+    """The report task: writes each business's report and note line; succeeds when any business synced.
 
     ``airflow_run`` is the (dag id, run id) whose note gets the summaries. A business failed when any of
-    its funds failed or an earlier step ended its run failed. Only a business that wrote to XPM and had
-    no failure records asset events for its XPM clients and contacts (Airflow keeps a task's asset events
-    only when it succeeds, so a shard with a failed business records none: the next run's do).
+    its funds failed or a step ended its run failed: each is logged at ERROR with why, and ``finish`` fails
+    the DAG run naming them. Only a business that wrote to XPM and had no failure records asset events for
+    its XPM clients and contacts; Airflow keeps a task's asset events only when it succeeds, so the task
+    fails only when no business of its shard synced, and one failed business costs the others nothing.
 
     Returns:
-        Each business's counts, XPM calls and report path.
+        Each reported business's counts, XPM calls and report path.
     """
     with shard_resources(_refs(shard)) as shared:
         return _report(shared, _refs(shard), outlet_events, airflow_run, final_try)
@@ -233,13 +235,9 @@ def _report(
     airflow_run: tuple[str, str],
     final_try: bool,
 ) -> dict[str, Any]:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
     from classxpm.airflow.lineage import emit_asset_events
     from classxpm.airflow.run_note import set_run_notes
     from classxpm.sync import steps
-    from classxpm.sync.report import FundsFailed
-    from classxpm.sync.run_store import statuses
 
     running = live(shared.state, refs)
     outcomes = each_business(shared, running, steps.finish, final_try=final_try)
@@ -248,25 +246,51 @@ def _report(
     retry = next((o for o in outcomes if o.status == RETRY), None)
     if retry is not None:
         settle([retry])
-    earlier = statuses(shared.state, [ref.run_id for ref in refs if ref not in running])
-    failed = [o.business_id for o in outcomes if o.status == FAILED]
-    failed += [ref.business_id for ref in refs if earlier.get(ref.run_id) == FAILED]
-    for business, result in done.items():
-        if result.failed:
-            log.error("business %s: %s", business, FundsFailed(result.failed, result.report_path))
-            failed.append(business)
-    if failed:
-        raise AirflowFailException(failed_message(failed))
-    if not done:
-        skipped = [ref.business_id for ref in refs]
-        raise AirflowSkipException(f"no business of this shard was synced: {', '.join(skipped)} {SKIPPED}")
-    for ref in refs:
-        if ref.business_id in done and not ref.dry_run:
+    failed = _failures(shared, refs, running, outcomes)
+    synced = [ref for ref in refs if ref.business_id in done and ref.business_id not in failed]
+    _judge(refs, synced, failed)
+    for ref in synced:
+        if not ref.dry_run:
             emit_asset_events(outlet_events, ref.business_id, ref.tenant_id)
     return {
         business: {"counts": r.counts, "api_calls": r.api_calls, "report": r.report_path}
         for business, r in done.items()
     }
+
+
+def _failures(
+    shared: SyncResources, refs: list[RunRef], running: list[RunRef], outcomes: list[Outcome]
+) -> dict[str, str]:
+    """Business id → why it failed: its report step failed, an earlier step ended it, or funds failed."""
+    from classxpm.sync.report import FundsFailed
+    from classxpm.sync.run_store import failure_reasons
+
+    failed = {o.business_id: o.reason for o in outcomes if o.status == FAILED}
+    earlier = failure_reasons(shared.state, [ref.run_id for ref in refs if ref not in running])
+    failed |= {ref.business_id: earlier[ref.run_id] for ref in refs if ref.run_id in earlier}
+    for o in outcomes:
+        if o.status == DONE and o.result.failed:
+            failed[o.business_id] = str(FundsFailed(o.result.failed, o.result.report_path))
+    return failed
+
+
+def _judge(refs: list[RunRef], synced: list[RunRef], failed: Mapping[str, str]) -> None:
+    """Log each failed business; with none synced, fail the task (one failed) or skip it (all skipped).
+
+    Raises:
+        AirflowFailException: No business of the shard synced and one failed.
+        AirflowSkipException: Every business of the shard was skipped.
+    """
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    for business, reason in failed.items():
+        log.error("business %s: %s", business, reason)
+    if synced:
+        return
+    if failed:
+        raise AirflowFailException(failed_message(list(failed)))
+    skipped = [ref.business_id for ref in refs]
+    raise AirflowSkipException(f"no business of this shard was synced: {', '.join(skipped)} {SKIPPED}")
 
 
 def sync(
@@ -287,12 +311,21 @@ def sync(
         return _report(shared, refs, outlet_events, airflow_run, final_try)
 
 
-def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
+def finish(dag_id: str, airflow_run_id: str, failed_tasks: Sequence[str] = ()) -> dict[str, str]:
     """The finish task, whatever happened upstream: no run of this DAG run is left ``running``.
+
+    It alone decides the DAG run's state (a report task succeeds when one business of its shard synced, to
+    keep their asset events), so it fails when any business of the DAG run failed, or, with none opened
+    or failed, when a task did (``failed_tasks``: a ``start`` that named no business, say).
 
     Returns:
         Each business's final sync status.
+
+    Raises:
+        AirflowFailException: A business of the run failed (named, as their sync runs say), or a task did.
     """
+    from airflow.sdk.exceptions import AirflowFailException
+
     from classxpm.sync.run_store import end_unfinished
     from classxpm.xpm.auth import utcnow
 
@@ -300,4 +333,11 @@ def finish(dag_id: str, airflow_run_id: str) -> dict[str, str]:
         ended = end_unfinished(state, dag_id, airflow_run_id, utcnow())
     for business_id, status in sorted(ended.items()):
         log.info("business %s: sync %s", business_id, status)
+    failed = sorted(business for business, status in ended.items() if status == FAILED)
+    if failed:
+        raise AirflowFailException(failed_message(failed, "this run"))
+    if failed_tasks:
+        raise AirflowFailException(
+            f"tasks of this run failed: {', '.join(failed_tasks)} (their logs say why)"
+        )
     return ended

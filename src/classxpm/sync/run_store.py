@@ -64,6 +64,20 @@ def statuses(state: Engine, run_ids: Sequence[str]) -> dict[str, str]:
         return {row.run_id: row.status for row in conn.execute(query)}
 
 
+def failure_reasons(state: Engine, run_ids: Sequence[str]) -> dict[str, str]:
+    """Run id → the reason recorded (TFN-free), for each of ``run_ids`` that ended ``failed``."""
+    if not run_ids:
+        return {}
+    query = sa.select(sync_runs.c.run_id, sync_runs.c.summary).where(
+        sync_runs.c.run_id.in_(list(run_ids)), sync_runs.c.status == "failed"
+    )
+    with state.connect() as conn:
+        return {
+            row.run_id: str((row.summary or {}).get("reason") or "no reason recorded")
+            for row in conn.execute(query)
+        }
+
+
 def set_source_watermark(state: Engine, run_id: str, mark: datetime | None) -> None:
     """Remember the newest source timestamp the run's extract saw (the business's next watermark)."""
     with state.begin() as conn:
