@@ -104,13 +104,17 @@ class ClusterClient:
         return run["dag_run_id"]
 
     def run(
-        self, dag_id: str, conf: dict[str, Any], while_running: Callable[[str], None] | None = None
+        self,
+        dag_id: str,
+        conf: dict[str, Any],
+        while_running: Callable[[str], None] | None = None,
+        every: float = 0.5,
     ) -> dict[str, Any]:
-        """Trigger a run, optionally act while it runs, and return the finished run."""
+        """Trigger a run, optionally act while it runs, and return it finished (polled every ``every`` s)."""
         run_id = self.trigger(dag_id, conf)
         if while_running:
             while_running(run_id)
-        return self.wait_for(f"{dag_id} run {run_id} to finish", lambda: self.finished(dag_id, run_id))
+        return self.wait_for(f"{dag_id} run {run_id} to finish", lambda: self.finished(dag_id, run_id), every)
 
     def _parsed_dag(self, dag_id: str) -> dict[str, Any] | None:
         try:
