@@ -61,8 +61,6 @@ RUNS = (
     ("no change", "class_xpm_sync"),
     ("no change", "class_xpm_incremental"),
 )
-USER_EMAIL = "demo@practice.example"
-"""The simulator's auto-approving user, given every business's tenant."""
 
 
 @dataclass(frozen=True)
@@ -184,17 +182,16 @@ def _authorise_all(spec: ClusterSpec, state: dict[str, Any], owners: list[str]) 
 
     if not owners:
         return 0.0
-    tenants = [f"Practice {business}" for business in owners]
+    # Each practice signs in as its own Xero user: a grant of its own, connecting its one tenant.
+    triples = [(business, f"Practice {business}", f"owner@{business}.example") for business in owners]
+    seed = {
+        "tenants": [{"name": tenant} for _, tenant, _ in triples],
+        "users": [{"email": email, "tenants": [tenant]} for _, tenant, email in triples],
+    }
     with httpx.Client(base_url=state["sim_url"], timeout=600) as sim:
-        # One user holds every tenant here, where each practice has its own: a grant must not end another's.
-        sim.patch("/_sim/config", json={"reauth_keeps_old_refresh": True}).raise_for_status()
-        seed = {
-            "tenants": [{"name": name} for name in tenants],
-            "users": [{"email": USER_EMAIL, "tenants": tenants}],
-        }
         sim.post("/_sim/seed", json=seed).raise_for_status()
     plan = spec.run_dir / "authorise.json"
-    plan.write_text(json.dumps(list(zip(owners, tenants, strict=True))))
+    plan.write_text(json.dumps(triples))
     env = cluster_environment(spec, state)
     command = [sys.executable, "-m", "bench.cluster_shards", "--plan", str(plan)]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -307,24 +304,29 @@ def _signals_interrupt() -> Iterator[None]:
 @click.option("--plan", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--threads", default=AUTHORISE_THREADS, show_default=True)
 def authorise_command(plan: Path, threads: int) -> None:
-    """Authorise each (business, tenant) of ``plan``, with the connections of this process's environment.
+    """Authorise each (business, tenant, user) of ``plan`` with the connections of this process's env.
 
-    The XPM client config and the token cipher come from the ``xpm_default`` connection and
-    ``CLASSXPM_FERNET_KEY`` as ``classxpm auth login`` reads them; the grant is stored as it stores it.
+    The XPM session and the token store come from the ``xpm_default`` and ``classxpm_state`` connections
+    and ``CLASSXPM_FERNET_KEY`` as ``classxpm auth login`` builds them, one of each shared by every
+    authorisation; the grant is stored as it stores it.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from bench.world import authorise
-    from classxpm.airflow.connections import STATE_CONN_ID
-    from classxpm.airflow.resources import engine, xpm_config
-    from classxpm.state.crypto import load_cipher
+    import httpx
 
-    pairs = json.loads(plan.read_text())
-    config, cipher = xpm_config(), load_cipher()
-    with engine(STATE_CONN_ID) as state:
-        began = time.perf_counter()
+    from bench.world import authorise_in
+    from classxpm.airflow.connections import STATE_CONN_ID
+    from classxpm.airflow.resources import engine, token_store, xpm_session
+
+    triples = json.loads(plan.read_text())
+    with (
+        engine(STATE_CONN_ID) as state,
+        xpm_session() as session,
+        httpx.Client(follow_redirects=False, timeout=60) as browser,
+    ):
+        store, began = token_store(state), time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
-            done = list(pool.map(lambda pair: authorise(config, state, cipher, *pair), pairs))
+            done = list(pool.map(lambda triple: authorise_in(session, browser, store, *triple), triples))
         seconds = time.perf_counter() - began
     click.echo(json.dumps({"authorised": len(done), "seconds": round(seconds, 2)}))
 
