@@ -6,6 +6,7 @@ from typing import Any
 
 from bench.world import ROOT
 
+LOOP_FIGURES = ("mean_ms", "p50_ms", "p95_ms", "max_ms")
 CHANGES = ROOT / "bench" / "CHANGES.md"
 """Hand-written before/after notes for the fixes the benchmarks led to; appended when present."""
 
@@ -382,6 +383,51 @@ def _shards(r: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _cluster_shards(r: dict[str, Any]) -> list[str]:
+    setup = r["setup_seconds"]
+    lines = [
+        "## 12. Many businesses on the cluster: first sync and the no-change nightly, two Celery workers",
+        "",
+        f"`{r['command']}`",
+        "",
+        f"{r['businesses']:,} Class businesses of {r['funds']} funds, each business its own XPM tenant on "
+        f"the simulator (`--time-scale {r['time_scale']:g}`, 60 calls a minute a tenant), on "
+        f"`classxpm.cluster` (`make cluster`: CeleryExecutor, {r['workers']} Celery workers, scheduler, "
+        "dag-processor, triggerer, api-server on this machine), "
+        f"`CLASSXPM_SHARD_BUSINESSES={r['shard_businesses']}`, "
+        f"`CLASSXPM_SHARD_THREADS={r['shard_threads']}`. "
+        "Each run is triggered through the REST API and waited on by its state. Wall is Airflow's own start "
+        "to end of the run (trigger to end in brackets); hosts are the workers named in its task instances; "
+        "CPU is each component's processes, task processes included, from /proc; the scheduler's loop time "
+        "is its `Ran scheduling loop in ... ms` DEBUG line over the run (that one logger at DEBUG: a few "
+        "more lines a loop than production writes). The demo's planted TFN/ABN faults "
+        f"are blanked. Set-up: Class data {setup['class_data']} s, cluster start {setup['cluster_start']} s, "
+        f"authorising {setup['authorise']} s (of which the code flows {setup['authorise_code_flows']} s, "
+        f"{r['authorise_seconds_a_business']} s a business, {r['authorise_threads']} at once). Load "
+        f"average {r['load_before']} before, {r['load_after']} after; measured {r['measured_at']}.",
+        "",
+        "| Run | DAG | State | Wall (s) | Wall a business (s) | Task instances | Hosts | Sync runs "
+        "| XPM calls | Writes | 429s | CPU workers (s) | CPU scheduler (s) | CPU simulator (s) "
+        "| Loops | Loop mean / p50 / p95 / max (ms) |",
+        "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in r["runs"]:
+        cpu, loop = run["cpu_seconds"], run["loop"]
+        workers = sum(seconds for name, seconds in cpu.items() if name.startswith("worker-"))
+        figures = " / ".join("-" if loop[k] is None else f"{loop[k]:,.0f}" for k in LOOP_FIGURES)
+        lines.append(
+            f"| {run['run']} | `{run['dag_id']}` | {run['state']} | {run['seconds']:,} "
+            f"({run['trigger_seconds']:,}) | {run['seconds'] / r['businesses']:.2f} "
+            f"| {run['task_instances']} | {_counts(run['hosts'])} | {_counts(run['sync_runs'])} "
+            f"| {run['calls']:,} | {run['writes']:,} "
+            f"| {run['rejected']:,} | {workers:,.1f} | {cpu.get('scheduler', 0):,.1f} "
+            f"| {cpu.get('xpm-sim', 0):,.1f} | {loop['count']:,} | {figures} |"
+        )
+    lines += ["", "Task instances by task:", ""]
+    lines += [f"- {run['run']} (`{run['dag_id']}`): {_counts(run['tasks'])}" for run in r["runs"]]
+    return [*lines, ""]
+
+
 def render(document: dict[str, Any]) -> str:
     """The whole ``RESULTS.md``."""
     results = document["results"]
@@ -410,4 +456,6 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", *_shards(results["shards"])]
     if "classapi" in results:
         lines += ["", *_class_api(results["classapi"])]
+    if "cluster-shards" in results:
+        lines += ["", *_cluster_shards(results["cluster-shards"])]
     return "\n".join(lines).rstrip() + "\n"

@@ -8,6 +8,8 @@ python -m bench.run [--only calls,walltime,throughput,quota,pages,readpath,class
                     [--instant-changes 20] [--instant-bulk 500] [--instant-funds 10]
                     [--shard-businesses 300] [--shard-funds 50] [--out bench]
 
+``--only cluster-shards`` runs the shards' businesses on ``classxpm.cluster`` (CeleryExecutor, two workers).
+
 Scenarios not run keep their results from the previous ``results.json`` in ``--out``.
 """
 
@@ -40,10 +42,12 @@ SCENARIOS = (
     "parallel",
     "instant",
     "shards",
+    "cluster-shards",
 )
-DEFAULT_SCENARIOS = SCENARIOS[:-3]
+DEFAULT_SCENARIOS = SCENARIOS[:-4]
 """``parallel`` (8 upsert processes at production rate limits, minutes), ``instant`` (starts Airflow for
-real, half an hour) and ``shards`` (many businesses through ``airflow dags test``) run by name only."""
+real, half an hour), ``shards`` (many businesses through ``airflow dags test``) and ``cluster-shards`` (the
+same on a CeleryExecutor cluster) run by name only."""
 
 
 def _sizes(text: str) -> list[int]:
@@ -92,6 +96,7 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Run the chosen scenarios; returns everything measured, with the command of each row."""
     from bench.calls import run_scenarios
     from bench.class_api import run_class_api
+    from bench.cluster_shards import run_cluster_shards
     from bench.instant import run_instant
     from bench.pages import run_pages
     from bench.parallel import run_overhead, run_parallel
@@ -181,6 +186,14 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
             **run_shards(size, funds, seed, scale).to_dict(),
             "command": command(
                 only="shards", shard_businesses=size, shard_funds=funds, time_scale=scale, seed=seed
+            ),
+        }
+    if "cluster-shards" in only:
+        size, funds, scale = options["shard_businesses"], options["shard_funds"], options["time_scale"]
+        results["cluster-shards"] = {
+            **run_cluster_shards(size, funds, seed, scale).to_dict(),
+            "command": command(
+                only="cluster-shards", shard_businesses=size, shard_funds=funds, time_scale=scale, seed=seed
             ),
         }
     return results

@@ -142,26 +142,39 @@ def authorise(
 
     ``tenant`` (an id or name) is the XPM tenant the grant connects to; default the user's first.
     """
-    from classxpm.state.linking import complete_login
     from classxpm.state.tokens import TokenStore
-    from classxpm.xpm.auth import authorization_request, code_from_callback
     from classxpm.xpm.session import XpmSession
 
-    with XpmSession(config) as session:
-        request = authorization_request(config)
-        url = request.url + (f"&{urlencode({'tenant': tenant})}" if tenant else "")
-        with httpx.Client(follow_redirects=False, timeout=10) as http:
-            answer = http.get(url)
-        tokens = session.identity.exchange_code(
-            request, code_from_callback(request, answer.headers["location"])
-        )
-        complete_login(
-            session,
-            TokenStore(state, cipher),
-            business_id,
-            tokens,
-            lambda found: next((c for c in found if tenant in (None, c.tenant_id, c.tenant_name)), found[0]),
-        )
+    with XpmSession(config) as session, httpx.Client(follow_redirects=False, timeout=10) as browser:
+        authorise_in(session, browser, TokenStore(state, cipher), business_id, tenant)
+
+
+def authorise_in(
+    session: Any,
+    browser: httpx.Client,
+    store: Any,
+    business_id: str,
+    tenant: str | None = None,
+    login_hint: str | None = None,
+) -> None:
+    """``authorise`` on an open XPM session, "browser" and token store, which many authorisations share.
+
+    ``login_hint`` is the simulator user who signs in at Xero's page; default its demo user.
+    """
+    from classxpm.state.linking import complete_login
+    from classxpm.xpm.auth import authorization_request, code_from_callback
+
+    request = authorization_request(session.config)
+    chosen = {key: value for key, value in (("tenant", tenant), ("login_hint", login_hint)) if value}
+    answer = browser.get(request.url + (f"&{urlencode(chosen)}" if chosen else ""))
+    tokens = session.identity.exchange_code(request, code_from_callback(request, answer.headers["location"]))
+    complete_login(
+        session,
+        store,
+        business_id,
+        tokens,
+        lambda found: next((c for c in found if tenant in (None, c.tenant_id, c.tenant_name)), found[0]),
+    )
 
 
 @dataclass

@@ -87,6 +87,8 @@ class ClusterSpec:
     day_limit: int | None = None
     workers: int = len(WORKERS)
     pg_admin_url: str = PG_ADMIN_URL
+    settings: tuple[tuple[str, str], ...] = ()
+    """Settings every process gets after ``LOCAL_TUNING`` (a bench's log levels); none in ``make cluster``."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z_]*", self.name):
@@ -187,7 +189,12 @@ def airflow_environment(
         "CLASSXPM_FERNET_KEY": keys["classxpm_fernet_key"],
         "CLASSXPM_REPORTS_DIR": str(spec.run_dir / "reports"),
     }
-    return env | LOCAL_TUNING
+    return env | LOCAL_TUNING | dict(spec.settings)
+
+
+def cluster_environment(spec: ClusterSpec, state: Mapping[str, Any]) -> dict[str, str]:
+    """The environment of a started cluster's processes (its recorded ports, its secrets), for one more."""
+    return airflow_environment(spec, state["ports"], _secrets(spec))
 
 
 # --- processes, recorded by pid -------------------------------------------------------------------------
@@ -269,7 +276,8 @@ def _logged(path: str, pattern: str) -> bool:
 # --- databases and one-off set-up -----------------------------------------------------------------------
 
 
-def _create_databases(spec: ClusterSpec) -> None:
+def create_databases(spec: ClusterSpec) -> None:
+    """Create the cluster's three databases where missing (a bench fills the Class one before ``up``)."""
     import sqlalchemy as sa
 
     admin = sa.create_engine(spec.pg_admin_url, isolation_level="AUTOCOMMIT")
@@ -390,7 +398,7 @@ def up(spec: ClusterSpec, echo: Callable[[str], None] = click.echo) -> dict[str,
     if any(is_running(record) for record in records.values()):
         down(spec, echo=echo)
     _check_redis(spec)
-    _create_databases(spec)
+    create_databases(spec)
     keys = _secrets(spec)
     from classxpm.demo import free_port
 
@@ -401,6 +409,7 @@ def up(spec: ClusterSpec, echo: Callable[[str], None] = click.echo) -> dict[str,
         "api_url": f"http://127.0.0.1:{ports['api']}",
         "sim_url": f"http://127.0.0.1:{ports['sim']}",
         "redis_db": spec.redis_db,
+        "ports": ports,
         "databases": {role: spec.database(role) for role in ("airflow", "state", "class")},
         "processes": {},
     }
