@@ -51,8 +51,11 @@ LOCAL_TUNING = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "3",
     # ...and its task retried seconds later, on another worker.
     "CLASSXPM_RETRY_DELAY_SECONDS": "3",
-    # Two cores shared with other work: one API server process, and patience with its answers.
+    # Two cores shared with other work: one API server process, and patience with its answers...
     "AIRFLOW__API__WORKERS": "1",
+    # ...and two task slots a worker, not four: four task processes already keep both cores busy, and the
+    # cluster's three databases share one PostgreSQL (100 connections) with whatever else runs here.
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
 }
 """The only shared settings a local cluster changes, each for a reason given above."""

@@ -47,22 +47,27 @@ def database_url(conn_id: str) -> str:
     return database_url_from(get_connection(conn_id))
 
 
-def open_engine(conn_id: str, url: str | None = None) -> Engine:
+def open_engine(conn_id: str, url: str | None = None, **pool: int) -> Engine:
     """An engine on the database of connection ``conn_id`` (or on ``url`` when given); the caller disposes.
+
+    ``pool`` (``pool_size``, ``max_overflow``) bounds the connections it keeps and opens on a database
+    server; a SQLite file has no connection limit to keep within.
 
     Raises:
         ConfigurationError: The connection is not a database.
         DatabaseUrlError: The URL is not a database URL.
     """
-    from classxpm.db import make_engine
+    from classxpm.db import make_engine, parse_url
 
-    return make_engine(url or database_url(conn_id), hide_parameters=True)
+    url = url or database_url(conn_id)
+    server = parse_url(url).get_backend_name() != "sqlite"
+    return make_engine(url, hide_parameters=True, **(pool if server else {}))
 
 
 @contextmanager
-def engine(conn_id: str, url: str | None = None) -> Iterator[Engine]:
+def engine(conn_id: str, url: str | None = None, **pool: int) -> Iterator[Engine]:
     """An engine as ``open_engine`` makes it, disposed on leaving."""
-    opened = open_engine(conn_id, url)
+    opened = open_engine(conn_id, url, **pool)
     try:
         yield opened
     finally:
@@ -175,6 +180,22 @@ class SyncResources:
     class_api: ClassApiSource | None
 
 
+def shard_pool() -> dict[str, int]:
+    """The connection pool of each database a sync task opens, sized by its shard threads.
+
+    A task works ``CLASSXPM_SHARD_THREADS`` businesses at once; each mostly holds one connection to a
+    database at a time, but may briefly hold a second (a tenant lease's heartbeat, the shared call budget).
+    So ``threads + 1`` connections are kept and as many more opened on demand: a worker slot holds at most
+    ``4 * (threads + 1)`` connections, usually ``2 * (threads + 1)`` (docs/operating.md, "Database
+    connections"). SQLAlchemy's default (5 kept, 10 more) is not tied to the threads: 8 tasks of 8 threads
+    at once opened more than PostgreSQL's default 100, and Airflow's scheduler, refused one, stopped.
+    """
+    from classxpm.airflow.shards import shard_threads
+
+    threads = shard_threads()
+    return {"pool_size": threads + 1, "max_overflow": threads + 1}
+
+
 @contextmanager
 def sync_resources() -> Iterator[SyncResources]:
     """The shared resources from the ``class_db``, ``classxpm_state`` and ``xpm_default`` connections."""
@@ -184,8 +205,9 @@ def sync_resources() -> Iterator[SyncResources]:
 
     config, cipher = xpm_config(), load_cipher()
     api_source = class_api_source() if chosen_source() == CLASS_API_CONN_ID else None
+    pool = shard_pool()
     try:
-        with _class_db(api_source is None) as source, engine(STATE_CONN_ID) as state:
+        with _class_db(api_source is None, pool) as source, engine(STATE_CONN_ID, **pool) as state:
             yield SyncResources(
                 config, cipher, source, state, load_default_mappings(), reports_root(), api_source
             )
@@ -237,10 +259,10 @@ def sync_env() -> Iterator[SyncEnv]:
 
 
 @contextmanager
-def _class_db(wanted: bool) -> Iterator[Engine | None]:
+def _class_db(wanted: bool, pool: dict[str, int]) -> Iterator[Engine | None]:
     """An engine on ``class_db`` when the deployment reads the Class database, else None."""
     if not wanted:
         yield None
         return
-    with engine(CLASS_DB_CONN_ID) as source:
+    with engine(CLASS_DB_CONN_ID, **pool) as source:
         yield source

@@ -3,7 +3,7 @@
 Airflow maps a task over at most ``max_map_length`` (1,024) items, and every task instance costs a process
 and the scheduler's attention. So ``start`` cuts the run's businesses into shards of at most
 ``CLASSXPM_SHARD_BUSINESSES`` (default 50), and each mapped task works its shard's businesses at once on up
-to ``CLASSXPM_SHARD_THREADS`` threads (default 8), each business under its own tenant lease and call budget
+to ``CLASSXPM_SHARD_THREADS`` threads (default 4), each business under its own tenant lease and call budget
 as before. One business's failure is recorded on its own sync run and never holds the others back: a
 shard's steps go on with the businesses still running, and the report task succeeds when any business of
 its shard synced (Airflow keeps a task's asset events only then), logging each failed one at ERROR. The
@@ -38,8 +38,11 @@ SHARD_BUSINESSES_ENV = "CLASSXPM_SHARD_BUSINESSES"
 DEFAULT_SHARD_BUSINESSES = 50
 """50 businesses a shard: 3,000 businesses make 60 mapped tasks a step, far below ``max_map_length``."""
 SHARD_THREADS_ENV = "CLASSXPM_SHARD_THREADS"
-DEFAULT_SHARD_THREADS = 8
-"""Businesses a task works at once: each mostly waits on XPM, the Class source or the state database."""
+DEFAULT_SHARD_THREADS = 4
+"""Businesses a task works at once: each mostly waits on XPM, the Class source or the state database.
+
+Each thread holds database connections (``resources.shard_pool``): 4 threads keep a worker of 4 slots
+within about 40 connections to each database, which a default PostgreSQL (100) can serve beside Airflow."""
 DONE = "done"
 RETRY = "retry"
 
@@ -55,7 +58,7 @@ def shard_businesses(environ: Mapping[str, str] = os.environ) -> int:
 
 
 def shard_threads(environ: Mapping[str, str] = os.environ) -> int:
-    """``CLASSXPM_SHARD_THREADS``: how many of a shard's businesses one task works at once (default 8).
+    """``CLASSXPM_SHARD_THREADS``: how many of a shard's businesses one task works at once (default 4).
 
     Raises:
         ConfigurationError: The value is not a number above 0.

@@ -549,6 +549,7 @@ def test_the_cluster_runs_with_the_compose_files_airflow_settings_key_by_key(
         "CLASSXPM_RETRY_DELAY_SECONDS",
         "AIRFLOW__API__WORKERS",
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY",
     }, "a local cluster shortens timings and sizes, never what the pipeline does"
     # The cluster reads the demo Class database; class_api is the compose file's other source, unused there.
     connections = {key for key in worker if key.startswith("AIRFLOW_CONN_")} - {"AIRFLOW_CONN_CLASS_API"}

@@ -37,7 +37,7 @@ def test_three_thousand_businesses_make_sixty_shards_in_order_well_within_the_ma
 
 def test_the_shard_settings_are_read_from_the_environment_and_refuse_nonsense():
     assert shard_businesses({"CLASSXPM_SHARD_BUSINESSES": "2"}) == 2
-    assert shard_threads({}) == 8
+    assert shard_threads({}) == 4
     assert shard_threads({"CLASSXPM_SHARD_THREADS": "3"}) == 3
     with pytest.raises(ConfigurationError, match="CLASSXPM_SHARD_BUSINESSES must be more than 0"):
         shard_businesses({"CLASSXPM_SHARD_BUSINESSES": "0"})
@@ -73,3 +73,18 @@ def test_a_shard_task_goes_on_while_one_business_is_left_and_ends_as_its_busines
     retriable = TimeoutError("the state database did not answer")
     with pytest.raises(TimeoutError):
         settle([_outcome("a", DONE), _outcome("d", RETRY, retriable)])
+
+
+def test_a_sync_tasks_pools_are_sized_by_its_shard_threads_on_a_server_and_left_alone_on_sqlite(
+    monkeypatch, tmp_path
+):
+    from classxpm.airflow.resources import open_engine, shard_pool
+
+    monkeypatch.setenv("CLASSXPM_SHARD_THREADS", "3")
+    assert shard_pool() == {"pool_size": 4, "max_overflow": 4}
+    server = open_engine("unused", "postgresql+psycopg://127.0.0.1/classxpm", **shard_pool())
+    assert (server.pool.size(), server.pool._max_overflow) == (4, 4)
+    server.dispose()
+    sqlite = open_engine("unused", f"sqlite:///{tmp_path / 'state.db'}", **shard_pool())
+    assert sqlite.pool.size() == 5, "SQLAlchemy's own pool: a file has no connection limit"
+    sqlite.dispose()
