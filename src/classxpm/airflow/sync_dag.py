@@ -14,6 +14,10 @@ upstream, so every sync run ends failed, skipped or succeeded in the state datab
 run's state (``on_failure_fail_dagrun``): it fails, naming them, when any business of the run failed. So a
 shard's ``report`` (or ``sync``) task succeeds when one of its businesses synced, and Airflow keeps the
 asset events of the businesses that did, however many others failed.
+
+Tasks that return a result per business (``upsert``, ``report``, ``sync``, ``finish``) say
+``multiple_outputs=False``: Airflow reads their ``dict`` return type as many outputs and would push one
+XCom a business, each a call to the API server (3,000 for ``finish`` at 3,000 businesses: minutes).
 """
 
 from __future__ import annotations
@@ -186,6 +190,7 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str, *, c
             )
 
         @teardown(on_failure_fail_dagrun=True)
+        @task(multiple_outputs=False)
         def finish() -> dict[str, str]:
             from classxpm.airflow import sync_tasks
 
@@ -202,7 +207,12 @@ def build_sync_dag(dag_id: str, schedule: Any, mode: str, description: str, *, c
 def _compact_tasks(shards: Any, finish: Any) -> None:
     """``sync[shard]``: every step of a shard's businesses in one task process."""
 
-    @task(inlets=class_sources(), outlets=[AssetAlias(alias) for alias in XPM_OUTLETS], pool=XPM_POOL)
+    @task(
+        inlets=class_sources(),
+        outlets=[AssetAlias(alias) for alias in XPM_OUTLETS],
+        pool=XPM_POOL,
+        multiple_outputs=False,
+    )
     def sync(shard: list[dict[str, Any]]) -> dict[str, Any]:
         from classxpm.airflow import sync_tasks
 
@@ -240,13 +250,13 @@ def _step_tasks(shards: Any, finish: Any) -> None:
 
         return sync_tasks.batches(list(shards), dict(get_current_context()["params"]))
 
-    @task(pool=XPM_POOL)
+    @task(pool=XPM_POOL, multiple_outputs=False)
     def upsert(work: dict[str, Any]) -> dict[str, int]:
         from classxpm.airflow import sync_tasks
 
         return sync_tasks.upsert(work, _final_try())
 
-    @task(outlets=[AssetAlias(alias) for alias in XPM_OUTLETS])
+    @task(outlets=[AssetAlias(alias) for alias in XPM_OUTLETS], multiple_outputs=False)
     def report(shard: list[dict[str, Any]]) -> dict[str, Any]:
         from classxpm.airflow import sync_tasks
 

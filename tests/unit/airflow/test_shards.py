@@ -88,3 +88,14 @@ def test_a_sync_tasks_pools_are_sized_by_its_shard_threads_on_a_server_and_left_
     sqlite = open_engine("unused", f"sqlite:///{tmp_path / 'state.db'}", **shard_pool())
     assert sqlite.pool.size() == 5, "SQLAlchemy's own pool: a file has no connection limit"
     sqlite.dispose()
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_task_returning_each_businesss_result_pushes_one_xcom_not_one_a_business(compact):
+    from classxpm.airflow.sync_dag import build_sync_dag
+
+    dag = build_sync_dag("probe_sync", None, "full", "probe", compact=compact)
+    returning_dicts = ["finish", "sync"] if compact else ["finish", "upsert", "report"]
+    assert {task: dag.get_task(task).multiple_outputs for task in returning_dicts} == dict.fromkeys(
+        returning_dicts, False
+    ), "a dict annotation would make Airflow push a key at a time: 3,000 calls to the API server"
