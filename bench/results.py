@@ -407,9 +407,9 @@ def _cluster_shards(r: dict[str, Any]) -> list[str]:
         f"average {r['load_before']} before, {r['load_after']} after; measured {r['measured_at']}.",
         "",
         "| Run | DAG | State | Wall (s) | Wall a business (s) | Task instances | Hosts | Sync runs "
-        "| XPM calls | Writes | 429s | CPU workers (s) | CPU scheduler (s) | CPU simulator (s) "
-        "| Loops | Loop mean / p50 / p95 / max (ms) |",
-        "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| XPM calls | Writes | 429s | CPU workers (s) | CPU scheduler (s) | CPU api-server (s) "
+        "| CPU simulator (s) | Loops | Loop mean / p50 / p95 / max (ms) |",
+        "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in r["runs"]:
         cpu, loop = run["cpu_seconds"], run["loop"]
@@ -421,7 +421,8 @@ def _cluster_shards(r: dict[str, Any]) -> list[str]:
             f"| {run['task_instances']} | {_counts(run['hosts'])} | {_counts(run['sync_runs'])} "
             f"| {run['calls']:,} | {run['writes']:,} "
             f"| {run['rejected']:,} | {workers:,.1f} | {cpu.get('scheduler', 0):,.1f} "
-            f"| {cpu.get('xpm-sim', 0):,.1f} | {loop['count']:,} | {figures} |"
+            f"| {cpu.get('api-server', 0):,.1f} | {cpu.get('xpm-sim', 0):,.1f} "
+            f"| {loop['count']:,} | {figures} |"
         )
     lines += ["", "Task instances by task:", ""]
     lines += [f"- {run['run']} (`{run['dag_id']}`): {_counts(run['tasks'])}" for run in r["runs"]]
