@@ -154,13 +154,12 @@ def class_api_config(conn_id: str = CLASS_API_CONN_ID) -> ClassApiConfig:
 
 def class_api_source(conn_id: str = CLASS_API_CONN_ID) -> ClassApiSource:
     """The Class API source of ``conn_id`` with the shipped source mapping; the caller closes it."""
-    import httpx
-
     from classxpm.mapping.api_source import load_api_source_mapping
     from classxpm.source.class_api.source import ClassApiSource
+    from classxpm.xpm.session import http_client
 
     config = class_api_config(conn_id)
-    return ClassApiSource(config, load_api_source_mapping(), httpx.Client(timeout=config.timeout_seconds))
+    return ClassApiSource(config, load_api_source_mapping(), http_client(config.timeout_seconds))
 
 
 @dataclass(frozen=True)
