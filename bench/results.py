@@ -383,10 +383,21 @@ def _shards(r: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _cluster_sections(results: list[dict[str, Any]] | dict[str, Any]) -> list[str]:
+    sizes = [results] if isinstance(results, dict) else results
+    lines = [
+        "## 12. Many businesses on the cluster: first sync and the no-change nightly, two Celery workers",
+        "",
+    ]
+    for r in sizes:
+        lines += _cluster_shards(r)
+    return lines
+
+
 def _cluster_shards(r: dict[str, Any]) -> list[str]:
     setup = r["setup_seconds"]
     lines = [
-        "## 12. Many businesses on the cluster: first sync and the no-change nightly, two Celery workers",
+        f"### {r['businesses']:,} businesses of {r['funds']} funds",
         "",
         f"`{r['command']}`",
         "",
@@ -458,5 +469,5 @@ def render(document: dict[str, Any]) -> str:
     if "classapi" in results:
         lines += ["", *_class_api(results["classapi"])]
     if "cluster-shards" in results:
-        lines += ["", *_cluster_shards(results["cluster-shards"])]
+        lines += ["", *_cluster_sections(results["cluster-shards"])]
     return "\n".join(lines).rstrip() + "\n"

@@ -199,6 +199,18 @@ def run_all(options: dict[str, Any], reports: Path) -> dict[str, Any]:
     return results
 
 
+def cluster_sizes(earlier: list[dict[str, Any]] | dict[str, Any] | None, new: dict[str, Any]) -> list[dict]:
+    """The cluster rows kept by size: ``new`` replaces only the earlier result of its size.
+
+    3,000 businesses of 5 funds and of 50 are different questions (the cost a business, the cost a fund),
+    so one does not drop the other.
+    """
+    kept = [earlier] if isinstance(earlier, dict) else list(earlier or [])
+    size = (new["businesses"], new["funds"])
+    rows = [r for r in kept if (r["businesses"], r["funds"]) != size] + [new]
+    return sorted(rows, key=lambda r: (r["businesses"], r["funds"]))
+
+
 def _previous(out: Path) -> dict[str, Any]:
     """The previous run's document, so a scenario run alone does not drop the others' results."""
     previous = out / "results.json"
@@ -264,7 +276,12 @@ def main(**options: Any) -> None:
     out = Path(options["out"])
     previous = _previous(out)
     with tempfile.TemporaryDirectory(prefix="classxpm-bench-") as reports:
-        results = previous["results"] | run_all(options, Path(reports))
+        measured = run_all(options, Path(reports))
+    if "cluster-shards" in measured:
+        measured["cluster-shards"] = cluster_sizes(
+            previous["results"].get("cluster-shards"), measured["cluster-shards"]
+        )
+    results = previous["results"] | measured
     document = {
         "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -23,6 +23,7 @@ tenant's row and so takes the database's write lock: two transactions a call.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -50,6 +51,8 @@ POLL_SECONDS = 0.05
 """How often a call waiting for a slot in flight looks again (slots free as calls answer)."""
 DAY_MEMORY_WINDOWS = 10
 """What XPM said is left today is believed for this many minutes: after a pause, the next call asks again."""
+DAY_REREAD_SECONDS = 1.0
+"""``remaining_daily`` answers from its last read of the row for this long (wall seconds)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,7 @@ class SharedGovernor:
         self._holder = f"{socket.gethostname()}:{os.getpid()}"[:250]
         self._by_version = engine.dialect.name == "postgresql"
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._day_read: tuple[float, tuple[int | None, float | None] | None] = (0.0, None)
 
     @contextmanager
     def slot(self, hold: float | None = None) -> Iterator[None]:
@@ -226,13 +230,28 @@ class SharedGovernor:
             self._transaction(lambda conn, now: self._correct(conn, now, headers))
 
     def remaining_daily(self) -> int | None:
-        """Calls left today as XPM last told any process (lately); None when not known."""
-        with self._engine.connect() as conn:
-            row = conn.execute(_row_of(self._tenant)).first()
-        if row is None or row.day_seen_at is None:
+        """Calls left today as XPM last told any process (lately); None when not known.
+
+        Answered from this process's last knowledge when that is under ``DAY_REREAD_SECONDS`` old: its
+        own last answer from XPM (as it wrote it to the row), or its last read of the row. A write loop asks
+        before every fund, right after that fund's call answered; other processes calling for the tenant
+        in that second are what it may not yet count.
+        """
+        read_at, row = self._day_read
+        if row is None or time.monotonic() - read_at >= DAY_REREAD_SECONDS:
+            with self._engine.connect() as conn:
+                found = conn.execute(
+                    sa.select(xpm_rate_budgets.c.day_remaining, xpm_rate_budgets.c.day_seen_at).where(
+                        xpm_rate_budgets.c.tenant_id == self._tenant
+                    )
+                ).first()
+            row = (None, None) if found is None else (found.day_remaining, found.day_seen_at)
+            self._day_read = (time.monotonic(), row)
+        day_remaining, day_seen_at = row
+        if day_seen_at is None:
             return None
-        fresh = self._clock() - row.day_seen_at <= DAY_MEMORY_WINDOWS * self._window_seconds
-        return row.day_remaining if fresh else None
+        fresh = self._clock() - day_seen_at <= DAY_MEMORY_WINDOWS * self._window_seconds
+        return day_remaining if fresh else None
 
     def view(self) -> BudgetView:
         """The budget as it stands, with the live calls in flight."""
@@ -326,6 +345,7 @@ class SharedGovernor:
                     },
                 ).scalar()
             if saved or not changed:
+                self._note_the_day(seen.budget, headers, now)
                 return
 
     def _read(self, now: float, before: int | None = None) -> _Seen | None:
@@ -333,22 +353,9 @@ class SharedGovernor:
 
         Creates the row (and returns None, to read again) on the tenant's first call.
         """
-        budgets, leases = xpm_rate_budgets.c, xpm_rate_leases.c
-        live = (leases.tenant_id == self._tenant) & (leases.expires_at > now)
-        if before is not None:
-            live &= leases.seq < before
-        query = sa.select(
-            budgets.window_start,
-            budgets.minute_budget,
-            budgets.day_remaining,
-            budgets.deferred_until,
-            budgets.taken,
-            budgets.version,
-            sa.select(sa.func.count()).where(live).scalar_subquery().label("in_flight"),
-            sa.select(sa.func.min(leases.expires_at)).where(live).scalar_subquery().label("first_lapse"),
-        ).where(budgets.tenant_id == self._tenant)
+        params = {"tenant": self._tenant, "now": now, "before": before}
         with self._autocommit.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_read_statement(before is not None), params).first()
             if row is None:
                 fresh = Budget.fresh(self._minute_limit, self._window_seconds, now)
                 conn.execute(
@@ -448,6 +455,12 @@ class SharedGovernor:
             unseen = taken - lease.seq + self._live(conn, now, before=lease.seq)[0]
         budget.observe(headers, unseen, now)
         self._save(conn, budget, day_seen_at=now if _tells_the_day(headers) else None)
+        self._note_the_day(budget, headers, now)
+
+    def _note_the_day(self, budget: Budget, headers: Mapping[str, str], now: float) -> None:
+        """Remember what this answer said is left today, as written to the row, for ``remaining_daily``."""
+        if _tells_the_day(headers):
+            self._day_read = (time.monotonic(), (budget.day_remaining, now))
 
     def _live(self, conn: Connection, now: float, before: int | None = None) -> tuple[int, float]:
         """The tenant's calls in flight (leases not lapsed; taken before ``before``) and the first lapse."""
@@ -542,6 +555,25 @@ class SharedGovernors:
             sleep=self._sleep,
             lease_margin=self._lease_margin,
         )
+
+
+@functools.cache
+def _read_statement(before: bool) -> sa.Select:
+    """The tenant's row with its live leases (those taken before ``:before`` when ``before``), built once."""
+    budgets, leases = xpm_rate_budgets.c, xpm_rate_leases.c
+    live = (leases.tenant_id == sa.bindparam("tenant")) & (leases.expires_at > sa.bindparam("now"))
+    if before:
+        live &= leases.seq < sa.bindparam("before")
+    return sa.select(
+        budgets.window_start,
+        budgets.minute_budget,
+        budgets.day_remaining,
+        budgets.deferred_until,
+        budgets.taken,
+        budgets.version,
+        sa.select(sa.func.count()).where(live).scalar_subquery().label("in_flight"),
+        sa.select(sa.func.min(leases.expires_at)).where(live).scalar_subquery().label("first_lapse"),
+    ).where(budgets.tenant_id == sa.bindparam("tenant"))
 
 
 def _row_of(tenant_id: str) -> sa.Select:

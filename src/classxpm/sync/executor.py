@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from classxpm.errors import RecordRefused
 from classxpm.identifiers import code_key, mask_digit_runs
@@ -27,8 +27,8 @@ from classxpm.sync.links import (
     LinkRecorder,
     Outcome,
     announced_creates,
+    business_contacts,
     finished_in_run,
-    fund_contacts,
     linked_fund_ids,
 )
 from classxpm.sync.model import Action, DesiredContact, DesiredFund, RemoteClient
@@ -124,6 +124,8 @@ class Executor:
         self.announced = announced_creates(state, recorder.business_id)
         self.finished = finished_in_run(state, recorder.run_id)
         self.linked = linked_fund_ids(state, recorder.business_id)
+        self.contacts = business_contacts(state, recorder.business_id)
+        """Fund id → its members' contact UUIDs, as linked now; kept up to date as contacts are linked."""
 
     def execute(self, plan: FundPlan, desired: DesiredFund) -> Outcome:
         """Carry out ``plan`` and record the result; record-level failures are returned, not raised.
@@ -173,7 +175,7 @@ class Executor:
 
     def _held(self, plan: FundPlan) -> dict[str, str]:
         """The fund's members and their contacts: linked in the state database, or planned in this run."""
-        held = fund_contacts(self.state, self.recorder.business_id, plan.fund_id)
+        held = self.contacts.get(plan.fund_id, {})
         return held | {s.member_id: s.contact_uuid for s in plan.contact_steps if s.contact_uuid}
 
     def _add_client(self, desired: DesiredFund, announced: datetime, attempts: int) -> tuple[xml.Client, str]:
@@ -255,14 +257,23 @@ class Executor:
 
     def _link_contact(self, fund_id: str, member_id: str, contact_uuid: str, contact: DesiredContact) -> None:
         with self.state.begin() as conn:
-            self.recorder.contact(
-                conn,
-                fund_id,
-                member_id,
-                contact_uuid,
-                payload_hash=contact.payload_hash,
-                last_synced_at=self.clock(),
-            )
+            self._contact_link(conn, fund_id, member_id, contact_uuid, contact.payload_hash, at=self.clock())
+
+    def _contact_link(
+        self,
+        conn: Connection,
+        fund_id: str,
+        member_id: str,
+        contact_uuid: str,
+        payload_hash: str,
+        *,
+        at: datetime,
+    ) -> None:
+        """Record a member's contact link in ``conn`` and remember it for the rest of the write loop."""
+        self.recorder.contact(
+            conn, fund_id, member_id, contact_uuid, payload_hash=payload_hash, last_synced_at=at
+        )
+        self.contacts.setdefault(fund_id, {})[member_id] = contact_uuid
 
     def _synced(
         self,
@@ -309,17 +320,11 @@ class Executor:
                 **({"web_url": web_url} if web_url else {}),
             )
             for member_id, contact_uuid in members.linked.items():
-                self.recorder.contact(
-                    conn,
-                    plan.fund_id,
-                    member_id,
-                    contact_uuid,
-                    payload_hash=by_member[member_id].payload_hash,
-                    last_synced_at=now,
-                )
+                payload_hash = by_member[member_id].payload_hash
+                self._contact_link(conn, plan.fund_id, member_id, contact_uuid, payload_hash, at=now)
             self.recorder.outcomes(conn, [outcome], now)
-        if client is not None:
-            self.cache.store(remote_from(client), now)
+            if client is not None:
+                self.cache.put(conn, remote_from(client), now)
         return outcome
 
     def _gone(self, plan: FundPlan) -> str:

@@ -8,6 +8,7 @@ that the next run then finds again by ExportCode; it can never leave a link with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,11 +36,17 @@ RETRY_STATUSES = ("failed", "deferred", "creating", "chosen")
 
 def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
     """Insert ``values`` or, when the primary key exists, update the other columns given."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(values)), dict(values))
+
+
+@functools.cache
+def _upsert_statement(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
+    """The upsert of ``columns`` into ``table``, built once: the write loop runs it four times a fund."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     keys = [column.name for column in table.primary_key.columns]
-    statement = dialect.insert(table).values(**values)
-    updates = {name: statement.excluded[name] for name in values if name not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+    statement = dialect.insert(table)
+    updates = {name: statement.excluded[name] for name in columns if name not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 def load_links(state: Engine, business_id: str) -> dict[str, Link]:
@@ -152,15 +159,18 @@ def linked_fund_ids(state: Engine, business_id: str) -> set[str]:
         return set(rows.scalars())
 
 
-def fund_contacts(state: Engine, business_id: str, fund_id: str) -> dict[str, str]:
-    """The members of one fund that are linked to an XPM contact now: member id to contact UUID."""
+def business_contacts(state: Engine, business_id: str) -> dict[str, dict[str, str]]:
+    """The business's members linked to an XPM contact now, by fund: fund id → member id → contact UUID."""
     with state.connect() as conn:
         rows = conn.execute(
-            sa.select(contact_links.c.member_id, contact_links.c.contact_uuid).where(
-                contact_links.c.business_id == business_id, contact_links.c.fund_id == fund_id
+            sa.select(contact_links.c.fund_id, contact_links.c.member_id, contact_links.c.contact_uuid).where(
+                contact_links.c.business_id == business_id
             )
         ).all()
-    return {row.member_id: row.contact_uuid for row in rows}
+    by_fund: dict[str, dict[str, str]] = {}
+    for row in rows:
+        by_fund.setdefault(row.fund_id, {})[row.member_id] = row.contact_uuid
+    return by_fund
 
 
 def finished_in_run(state: Engine, run_id: str) -> dict[str, str]:
@@ -287,6 +297,13 @@ class LinkRecorder:
     def outcomes(self, conn: Connection, outcomes: Iterable[Outcome], at: datetime) -> None:
         """Append outcomes to the log, leaving out funds this run logged already (a re-run after a crash)."""
         rows = [self.outcome_row(outcome, at) for outcome in outcomes]
+        if len(rows) == 1:
+            # The write loop logs one fund at a time: one statement that inserts it unless it is logged.
+            row, logged = rows[0], sync_outcomes.c
+            fresh = ~sa.exists().where(logged.run_id == row["run_id"], logged.fund_id == row["fund_id"])
+            values = sa.select(*(sa.literal(value, logged[name].type) for name, value in row.items()))
+            conn.execute(sa.insert(sync_outcomes).from_select(list(row), values.where(fresh)))
+            return
         if not rows:
             return
         # Every outcome this run logged so far, rather than an IN list of these funds: a large practice's

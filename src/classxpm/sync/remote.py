@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from classxpm.db import bulk_insert
 from classxpm.sync.links import upsert
@@ -160,4 +160,8 @@ class RemoteState:
     def store(self, client: RemoteClient, read_at: datetime) -> None:
         """Put one client, as XPM returned it after a write or a get, into the cache."""
         with self.state.begin() as conn:
-            upsert(conn, remote_clients, _row(self.tenant_id, client, read_at))
+            self.put(conn, client, read_at)
+
+    def put(self, conn: Connection, client: RemoteClient, read_at: datetime) -> None:
+        """``store``, in the caller's transaction (with the write's link and outcome)."""
+        upsert(conn, remote_clients, _row(self.tenant_id, client, read_at))

@@ -201,3 +201,22 @@ def test_an_answer_that_only_tells_the_day_leaves_the_version_a_take_compares(pg
         assert version() == taken_once + 3, "the take and the answer that spent the minute moved it"
     finally:
         engine.dispose()
+
+
+def test_a_process_asking_what_is_left_today_after_its_own_call_reads_it_from_that_answer(workers, state):
+    governor = workers[0].for_tenant(TENANT)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    sa.event.listen(state, "before_cursor_execute", note)
+    try:
+        for left in ("4321", "4320", "4319"):
+            with governor.slot():
+                governor.observe({"X-MinLimit-Remaining": "50", "X-DayLimit-Remaining": left})
+            statements.clear()
+            assert governor.remaining_daily() == int(left)
+            assert statements == [], "the write loop asks before every fund: no round trip for it"
+    finally:
+        sa.event.remove(state, "before_cursor_execute", note)

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from classxpm.db import make_engine
 from classxpm.state.crypto import TokenCipher
 from classxpm.state.migrations import VERSION_TABLE, alembic_config, upgrade
-from classxpm.state.tokens import TokenStore
+from classxpm.state.tokens import StoredTokenSource, TokenStore
 from classxpm.xpm.auth import TokenSet
 from classxpm.xpm.errors import NotAuthorised, Reauthorise
 
@@ -90,3 +90,25 @@ def test_an_invalid_grant_needs_reauthorisation_until_saved_again(store, db_url)
     assert store.require_any("biz-1").days_left(NOW) == 0
     store.save("biz-1", tokens(), "Demo Practice", "conn-1")
     assert store.require("biz-1").invalid_reason is None
+
+
+class _Identity:
+    """No refresh is due in these tests: the tokens expire 30 minutes after NOW."""
+
+    refresh_margin = timedelta(minutes=5)
+
+    def refresh(self, refresh_token, tenant_id=None):
+        raise AssertionError("no refresh was due")
+
+
+def test_a_token_source_reads_the_stored_grant_again_only_after_its_reread_interval(store):
+    store.save("biz-1", tokens(), "Demo Practice", "conn-1")
+    kept = StoredTokenSource(store, "biz-1", _Identity(), clock=lambda: NOW, reread_seconds=3600)
+    every_call = StoredTokenSource(store, "biz-1", _Identity(), clock=lambda: NOW, reread_seconds=0)
+    assert kept.access_token() == every_call.access_token() == ACCESS
+    store.discard("biz-1")  # unlinked meanwhile: Xero rejects the token, and the 401 reads the store
+    assert kept.access_token() == ACCESS, "a call to XPM costs no read of the state database"
+    with pytest.raises(NotAuthorised):
+        every_call.access_token()
+    with pytest.raises(NotAuthorised):
+        kept.refreshed_after_rejection(ACCESS)

@@ -91,6 +91,24 @@ def test_a_run_logs_more_outcomes_at_once_than_postgres_takes_parameters(state):
     assert tuple(logged) == (MORE_THAN_POSTGRES_BINDS, MORE_THAN_POSTGRES_BINDS)
 
 
+def test_a_fund_logged_one_at_a_time_is_logged_once_however_often_it_is_recorded(state):
+    recorder = LinkRecorder("b", "t", "run")
+    for status in ("created", "created", "failed"):  # the write loop, then a retried upsert of the same run
+        with state.begin() as conn:
+            recorder.outcomes(conn, [Outcome("f1", "S1", "create", status, "a detail")], AT)
+    with state.begin() as conn:
+        LinkRecorder("b", "t", "next run").outcomes(conn, [Outcome("f1", "S1", "update", "updated")], AT)
+    with state.connect() as conn:
+        logged = sync_outcomes.c
+        rows = conn.execute(
+            sa.select(logged.run_id, logged.status, logged.detail, logged.at).order_by(logged.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("run", "created", "a detail", AT),
+        ("next run", "updated", None, AT),
+    ]
+
+
 def test_a_modified_read_larger_than_postgres_parameters_merges_into_the_cache(state):
     cache = RemoteState(state, "tenant")
     clients = [
