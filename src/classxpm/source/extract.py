@@ -261,8 +261,13 @@ def _members_of(
     first, last = fund_ids[0], fund_ids[-1]
     # Counted only as far as one fund more than the page: a business's funds lie scattered among every
     # other business's ids, so its range can span most of the table (3,000 businesses: 150,000 funds).
-    in_range = sa.select(funds.c.fund_id).where(funds.c.fund_id >= first, funds.c.fund_id <= last)
-    funds_in_range = sa.select(sa.func.count()).select_from(in_range.limit(len(fund_ids) + 1).subquery())
+    in_range = (
+        sa.select(funds.c.fund_id)
+        .where(funds.c.fund_id >= first, funds.c.fund_id <= last)
+        .order_by(funds.c.fund_id)  # walks the key index from ``first`` and stops at the limit
+        .limit(len(fund_ids) + 1)
+    )
+    funds_in_range = sa.select(sa.func.count()).select_from(in_range.subquery())
     params: dict[str, Any] = {}
     if conn.execute(funds_in_range).scalar_one() == len(fund_ids):
         which = sa.and_(members.c.fund_id >= first, members.c.fund_id <= last)
