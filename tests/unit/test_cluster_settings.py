@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -32,13 +33,20 @@ def test_the_workers_celery_settings_are_airflows_own_with_the_sync_modules_impo
     imports = configured.pop("imports")
     assert configured == {k: v for k, v in DEFAULT_CELERY_CONFIG.items() if k != "imports"}
     assert imports[-1] == "classxpm.airflow.preload"
-    preload = subprocess.run(
-        [sys.executable, "-c", "import threading, classxpm.airflow.preload; print(threading.active_count())"],
-        capture_output=True,
-        text=True,
-        check=True,
+    script = (
+        "import threading, classxpm.airflow.preload\n"
+        "from airflow.sdk.plugins_manager import _get_plugins\n"
+        "print(threading.active_count(), _get_plugins.cache_info().currsize,"
+        " ','.join(sorted(p.name for p in _get_plugins()[0])))"
     )
-    assert preload.stdout.split() == ["1"], "importing the preload starts no thread a fork would lose"
+    plugins = Path(__file__).parents[2] / "plugins"
+    environ = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins)}
+    preload = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environ
+    )
+    threads, loaded, names = preload.stdout.splitlines()[-1].split()
+    assert threads == "1", "importing the preload starts no thread a fork would lose"
+    assert (loaded, "classxpm" in names.split(",")) == ("1", True), "task processes inherit loaded plugins"
 
 
 def test_a_malformed_settings_line_is_named_by_file_and_line(tmp_path: Path):

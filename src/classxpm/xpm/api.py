@@ -94,7 +94,7 @@ class XpmApi:
         response = self.transport.request(
             "GET", "client.api/list", params=params, timeout=LIST_TIMEOUT_SECONDS
         )
-        return _clients_in(xml.parse_envelope(response.content).root)
+        return _clients_in(xml.envelope_of(response).root)
 
     def iter_clients(self, page_size: int = PAGE_SIZE) -> Iterator[xml.Client]:
         """Base records of the clients neither archived nor deleted, one page per call: no contacts."""
@@ -177,7 +177,7 @@ class XpmApi:
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: bytes | None = None
     ) -> xml.Envelope:
         response = self.transport.request(method, path, params=params, body=body)
-        return xml.parse_envelope(response.content)
+        return xml.envelope_of(response)
 
 
 def _clients_in(root: xml.Element) -> list[xml.Client]:

@@ -173,7 +173,7 @@ def _envelope_error(response: httpx.Response) -> RecordError | None:
         return None
     from classxpm.xpm import xml
 
-    envelope = xml.parse_envelope(response.content)
+    envelope = xml.envelope_of(response)  # the caller reads the same parse: the list is 100 KB at 50 funds
     if envelope.ok:
         return None
     return RecordError(envelope.error_description, response.status_code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
@@ -19,12 +19,17 @@ import defusedxml.ElementTree as SafeElementTree
 from classxpm.identifiers import Tfn
 from classxpm.xpm.errors import ResponseFormatError
 
+if TYPE_CHECKING:
+    import httpx
+
 XmlValue = Union[str, Tfn, None, Mapping[str, "XmlValue"], Sequence[Mapping[str, "XmlValue"]]]  # noqa: UP007
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
 _ESCAPE_PATTERN = re.compile("[&<>\"']")
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+_ENVELOPE = "classxpm.envelope"
+"""Where ``envelope_of`` keeps a parsed answer, in the response's own ``extensions``."""
 
 
 def escape(text: str) -> str:
@@ -108,6 +113,19 @@ class Envelope:
     ok: bool
     error_description: str
     root: Element = field(repr=False)
+
+
+def envelope_of(response: httpx.Response) -> Envelope:
+    """The answer's ``<Response>`` envelope, parsed once however many readers ask (kept on the response).
+
+    Raises:
+        ResponseFormatError: As ``parse_envelope``.
+    """
+    envelope = response.extensions.get(_ENVELOPE)
+    if envelope is None:
+        envelope = parse_envelope(response.content)
+        response.extensions[_ENVELOPE] = envelope
+    return envelope
 
 
 def parse_envelope(content: bytes) -> Envelope:
